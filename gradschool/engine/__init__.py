@@ -11,7 +11,7 @@ built from them), nn.py (layers), optim.py and lr_scheduler.py (training).
 """
 
 from gradschool.engine import functional, init, lr_scheduler, nn, optim
-from gradschool.engine.rand import manual_seed, rand, randint, randn
+from gradschool.engine.rng import manual_seed, rand, randint, randn
 from gradschool.engine.tensor import (
     Tensor,
     arange,

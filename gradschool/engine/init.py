@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from gradschool.engine.rand import generator
+from gradschool.engine.rng import generator
 from gradschool.engine.tensor import Tensor
 
 

@@ -102,17 +102,19 @@ class Module:
     # ---- traversal ---------------------------------------------------------------------------
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Depth-first, parents before children, children in the order they were assigned
+        (torch's order, so parameters() and state_dict() list weights as torch does)."""
         seen: set[int] = set()
         stack = [(prefix, self)]
         while stack:
-            name, module = stack.pop(0)
+            name, module = stack.pop()
             if id(module) in seen:
                 continue
             seen.add(id(module))
             yield name, module
-            for child_name, child in module._modules.items():
-                if child is not None:
-                    stack.insert(0, (f"{name}.{child_name}" if name else child_name, child))
+            children = [(f"{name}.{n}" if name else n, c) for n, c in module._modules.items()]
+            # NOTE: pushed in reverse so that the first child is popped (visited) first.
+            stack.extend((n, c) for n, c in reversed(children) if c is not None)
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():

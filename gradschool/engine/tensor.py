@@ -428,7 +428,7 @@ class Tensor:
         the last bit, but ~25x slower than tanh. The GPT therefore uses GELU's tanh form.
         """
         x = self.data
-        out = _ERF(x).astype(x.dtype) if x.size else x.copy()
+        out = np.asarray(_ERF(x), dtype=x.dtype)  # NOTE: asarray, as a 0-d input gives a float
         scale = 2 / np.sqrt(np.pi)
         return Tensor._make(out, (self,), lambda g: (g * scale * np.exp(-x * x),), "erf")
 
@@ -671,9 +671,13 @@ class Tensor:
 
 
 def _accumulate(node: Tensor, g: np.ndarray) -> None:
-    """Add `g` into `node.grad`, keeping the tensor's dtype and a writable, owned array."""
-    if g.dtype != node.data.dtype or not g.flags.writeable:
-        g = np.array(g, dtype=node.data.dtype)
+    """Add `g` into `node.grad`, keeping the tensor's dtype and a writable, owned array.
+
+    NOTE: always a copy: `g` may be the very array another tensor also received (both inputs
+    of an add get the same g) or the caller's `gradient`; sharing it would let an in-place
+    change to one `.grad` silently change another.
+    """
+    g = np.array(g, dtype=node.data.dtype)
     if node.grad is None:
         node.grad = Tensor(g)
     else:

@@ -1,0 +1,104 @@
+"""From a data set to the arrays a training run uses: subset, validation split, normalisation.
+
+Everything a run needs to see its data the same way again (which examples were held out,
+the normalisation statistics) follows from the config and the seed, so a resumed run, an
+`eval` of a finished run and each fold of a cross-validation rebuild it exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradschool.data.datasets import Dataset, load_dataset
+from gradschool.data.loader import stratified_split
+from gradschool.data.transforms import Normalizer, to_float
+
+
+@dataclass
+class Prepared:
+    """Float arrays ready for a model: X in the shape the model reads, y int64 labels."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: list[str]
+    normalizer: Normalizer | None
+    source: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.X_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+def _as_float(X: np.ndarray, scale: bool) -> np.ndarray:
+    """uint8 pixels become float32 in [0, 1] (like torchvision's ToTensor) unless
+    normalize = "none", which keeps the raw 0..255 values."""
+    if X.dtype == np.uint8 and scale:
+        return to_float(X)
+    return X.astype(np.float32, copy=False)
+
+
+def split_indices(y: np.ndarray, data_config: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices into the training set, as the config asks: an optional
+    stratified subset of `train_subset` examples, then a stratified validation split."""
+    indices = np.arange(len(y))
+    if data_config.train_subset is not None and data_config.train_subset < len(y):
+        fraction = 1 - data_config.train_subset / len(y)
+        keep, _ = stratified_split(y, fraction, seed=seed + 7919)
+        indices = np.sort(keep)
+    if data_config.val_fraction > 0:
+        train, val = stratified_split(y[indices], data_config.val_fraction, seed=seed)
+        return indices[np.sort(train)], indices[np.sort(val)]
+    return indices, indices[:0]
+
+
+def prepare_data(
+    data_config: Any,
+    seed: int,
+    dataset: Dataset | None = None,
+    train_idx: np.ndarray | None = None,
+    val_idx: np.ndarray | None = None,
+) -> Prepared:
+    """Load (or take) a data set and return normalised float arrays.
+
+    `train_idx` / `val_idx` override the config's split (k-fold cross-validation passes each
+    fold's indices). NOTE: the normalisation statistics are fitted on the training part only,
+    never on validation or test data: that would leak information about them into training.
+    """
+    if dataset is None:
+        dataset = load_dataset(
+            data_config.dataset, data_config.data_dir, download=data_config.download
+        )
+    if train_idx is None:
+        train_idx, val_idx = split_indices(dataset.y_train, data_config, seed)
+    scale = data_config.normalize != "none"
+    X_train = _as_float(dataset.X_train[train_idx], scale)
+    has_val = val_idx is not None and len(val_idx) > 0
+    X_val = _as_float(dataset.X_train[val_idx], scale) if has_val else None
+    X_test = _as_float(dataset.X_test, scale)
+    normalizer = None
+    if data_config.normalize == "standard":
+        normalizer = Normalizer().fit(X_train)
+        X_train, X_test = normalizer(X_train), normalizer(X_test)
+        X_val = normalizer(X_val) if X_val is not None else None
+    return Prepared(
+        X_train=X_train,
+        y_train=dataset.y_train[train_idx].astype(np.int64),
+        X_val=X_val,
+        y_val=dataset.y_train[val_idx].astype(np.int64) if X_val is not None else None,
+        X_test=X_test,
+        y_test=dataset.y_test.astype(np.int64),
+        classes=list(dataset.classes),
+        normalizer=normalizer,
+        source=str(dataset.source),
+    )

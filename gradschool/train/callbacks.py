@@ -1,0 +1,122 @@
+"""What happens around the loop, kept out of the loop: printing, logging, saving, plotting.
+
+Each callback sees the `Trainer` at four moments: when fitting starts, after each batch,
+after each epoch (with that epoch's row of metrics) and when fitting ends. The loop itself
+stays the few lines of the seed's example; everything else plugs in here.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from gradschool.train.trainer import Trainer
+
+
+class Callback:
+    """Override the moments you need. State to keep across a resume goes in state_dict()."""
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        pass
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        pass
+
+    def on_batch_end(self, trainer: Trainer, loss: Any) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        pass
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over the batches of each epoch; silent when output is not a terminal.
+
+    NOTE: the loss shown is read only every `refresh` batches: reading a loss (`.item()`)
+    makes a GPU wait for its queue, so doing it every batch would slow the torch path down.
+    """
+
+    def __init__(self, mode: str = "auto", refresh: int = 50) -> None:
+        self.enabled = mode == "on" or (mode == "auto" and sys.stderr.isatty())
+        self.refresh = refresh
+        self.bar: Any = None
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        if self.enabled:
+            epoch, total = trainer.state.epoch + 1, trainer.config.train.epochs
+            self.bar = tqdm(
+                total=len(trainer.loader),
+                desc=f"epoch {epoch}/{total}",
+                leave=False,
+                unit="batch",
+                dynamic_ncols=True,
+            )
+
+    def on_batch_end(self, trainer: Trainer, loss: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.bar.n % self.refresh == 0:
+                self.bar.set_postfix(loss=f"{float(loss.item()):.3f}", refresh=False)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        self._close()
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """The seed's console line, `Epoch: 1, Loss: 0.335`, then the accuracies we measure."""
+    text = f"Epoch: {row['epoch']}, Loss: {row['train_loss']:.3f}"
+    for split in ("val", "test"):
+        if row.get(f"{split}_acc") is not None:
+            text += f", {split} acc: {100 * row[f'{split}_acc']:.2f}%"
+    return text + f" ({row['epoch_time']:.1f}s)"
+
+
+class ConsoleLogger(Callback):
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        print(format_row(row), file=self.stream or sys.stdout, flush=True)
+
+
+class RunLogger(Callback):
+    """Keeps the run directory current: metrics.csv and the checkpoint after every epoch, the
+    plots and report.md at the end."""
+
+    def __init__(self, checkpoint_every: int = 1) -> None:
+        self.checkpoint_every = checkpoint_every
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
+        run = trainer.run
+        run.write_metrics(trainer.state.history)
+        epochs = trainer.config.train.epochs
+        if row["epoch"] % self.checkpoint_every == 0 or row["epoch"] == epochs:
+            trainer.save_checkpoint()
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        from gradschool import plots
+
+        history = trainer.state.history
+        if history:
+            plots.plot_history(history, trainer.run.plot_path("curves.png"))
+            trainer.run.write_report(trainer)

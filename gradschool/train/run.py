@@ -1,0 +1,201 @@
+"""The run directory: everything needed to understand, resume or evaluate a run.
+
+runs/<name>/
+  config.toml     the resolved config (defaults + file + command-line overrides)
+  run.json        seed, gradschool version, git commit, engine, Python / NumPy / torch
+                  versions, the command line, start time, where the data came from
+  metrics.csv     one row per epoch
+  checkpoint.npz  (NumPy engine) or checkpoint.pt (torch): weights, optimizer, schedule,
+                  random state and history after the last completed epoch
+  plots/*.png     loss and accuracy curves
+  report.md       a summary written at the end
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gradschool import __version__
+from gradschool.config import Config, load_config, save_config
+from gradschool.errors import CheckpointError
+from gradschool.train.checkpoint import atomic_write_text
+
+
+def git_commit() -> str | None:
+    """The commit of the gradschool checkout, if it is one (with '+dirty' for local edits)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+
+    versions = {"python": platform.python_version(), "numpy": numpy.__version__}
+    if "torch" in sys.modules:
+        versions["torch"] = sys.modules["torch"].__version__
+    return versions
+
+
+class RunDir:
+    """A run's directory and the files in it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, config: Config) -> RunDir:
+        """A new directory under `config.train.out_dir`, named by the config or generated."""
+        out = Path(config.train.out_dir)
+        name = config.train.name or (
+            f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
+            f"{time.strftime('%Y%m%d-%H%M%S')}"
+        )
+        path, n = out / name, 2
+        while path.exists() and any(path.iterdir()):
+            path, n = out / f"{name}-{n}", n + 1
+        (path / "plots").mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        run = cls(Path(path))
+        if not (run.path / "config.toml").exists():
+            raise CheckpointError(
+                f"{path} is not a gradschool run directory (it has no config.toml). Give the "
+                f"directory a `gradschool train` run created, e.g. runs/<name>."
+            )
+        return run
+
+    # ---- files ---------------------------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.toml"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.csv"
+
+    def checkpoint_path(self, suffix: str) -> Path:
+        return self.path / f"checkpoint{suffix}"
+
+    def find_checkpoint(self) -> Path:
+        for suffix in (".npz", ".pt"):
+            if self.checkpoint_path(suffix).exists():
+                return self.checkpoint_path(suffix)
+        raise CheckpointError(
+            f"{self.path} has no checkpoint yet (no epoch finished before the run stopped); "
+            f"start the run again instead of resuming it."
+        )
+
+    def plot_path(self, name: str) -> Path:
+        (self.path / "plots").mkdir(exist_ok=True)
+        return self.path / "plots" / name
+
+    def load_config(self) -> Config:
+        return load_config(self.config_path)
+
+    def write_config(self, config: Config) -> None:
+        save_config(config, self.config_path)
+
+    def write_info(self, config: Config, extra: dict[str, Any] | None = None) -> None:
+        info = {
+            "seed": config.train.seed,
+            "engine": config.train.engine,
+            "gradschool_version": __version__,
+            "git_commit": git_commit(),
+            "versions": _versions(),
+            "command": sys.argv,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **(extra or {}),
+        }
+        atomic_write_text(self.path / "run.json", json.dumps(info, indent=2) + "\n")
+
+    def read_info(self) -> dict[str, Any]:
+        path = self.path / "run.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def write_metrics(self, history: list[dict[str, Any]]) -> None:
+        """Rewrite metrics.csv from the whole history (so a resumed run's file stays whole)."""
+        if not history:
+            return
+        columns = list(dict.fromkeys(k for row in history for k in row))
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(history)
+
+        from gradschool.train.checkpoint import atomic_write
+
+        atomic_write(self.metrics_path, write)
+
+    def write_report(self, trainer: Any) -> None:
+        """report.md: what ran, how it ended, the final metrics and the curves."""
+        from gradschool.train.callbacks import format_row
+
+        config, history = trainer.config, trainer.state.history
+        last = history[-1]
+        lines = [
+            f"# Run {self.path.name}",
+            "",
+            f"- engine: {config.train.engine} ({config.train.dtype}), seed {config.train.seed}",
+            f"- data: {config.data.dataset} ({len(trainer.data.y_train)} training examples), "
+            f"batch size {config.data.batch_size}",
+            f"- model: {config.model.name} {getattr(config.model, 'sizes', '')}",
+            f"- optimizer: {config.optim.name}, lr {config.optim.lr}; "
+            f"schedule {config.schedule.name}",
+            f"- epochs: {last['epoch']} of {config.train.epochs}"
+            + (f" (stopped: {trainer.state.stop_reason})" if trainer.state.stop_reason else ""),
+            f"- training time: {trainer.state.train_time:.1f} s, {trainer.state.step} steps",
+            "",
+            "## Epochs",
+            "",
+            "```",
+            *[format_row(row) for row in history],
+            "```",
+            "",
+            "![loss and accuracy](plots/curves.png)",
+            "",
+        ]
+        atomic_write_text(self.path / "report.md", "\n".join(lines))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.exists():
+            return []
+        with open(self.metrics_path, newline="") as f:
+            return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text if text != "" else None

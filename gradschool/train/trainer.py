@@ -1,0 +1,279 @@
+"""The one training loop.
+
+Every experiment in gradschool runs through `Trainer.fit`: the seed's example, the
+gradient-descent comparisons, cross-validation folds, hyper-parameter trials. At its heart
+are the five lines of the source's worked example (section 4):
+
+    y_hat = model(x)                 # forward
+    loss = loss_fn(y_hat, y)
+    optimizer.zero_grad()            # forget the last batch's gradients
+    loss.backward()                  # backpropagation
+    optimizer.step()                 # gradient descent: theta -= lr * grad
+
+The trainer does not know which engine runs it: it speaks only through a `Backend`
+(`backend.tensor`, `backend.nn`, `backend.optim`...). Printing, logging, checkpoints and
+plots are callbacks (callbacks.py), not code in the loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradschool.backends import get_backend
+from gradschool.config import Config
+from gradschool.data.loader import DataLoader
+from gradschool.data.prepare import Prepared, prepare_data
+from gradschool.errors import CheckpointError, TrainingError
+from gradschool.models import build_model
+from gradschool.train.builders import build_optimizer, build_scheduler
+from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
+from gradschool.train.run import RunDir
+
+CHECK_EVERY = 100  # batches between NaN checks inside an epoch (each check reads the loss)
+
+
+@dataclass
+class TrainState:
+    """Where training is. Saved in every checkpoint, so a resumed run continues exactly."""
+
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimizer steps taken = gradient evaluations
+    examples_seen: int = 0
+    train_time: float = 0.0  # seconds spent in the loop, evaluation excluded
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+
+
+class Trainer:
+    """Builds everything a config describes and trains it.
+
+    `data` may be given (cross-validation passes each fold's arrays); `run` is the run
+    directory to log into, or None for a run that writes nothing (experiments, tests).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        data: Prepared | None = None,
+        run: RunDir | None = None,
+        callbacks: list[Callback] | None = None,
+        console: bool = True,
+    ) -> None:
+        self.config = config
+        self.backend = backend = get_backend(config.train.engine, config.train.dtype)
+        backend.manual_seed(config.train.seed)
+        self.data = data if data is not None else prepare_data(config.data, config.train.seed)
+        self.model = backend.cast_model(
+            build_model(backend.nn, config.model, self.data.input_shape, self.data.num_classes)
+        )
+        self.optimizer = build_optimizer(backend, self.model.parameters(), config.optim)
+        # The whole training set is staged once where the engine reads it fastest (for torch,
+        # as tensors on its device); the loader then only picks batches out of it.
+        self.loader = DataLoader(
+            backend.stage(self.data.X_train),
+            backend.stage(self.data.y_train),
+            batch_size=config.data.batch_size,
+            shuffle=config.data.shuffle,
+            seed=config.train.seed,
+        )
+        self.scheduler = build_scheduler(
+            backend, self.optimizer, config.schedule, len(self.loader), config.train.epochs
+        )
+        self.loss_fn = backend.F.cross_entropy
+        self.state = TrainState()
+        self.run = run
+        self.callbacks: list[Callback] = [ProgressBar(config.train.progress)]
+        if console:
+            self.callbacks.append(ConsoleLogger())
+        if run is not None:
+            self.callbacks.append(RunLogger(config.train.checkpoint_every))
+        self.callbacks += callbacks or []
+        self.stop = False  # a callback (early stopping) may set this
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def fit(self) -> list[dict[str, Any]]:
+        """Train until `config.train.epochs` epochs are done (or a callback stops it)."""
+        backend, model, optimizer = self.backend, self.model, self.optimizer
+        per_batch = self.scheduler is not None and self.config.schedule.interval == "batch"
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        try:
+            while self.state.epoch < self.config.train.epochs and not self.stop:
+                self.loader.set_epoch(self.state.epoch)
+                model.train()
+                for cb in self.callbacks:
+                    cb.on_epoch_start(self)
+                lr = self.optimizer.param_groups[0]["lr"]
+                start, running, batches = time.perf_counter(), None, 0
+                for xb, yb in self.loader:
+                    x, y = backend.tensor(xb), backend.tensor(yb)
+                    loss = self.loss_fn(model(x), y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    if per_batch:
+                        self.scheduler.step()
+                    # Summed on the engine, read once per epoch (no per-batch host sync).
+                    running = loss.detach() if running is None else running + loss.detach()
+                    batches += 1
+                    self.state.step += 1
+                    self.state.examples_seen += len(yb)
+                    if batches % CHECK_EVERY == 0:
+                        self._check_finite(running, batches)
+                    for cb in self.callbacks:
+                        cb.on_batch_end(self, loss)
+                if self.scheduler is not None and not per_batch:
+                    self.scheduler.step()
+                train_loss = self._check_finite(running, batches) / max(batches, 1)
+                self.state.train_time += time.perf_counter() - start
+                self.state.epoch += 1
+                row = self._epoch_row(train_loss, lr, time.perf_counter() - start)
+                self.state.history.append(row)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, row)
+        finally:
+            for cb in self.callbacks:
+                cb.on_fit_end(self)
+        return self.state.history
+
+    def _check_finite(self, running: Any, batches: int) -> float:
+        """The summed loss so far; stop with a clear message if it is NaN or infinite."""
+        total = float(running.item()) if running is not None else 0.0
+        if math.isfinite(total):
+            return total
+        self.state.stop_reason = "non-finite loss"
+        where = f"in epoch {self.state.epoch + 1}, within its first {batches} batches"
+        saved = (
+            f"The last good checkpoint (epoch {self.state.epoch}) is kept in {self.run.path}; "
+            f"resume from it with a smaller rate: gradschool train --resume {self.run.path} "
+            f"--lr <smaller>."
+            if self.run is not None and self.state.epoch > 0
+            else "No epoch had finished, so there is no checkpoint to resume from."
+        )
+        raise TrainingError(
+            f"the training loss became {total} {where} (lr = "
+            f"{self.optimizer.param_groups[0]['lr']}). The steps diverged: the learning rate "
+            f"is probably too high for this model and data (or the inputs are not normalised). "
+            f"{saved}"
+        )
+
+    def _epoch_row(self, train_loss: float, lr: float, epoch_time: float) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            "examples_seen": self.state.examples_seen,
+            "lr": lr,
+            "train_loss": train_loss,
+        }
+        if self.data.X_val is not None:
+            val = self.evaluate(self.data.X_val, self.data.y_val)
+            row.update(val_loss=val["loss"], val_acc=val["acc"])
+        test = self.evaluate(self.data.X_test, self.data.y_test)
+        row.update(test_loss=test["loss"], test_acc=test["acc"])
+        row.update(epoch_time=epoch_time, train_time=self.state.train_time)
+        return row
+
+    # ---- evaluation ------------------------------------------------------------------------
+
+    def predict_logits(self, X: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """The model's logits for X (N, ...) as a NumPy array, in eval mode, without graph."""
+        backend, model = self.backend, self.model
+        was_training = getattr(model, "training", True)
+        model.eval()
+        outputs = []
+        with backend.no_grad():
+            for i in range(0, len(X), batch_size):
+                outputs.append(backend.to_numpy(model(backend.tensor(X[i : i + batch_size]))))
+        model.train(was_training)
+        return np.concatenate(outputs) if outputs else np.zeros((0, self.data.num_classes))
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """Mean cross-entropy and accuracy on (X, y), plus the predicted classes."""
+        logits = self.predict_logits(X).astype(np.float64)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = float(-log_probs[np.arange(len(y)), y].mean()) if len(y) else float("nan")
+        y_pred = logits.argmax(axis=1)
+        acc = float((y_pred == y).mean()) if len(y) else float("nan")
+        return {"loss": loss, "acc": acc, "y_pred": y_pred, "logits": logits}
+
+    # ---- checkpoints -----------------------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": self.backend.get_rng_state(),
+            "state": {
+                "epoch": self.state.epoch,
+                "step": self.state.step,
+                "examples_seen": self.state.examples_seen,
+                "train_time": self.state.train_time,
+                "history": self.state.history,
+            },
+            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "normalizer": self.data.normalizer.state_dict() if self.data.normalizer else None,
+        }
+
+    def save_checkpoint(self) -> Path:
+        path = self.run.checkpoint_path(self.backend.checkpoint_suffix)
+        self.backend.save(self.checkpoint(), path)
+        return path
+
+    def load_checkpoint(self, path: Path, weights_only: bool = False) -> None:
+        """Restore a checkpoint; with weights_only, just the model (for evaluation)."""
+        ckpt = self.backend.load(path)
+        try:
+            self.model.load_state_dict(self.backend.numpy_to_state(ckpt["model"]))
+            if weights_only:
+                return
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None and ckpt["scheduler"] is not None:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+            self.backend.set_rng_state(ckpt["rng"])
+            state = ckpt["state"]
+            self.state = TrainState(
+                epoch=int(state["epoch"]),
+                step=int(state["step"]),
+                examples_seen=int(state["examples_seen"]),
+                train_time=float(state["train_time"]),
+                history=[dict(row) for row in state["history"]],
+            )
+            for cb, cb_state in zip(self.callbacks, ckpt["callbacks"]):
+                cb.load_state_dict(cb_state)
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise CheckpointError(
+                f"the checkpoint {path} does not match this run's model or settings ({err}). "
+                f"Resume with the run's own config (do not change the model, optimizer or "
+                f"schedule when resuming), or start a new run."
+            ) from err
+
+
+def fit(
+    config: Config,
+    *,
+    data: Prepared | None = None,
+    run: RunDir | None = None,
+    resume: bool = False,
+    callbacks: list[Callback] | None = None,
+    console: bool = True,
+) -> Trainer:
+    """Build a Trainer for `config`, optionally resume it from `run`, train it, return it."""
+    trainer = Trainer(config, data=data, run=run, callbacks=callbacks, console=console)
+    if resume:
+        trainer.load_checkpoint(run.find_checkpoint())
+    elif run is not None:
+        run.write_config(config)
+        run.write_info(config, {"data_source": trainer.data.source})
+    trainer.fit()
+    return trainer
