@@ -113,9 +113,12 @@ def _data(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["list", "verify"])
-    p.add_argument("names", nargs="*", help="data sets to verify (default: all found)")
-    p.add_argument("--data-dir", default=None, help="the data directory (else GRADSCHOOL_DATA)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="each data set and where it was found")
+    verify = actions.add_parser("verify", help="check the files' checksums")
+    verify.add_argument("names", nargs="*", help="data sets to verify (default: all present)")
+    for sub in (listing, verify):
+        sub.add_argument("--data-dir", default=None, help="data directory (else GRADSCHOOL_DATA)")
 
 
 # ---- gradcheck --------------------------------------------------------------------------------
@@ -126,7 +129,7 @@ def _gradcheck(args: argparse.Namespace, overrides: list[str]) -> int:
 
     rows = run_gradcheck(args.ops or None, seed=args.seed)
     print(format_table(rows))
-    return 0 if all(row["ok"] for row in rows) else 1
+    return 0 if all(row.ok for row in rows) else 1
 
 
 def _gradcheck_args(p: argparse.ArgumentParser) -> None:

@@ -182,11 +182,14 @@ class TrainConfig:
     seed: int = setting(0, ge=0, help="random seed for weights, splits and shuffling")
     dtype: Literal["float32", "float64"] = setting("float32", help="floating-point precision")
     out_dir: str = setting("runs", help="folder that holds the run directories")
-    name: str | None = setting(None, help="run directory name; none = generated")
+    run_name: str | None = setting(None, help="run directory name; none = generated")
     log_every: int = setting(
         0, ge=0, help="batches between console lines within an epoch; 0 = once per epoch"
     )
     checkpoint_every: int = setting(1, ge=1, help="epochs between checkpoints")
+    max_steps: int | None = setting(
+        None, ge=1, help="stop after this many optimizer steps; none = run every epoch"
+    )
     progress: Literal["auto", "on", "off"] = setting("auto", help="progress bar")
 
 

@@ -146,8 +146,17 @@ def check_op(
     result = OpResult(out, grads)
 
     if use_torch:
-        _compare_with_torch(arrays, wants, torch_fn, outs, grads, weights, weighted_sum, result,
-                            (atol, rtol, grad_atol, grad_rtol))
+        _compare_with_torch(
+            arrays,
+            wants,
+            torch_fn,
+            outs,
+            grads,
+            weights,
+            weighted_sum,
+            result,
+            (atol, rtol, grad_atol, grad_rtol),
+        )
     elif grad and any(wants):
         _compare_with_finite_differences(
             arrays, engine_fn, grads, wants, weights, smooth, fd_atol, fd_rtol

@@ -107,7 +107,7 @@ def changed_config() -> Config:
             "sizes": [784, 256, 10],
             "lr": 1e-5,
             "nesterov": True,
-            "train.name": "run one",
+            "train.run_name": "run one",
             "epochs": 3,
         },
     )
@@ -133,7 +133,7 @@ def test_to_toml_omits_none_and_writes_sections():
 def test_dict_round_trip():
     c = changed_config()
     d = c.to_dict()
-    assert d["optim"]["lr"] == 1e-5 and d["train"]["name"] == "run one"
+    assert d["optim"]["lr"] == 1e-5 and d["train"]["run_name"] == "run one"
     assert Config.from_dict(d) == c
     assert Config.from_dict({}) == Config()
     assert Config.from_dict({"optim": {"lr": 1}}).optim.lr == 1.0  # int widened to float
@@ -257,9 +257,9 @@ def test_override_forms():
         (["--sizes", "784,256,10"], "model.sizes", [784, 256, 10]),
         (["--sizes", "784, 256, 10"], "model.sizes", [784, 256, 10]),
         (["--sizes=[784, 256, 10]"], "model.sizes", [784, 256, 10]),
-        (["--train.name", "exp1"], "train.name", "exp1"),
-        (["--train.name", "none"], "train.name", None),
-        (["--train.name", '"none"'], "train.name", "none"),
+        (["--run-name", "exp1"], "train.run_name", "exp1"),
+        (["--train.run_name", "none"], "train.run_name", None),
+        (["--run-name", '"none"'], "train.run_name", "none"),
         (["--data-dir", "/tmp/data"], "data.data_dir", "/tmp/data"),
         (["--train-subset", "100"], "data.train_subset", 100),
         (["--activation", "gelu"], "model.activation", "gelu"),
@@ -302,7 +302,7 @@ def test_unknown_key_suggests():
 def test_ambiguous_leaf_lists_dotted_choices():
     msg = error(apply_overrides, Config(), ["--name", "x"])
     assert "ambiguous" in msg
-    for choice in ("model.name", "optim.name", "schedule.name", "train.name"):
+    for choice in ("model.name", "optim.name", "schedule.name"):
         assert choice in msg
 
 

@@ -197,8 +197,14 @@ def test_verification_is_cached_but_verify_rehashes(tmp_path, monkeypatch):
     for _ in range(3):
         sources.read_verified(paths[spec.name], spec.md5)
     assert len(calls) == 1  # hashed once, then remembered
-    assert (paths[spec.name].parent / sources.SIDECAR).is_file()
-    monkeypatch.setattr(sources, "_memo", {})  # a new process: the sidecar remembers
+    # Remembered in the user cache, never beside the data (which may be a shared copy).
+    assert sources.verified_cache_file() == tmp_path / "xdg-cache" / "gradschool" / "verified.json"
+    assert sources.verified_cache_file().is_file()
+    assert sorted(p.name for p in paths[spec.name].parent.iterdir()) == [
+        "a-idx1-ubyte.gz",
+        "b-idx1-ubyte",
+    ]
+    monkeypatch.setattr(sources, "_memo", {})  # a new process: the cache file remembers
     sources.read_verified(paths[spec.name], spec.md5)
     assert len(calls) == 1
     rows = sources.verify_source("tiny", tmp_path / "data")
@@ -251,7 +257,7 @@ def test_download_from_mirror(tmp_path, monkeypatch, capsys):
     ds = load_dataset("mnist", data_dir, download=True)
     assert ds.X_train.shape == (60000, 1, 28, 28) and ds.source == str(data_dir / "mnist")
     files = sorted(p.name for p in (data_dir / "mnist").iterdir())
-    assert files == sorted([f"{s.name}.gz" for s in src.files] + [sources.SIDECAR])
+    assert files == sorted(f"{s.name}.gz" for s in src.files)
     # The unreachable mirror was tried for the first file only, not once per file.
     assert capsys.readouterr().err.count(dead) == 1
 
@@ -321,6 +327,10 @@ def test_verify_and_list_real_data():
     assert listing["mnist"]["where"] == str(data_dir / "mnist")
     assert (listing["mnist"]["train"], listing["mnist"]["test"]) == (60000, 10000)
     assert listing["mnist-mini"]["where"] == "embedded"
+    # Loading and verifying wrote nothing into the (shared) data directory.
+    for name in ("mnist", "fashion-mnist"):
+        found = sorted(p.name for p in (data_dir / name).iterdir())
+        assert found == sorted(f"{s.name}.gz" for s in sources.SOURCES[name].files)
 
 
 def test_list_and_verify_missing(tmp_path):
@@ -329,7 +339,11 @@ def test_list_and_verify_missing(tmp_path):
     listing = {r["name"]: r for r in list_datasets(tmp_path)}
     assert listing["fashion-mnist"]["where"] == "missing"
     assert listing["mnist"]["where"].startswith("partial (1/4 files")
-    assert listing["mnist"]["train"] == 3
+    assert listing["mnist"]["train"] == 3 and listing["mnist"]["examples"] == "3/?"
+    assert listing["mnist-mini"]["examples"] == "10000/2000"
+    # By default only what is (partly) here is verified; a named set is verified anyway.
+    assert {r["dataset"] for r in verify_datasets(tmp_path)} == {"mnist", "mnist-mini"}
+    assert len(verify_datasets(tmp_path, ["fashion-mnist"])) == 4
     rows = {Path(r["file"]).name: r for r in verify_datasets(tmp_path, ["mnist"])}
     assert rows["train-images-idx3-ubyte.gz"]["actual"] == "missing"
     assert not rows["train-labels-idx1-ubyte"]["ok"]

@@ -160,9 +160,10 @@ def load_dataset(name: str, data_dir: PathLike | None = None, download: bool = T
 def list_datasets(data_dir: PathLike | None = None) -> list[dict]:
     """One row per registered data set, for `gradschool data list`.
 
-    Each row: `{"name", "description", "where", "train", "test"}`; `where` is a folder,
-    `"embedded"`, `"missing"` or `"partial (...)"`; `train`/`test` are example counts (None
-    when unknown). Reads only file headers, so it is fast.
+    Each row: `{"name", "description", "where", "train", "test", "examples"}`; `where` is a
+    folder, `"embedded"`, `"missing"` or `"partial (...)"`; `train`/`test` are example counts
+    (None when unknown) and `examples` is them as text, `"60000/10000"` (`"?"` for unknown).
+    Reads only file headers, so it is fast.
     """
     data_dir = None if data_dir is None else Path(data_dir)
     rows = []
@@ -176,20 +177,32 @@ def list_datasets(data_dir: PathLike | None = None) -> list[dict]:
                 "where": found.get("where", "unknown"),
                 "train": found.get("train"),
                 "test": found.get("test"),
+                "examples": "/".join(
+                    "?" if found.get(k) is None else str(found[k]) for k in ("train", "test")
+                ),
             }
         )
     return rows
 
 
 def verify_datasets(data_dir: PathLike | None = None, names: list[str] | None = None) -> list[dict]:
-    """Re-hash the files of `names` (default: every data set that has checksums).
+    """Re-hash the files of `names`: one row per file, `{"dataset", "file", "expected",
+    "actual", "ok"}`.
 
-    One row per file: `{"dataset", "file", "expected", "actual", "ok"}`. A missing or
-    unreadable file gives a row with `ok=False`, not an exception; an unknown name raises
-    `DataError`.
+    By default, every data set that has checksums and is at least partly on this machine (a set
+    you never downloaded is not an error); name a set to verify it even when it is missing. A
+    missing or unreadable file gives a row with `ok=False`, not an exception; an unknown name
+    raises `DataError`.
     """
     data_dir = None if data_dir is None else Path(data_dir)
-    entries = [_entry(n) for n in names] if names else [DATASETS[n] for n in dataset_names()]
+    if names:
+        entries = [_entry(n) for n in names]
+    else:
+        entries = [
+            DATASETS[n]
+            for n in dataset_names()
+            if DATASETS[n].locate is None or DATASETS[n].locate(data_dir)["where"] != "missing"
+        ]
     rows = []
     for entry in entries:
         if entry.verify is not None:

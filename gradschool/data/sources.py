@@ -36,9 +36,10 @@ from gradschool.data.idx import PathLike, read_bytes, read_idx_header
 from gradschool.errors import DataError
 
 ENV_VAR = "GRADSCHOOL_DATA"
-# Verified files are remembered here (per data set folder), keyed on size + mtime, so loading
-# the same files again does not re-hash 50 MB. `verify` ignores it and always re-hashes.
-SIDECAR = ".gradschool-verified.json"
+# Files that passed their checksum are remembered in <user cache>/verified.json, keyed on the
+# absolute path, size and mtime, so loading them again does not re-hash 50 MB. `verify` ignores
+# it and always re-hashes.
+VERIFIED_CACHE = "verified.json"
 DOWNLOAD_TIMEOUT_S = 60.0
 
 
@@ -160,14 +161,19 @@ def file_md5(path: PathLike) -> str:
 _memo: dict[tuple[str, int, int], str] = {}  # (absolute path, size, mtime_ns) -> verified md5
 
 
+def verified_cache_file() -> Path:
+    """The JSON file remembering which files passed their checksum (in the user cache)."""
+    return default_cache_dir() / VERIFIED_CACHE
+
+
 def _stat_key(path: Path) -> tuple[str, int, int]:
     st = path.stat()
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
-def _sidecar_entries(folder: Path) -> dict:
+def _cache_entries() -> dict:
     try:
-        entries = json.loads((folder / SIDECAR).read_text())
+        entries = json.loads(verified_cache_file().read_text())
     except (OSError, ValueError):
         return {}
     return entries if isinstance(entries, dict) else {}
@@ -178,8 +184,7 @@ def _known_good(path: Path, md5: str) -> bool:
     key = _stat_key(path)
     if _memo.get(key) == md5:
         return True
-    entry = _sidecar_entries(path.parent).get(path.name)
-    if entry == {"size": key[1], "mtime_ns": key[2], "md5": md5}:
+    if _cache_entries().get(key[0]) == {"size": key[1], "mtime_ns": key[2], "md5": md5}:
         _memo[key] = md5
         return True
     return False
@@ -188,18 +193,21 @@ def _known_good(path: Path, md5: str) -> bool:
 def _remember_good(path: Path, md5: str) -> None:
     key = _stat_key(path)
     _memo[key] = md5
-    entries = _sidecar_entries(path.parent)
-    entries[path.name] = {"size": key[1], "mtime_ns": key[2], "md5": md5}
-    # NOTE: a read-only data directory (a shared copy) is normal: then only the in-process memo
-    # remembers, and each new process hashes the files once more (about 0.1 s for MNIST).
+    entries = _cache_entries()
+    entries[key[0]] = {"size": key[1], "mtime_ns": key[2], "md5": md5}
+    # NOTE: the note goes to the user cache, never beside the data: a data directory may be a
+    # shared, read-only copy that must stay untouched. When the cache cannot be written either,
+    # only the in-process memo remembers (a new process re-hashes: about 0.1 s for MNIST).
+    cache = verified_cache_file()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=SIDECAR, dir=path.parent)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=cache.name, dir=cache.parent)
     except OSError:
         return
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(entries, f, indent=1, sort_keys=True)
-        os.replace(tmp, path.parent / SIDECAR)
+        os.replace(tmp, cache)  # atomic: a concurrent reader sees the old or the new file
     except OSError:
         Path(tmp).unlink(missing_ok=True)
 
@@ -207,7 +215,7 @@ def _remember_good(path: Path, md5: str) -> None:
 def read_verified(path: PathLike, md5: str) -> bytes:
     """The decompressed content of `path`, after checking it against `md5`.
 
-    The check is skipped when the file is unchanged since it last passed (see `SIDECAR`).
+    The check is skipped when the file is unchanged since it last passed (see `VERIFIED_CACHE`).
     """
     path = Path(path)
     data = read_bytes(path)

@@ -137,12 +137,9 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self.data = _as_array(data.data if isinstance(data, Tensor) else data, dtype)
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError(
-                f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
-            )
         self.grad: Tensor | None = None
-        self.requires_grad = requires_grad
+        self.requires_grad = False
+        self.requires_grad_(requires_grad)
         self._parents: tuple[Tensor, ...] = ()
         self._backward = None
         self._op = ""
@@ -181,8 +178,9 @@ class Tensor:
 
     @property
     def grad_fn(self) -> str | None:
-        """The name of the op that made this tensor (torch returns a Function object)."""
-        return self._op or None
+        """The name of the op that made this tensor (torch returns a Function object); None
+        for a leaf and for a result computed without a graph (under no_grad), as in torch."""
+        return self._op if self._backward is not None else None
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         return self.data.shape if dim is None else self.data.shape[dim]
@@ -231,6 +229,10 @@ class Tensor:
         return Tensor(self.data)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only Tensors of floating point dtype can require gradients, got {self.dtype}"
+            )
         self.requires_grad = flag
         return self
 
@@ -383,10 +385,11 @@ class Tensor:
             A = a.data[None, :] if a.ndim == 1 else a.data
             B = b.data[:, None] if b.ndim == 1 else b.data
             G = g
-            if a.ndim == 1:
-                G = np.expand_dims(G, -2)
+            # NOTE: column first: for vector @ vector g is 0-d, and () -> (1,) -> (1, 1).
             if b.ndim == 1:
                 G = np.expand_dims(G, -1)
+            if a.ndim == 1:
+                G = np.expand_dims(G, -2)
             ga = gb = None
             if a.requires_grad:
                 ga = _unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
@@ -644,7 +647,9 @@ class Tensor:
                 )
             gradient = np.ones_like(self.data)
         else:
+            # NOTE: in this tensor's dtype, as torch does (a list of floats would be float32).
             gradient = _as_array(gradient.data if isinstance(gradient, Tensor) else gradient)
+            gradient = gradient.astype(self.dtype, copy=False)
             if gradient.shape != self.shape:
                 raise RuntimeError(
                     f"gradient has shape {gradient.shape} but the tensor has shape {self.shape}"

@@ -92,8 +92,23 @@ def format_row(row: dict[str, Any]) -> str:
 
 
 class ConsoleLogger(Callback):
-    def __init__(self, stream: Any = None) -> None:
-        self.stream = stream
+    """Prints the seed's line after every epoch, and the batch loss every `log_every` batches."""
+
+    def __init__(self, log_every: int = 0, stream: Any = None) -> None:
+        self.log_every, self.stream, self.batch = log_every, stream, 0
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        self.batch = 0
+
+    def on_batch_end(self, trainer: Trainer, loss: Any) -> None:
+        self.batch += 1
+        if self.log_every and self.batch % self.log_every == 0:
+            print(
+                f"  epoch {trainer.state.epoch + 1}, batch {self.batch}: "
+                f"loss {float(loss.item()):.3f}",
+                file=self.stream or sys.stdout,
+                flush=True,
+            )
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         print(format_row(row), file=self.stream or sys.stdout, flush=True)

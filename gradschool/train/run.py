@@ -70,7 +70,7 @@ class RunDir:
     def create(cls, config: Config) -> RunDir:
         """A new directory under `config.train.out_dir`, named by the config or generated."""
         out = Path(config.train.out_dir)
-        name = config.train.name or (
+        name = config.train.run_name or (
             f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
             f"{time.strftime('%Y%m%d-%H%M%S')}"
         )

@@ -27,13 +27,12 @@ import numpy as np
 
 from gradschool.backends import get_backend
 from gradschool.config import Config
-from gradschool.data.loader import DataLoader
-from gradschool.data.prepare import Prepared, prepare_data
 from gradschool.errors import CheckpointError, TrainingError
 from gradschool.models import build_model
 from gradschool.train.builders import build_optimizer, build_scheduler
 from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
 from gradschool.train.run import RunDir
+from gradschool.train.tasks import build_task
 
 CHECK_EVERY = 100  # batches between NaN checks inside an epoch (each check reads the loss)
 
@@ -55,13 +54,14 @@ class Trainer:
 
     `data` may be given (cross-validation passes each fold's arrays); `run` is the run
     directory to log into, or None for a run that writes nothing (experiments, tests).
+    What is learned (the batches, the loss, the metrics) comes from a task (tasks.py).
     """
 
     def __init__(
         self,
         config: Config,
         *,
-        data: Prepared | None = None,
+        data: Any = None,
         run: RunDir | None = None,
         callbacks: list[Callback] | None = None,
         console: bool = True,
@@ -69,29 +69,21 @@ class Trainer:
         self.config = config
         self.backend = backend = get_backend(config.train.engine, config.train.dtype)
         backend.manual_seed(config.train.seed)
-        self.data = data if data is not None else prepare_data(config.data, config.train.seed)
+        self.task = task = build_task(config, data)
+        self.data = task.data
         self.model = backend.cast_model(
-            build_model(backend.nn, config.model, self.data.input_shape, self.data.num_classes)
+            build_model(backend.nn, config.model, task.input_shape, task.num_classes)
         )
         self.optimizer = build_optimizer(backend, self.model.parameters(), config.optim)
-        # The whole training set is staged once where the engine reads it fastest (for torch,
-        # as tensors on its device); the loader then only picks batches out of it.
-        self.loader = DataLoader(
-            backend.stage(self.data.X_train),
-            backend.stage(self.data.y_train),
-            batch_size=config.data.batch_size,
-            shuffle=config.data.shuffle,
-            seed=config.train.seed,
-        )
+        self.loader = task.make_loader(backend, config)
         self.scheduler = build_scheduler(
             backend, self.optimizer, config.schedule, len(self.loader), config.train.epochs
         )
-        self.loss_fn = backend.F.cross_entropy
         self.state = TrainState()
         self.run = run
         self.callbacks: list[Callback] = [ProgressBar(config.train.progress)]
         if console:
-            self.callbacks.append(ConsoleLogger())
+            self.callbacks.append(ConsoleLogger(config.train.log_every))
         if run is not None:
             self.callbacks.append(RunLogger(config.train.checkpoint_every))
         self.callbacks += callbacks or []
@@ -102,6 +94,8 @@ class Trainer:
     def fit(self) -> list[dict[str, Any]]:
         """Train until `config.train.epochs` epochs are done (or a callback stops it)."""
         backend, model, optimizer = self.backend, self.model, self.optimizer
+        loss_fn, F = self.task.loss, backend.F
+        max_steps = self.config.train.max_steps
         per_batch = self.scheduler is not None and self.config.schedule.interval == "batch"
         for cb in self.callbacks:
             cb.on_fit_start(self)
@@ -115,7 +109,7 @@ class Trainer:
                 start, running, batches = time.perf_counter(), None, 0
                 for xb, yb in self.loader:
                     x, y = backend.tensor(xb), backend.tensor(yb)
-                    loss = self.loss_fn(model(x), y)
+                    loss = loss_fn(F, model(x), y)
                     optimizer.zero_grad()
                     loss.backward()
                     optimizer.step()
@@ -130,6 +124,9 @@ class Trainer:
                         self._check_finite(running, batches)
                     for cb in self.callbacks:
                         cb.on_batch_end(self, loss)
+                    if max_steps is not None and self.state.step >= max_steps:
+                        self.stop, self.state.stop_reason = True, f"max_steps = {max_steps}"
+                        break
                 if self.scheduler is not None and not per_batch:
                     self.scheduler.step()
                 train_loss = self._check_finite(running, batches) / max(batches, 1)
@@ -173,18 +170,14 @@ class Trainer:
             "lr": lr,
             "train_loss": train_loss,
         }
-        if self.data.X_val is not None:
-            val = self.evaluate(self.data.X_val, self.data.y_val)
-            row.update(val_loss=val["loss"], val_acc=val["acc"])
-        test = self.evaluate(self.data.X_test, self.data.y_test)
-        row.update(test_loss=test["loss"], test_acc=test["acc"])
+        row.update(self.task.metrics(self))
         row.update(epoch_time=epoch_time, train_time=self.state.train_time)
         return row
 
     # ---- evaluation ------------------------------------------------------------------------
 
-    def predict_logits(self, X: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """The model's logits for X (N, ...) as a NumPy array, in eval mode, without graph."""
+    def predict(self, X: Any, batch_size: int = 1000) -> np.ndarray:
+        """The model's outputs for X as a NumPy array, in eval mode, without a graph."""
         backend, model = self.backend, self.model
         was_training = getattr(model, "training", True)
         model.eval()
@@ -193,17 +186,11 @@ class Trainer:
             for i in range(0, len(X), batch_size):
                 outputs.append(backend.to_numpy(model(backend.tensor(X[i : i + batch_size]))))
         model.train(was_training)
-        return np.concatenate(outputs) if outputs else np.zeros((0, self.data.num_classes))
+        return np.concatenate(outputs)
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        """Mean cross-entropy and accuracy on (X, y), plus the predicted classes."""
-        logits = self.predict_logits(X).astype(np.float64)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        loss = float(-log_probs[np.arange(len(y)), y].mean()) if len(y) else float("nan")
-        y_pred = logits.argmax(axis=1)
-        acc = float((y_pred == y).mean()) if len(y) else float("nan")
-        return {"loss": loss, "acc": acc, "y_pred": y_pred, "logits": logits}
+    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
+        """The task's measures (loss, accuracy...) of the model on (X, y)."""
+        return self.task.evaluate(self, X, y)
 
     # ---- checkpoints -----------------------------------------------------------------------
 
@@ -262,7 +249,7 @@ class Trainer:
 def fit(
     config: Config,
     *,
-    data: Prepared | None = None,
+    data: Any = None,
     run: RunDir | None = None,
     resume: bool = False,
     callbacks: list[Callback] | None = None,
