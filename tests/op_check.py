@@ -43,6 +43,7 @@ class OpResult:
 
     out: Any  # engine_fn's return value (a Tensor or a tuple of them)
     grads: list[np.ndarray | None]  # the engine's gradient of each input (None: no grad)
+    weights: list[np.ndarray | None]  # loss = sum(weights[i] * output i) (None: not float)
     torch_out: Any = None
     torch_grads: list[np.ndarray | None] | None = None
 
@@ -143,7 +144,7 @@ def check_op(
             if g is not None:
                 assert g.shape == x.shape, f"grad shape {g.shape} != input shape {x.shape}"
                 assert g.dtype == x.dtype, f"grad dtype {g.dtype} != input dtype {x.dtype}"
-    result = OpResult(out, grads)
+    result = OpResult(out, grads, weights)
 
     if use_torch:
         _compare_with_torch(
