@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,47 @@ class Backend:
         """A whole data set, put once where this engine reads batches from fastest."""
         return array
 
+    # ---- compute: device, precision, processes (docs/compute.md) -------------------------------
+    # The defaults below are the single-process CPU case; TorchBackend overrides them. They let
+    # the trainer say "autocast", "prepare the model", "average over processes" without knowing
+    # which engine runs, or how many processes.
+
+    device: Any = "cpu"
+    rank: int = 0  # this process's number among `world_size` data-parallel processes
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """True in the process that logs, checkpoints and plots (rank 0)."""
+        return self.rank == 0
+
+    def autocast(self, precision: str = "fp32") -> contextlib.AbstractContextManager:
+        """The context in which forward passes run at `precision` ("fp32": as they are)."""
+        if precision != "fp32":
+            raise GradschoolError(
+                f"precision {precision!r} needs the torch engine (the {self.name} engine "
+                f"computes in {self.dtype} only); use --engine torch or --precision fp32"
+            )
+        return contextlib.nullcontext()
+
+    def prepare_model(self, model: Any, train_config: Any = None) -> Any:
+        """The module the training loop calls: `model` itself, or `model` compiled and/or
+        wrapped for data parallelism. The trainer keeps `model` for state_dict, evaluation and
+        checkpoints: both share the same parameters."""
+        return model
+
+    def all_reduce_mean(self, value: Any) -> Any:
+        """The mean of `value` (a scalar tensor) over all processes; one process: itself."""
+        return value
+
+    def broadcast_object(self, obj: Any) -> Any:
+        """Rank 0's `obj` in every process; one process: `obj` itself."""
+        return obj
+
+    def describe(self) -> dict[str, Any]:
+        """Where this backend computes, for run.json."""
+        return {"device": str(self.device), "processes": self.world_size}
+
     def no_grad(self) -> contextlib.AbstractContextManager:
         raise NotImplementedError
 
@@ -93,7 +135,8 @@ class Backend:
 
 
 class NumpyBackend(Backend):
-    """The from-scratch engine. Runs on the CPU only."""
+    """The from-scratch engine. Runs on the CPU only, in one process, in float32 or float64:
+    no GPU, no bf16, no compiler, no DDP (those are what the torch engine is for)."""
 
     name = "numpy"
 
@@ -116,6 +159,21 @@ class NumpyBackend(Backend):
 
     def to_numpy(self, tensor: Any) -> np.ndarray:
         return tensor.data if hasattr(tensor, "data") else np.asarray(tensor)
+
+    def prepare_model(self, model: Any, train_config: Any = None) -> Any:
+        asked = [
+            f"train.{name}"
+            for name in ("compile", "channels_last")
+            if getattr(train_config, name, False)
+        ]
+        if asked:
+            raise GradschoolError(
+                f"{' and '.join(asked)} {'needs' if len(asked) == 1 else 'need'} the torch "
+                f"engine: the NumPy engine runs its "
+                f"Python ops as written, with no compiler and one memory layout. Use "
+                f"--engine torch, or leave them off."
+            )
+        return model
 
     def no_grad(self) -> contextlib.AbstractContextManager:
         return self.engine.no_grad()
@@ -149,21 +207,32 @@ class TorchBackend(Backend):
 
     name = "torch"
 
-    def __init__(self, dtype: str = "float32", device: str = "cpu") -> None:
+    def __init__(
+        self,
+        dtype: str = "float32",
+        device: str = "cpu",
+        *,
+        channels_last: bool = False,
+        group: Any = None,
+    ) -> None:
         super().__init__(dtype)
-        try:
-            self.torch = importlib.import_module("torch")
-        except ImportError as err:
-            raise GradschoolError(
-                "the torch engine needs PyTorch, which is not installed. Install it with "
-                "`pip install 'gradschool[torch]'` (or `pip install torch`), or use the NumPy "
-                "engine: --engine numpy."
-            ) from err
-        torch = self.torch
+        self.torch = torch = _import_torch()
         self.nn, self.F = torch.nn, torch.nn.functional
         self.optim, self.lr_scheduler = torch.optim, torch.optim.lr_scheduler
         self._float = getattr(torch, dtype)
         self.device = torch.device(device)
+        if self.device.type == "mps" and dtype == "float64":
+            raise GradschoolError(
+                "the MPS device (Apple GPU) has no float64: use --dtype float32 there, or "
+                "--device cpu for float64."
+            )
+        self.channels_last = channels_last
+        # group: a gradschool.distributed.ProcessGroup when this process is one of several
+        # data-parallel processes (torchrun), else None.
+        self.group = group
+        if group is not None:
+            self.rank, self.world_size = group.rank, group.world_size
+        self._staged: dict[int, tuple[Any, Any]] = {}
 
     def tensor(self, array: np.ndarray) -> Any:
         torch = self.torch
@@ -181,7 +250,73 @@ class TorchBackend(Backend):
     def stage(self, array: np.ndarray) -> Any:
         # As tensors on the device: batches are then sliced there, with no copy per batch
         # from NumPy and, on a GPU, no host-to-device transfer per batch.
-        return self.tensor(array)
+        key = id(array)
+        hit = self._staged.get(key)
+        if hit is not None and hit[0]() is array:
+            return hit[1]
+        t = self.tensor(array)
+        if self.channels_last and t.dim() == 4 and t.is_floating_point():
+            # NHWC in memory, as the model's weights (prepare_model): each batch sliced from it
+            # keeps that layout, so convolutions need no layout change per batch.
+            t = t.contiguous(memory_format=self.torch.channels_last)
+        if self.device.type == "cpu":
+            # On the CPU a float32 array is shared, not copied (torch.from_numpy): staging is
+            # free, and remembering it would keep the array alive through its own tensor.
+            return t
+        # On a device, each array is copied there once: evaluation stages the validation and
+        # test sets every epoch and gets the same device tensors back. NOTE: so the data must
+        # not change in place once staged (gradschool's prepared arrays never do).
+        staged = self._staged
+        try:
+            ref = weakref.ref(array, lambda _, key=key: staged.pop(key, None))
+        except TypeError:  # not weak-referenceable (a list...): stage it without remembering
+            return t
+        staged[key] = (ref, t)
+        return t
+
+    def autocast(self, precision: str = "fp32") -> contextlib.AbstractContextManager:
+        # bf16 keeps float32's 8 exponent bits (only the mantissa is shorter), so gradients
+        # neither underflow nor overflow and, unlike float16, need no loss scaling
+        # (torch.amp.GradScaler). Weights, gradients and optimizer state stay float32: autocast
+        # only runs the matrix products and convolutions of the forward pass in bf16 and keeps
+        # numerically sensitive ops (softmax, cross-entropy) in float32.
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        if precision == "bf16":
+            return self.torch.autocast(device_type=self.device.type, dtype=self.torch.bfloat16)
+        raise GradschoolError(f"unknown precision {precision!r}: choose fp32 or bf16")
+
+    def prepare_model(self, model: Any, train_config: Any = None) -> Any:
+        torch = self.torch
+        if getattr(train_config, "channels_last", False):
+            # Module.to converts the 4-D weights in place (same Parameter objects), so an
+            # optimizer built before or after still holds them.
+            model.to(memory_format=torch.channels_last)
+        net = model
+        if self.world_size > 1:
+            from gradschool.distributed import wrap_ddp
+
+            net = wrap_ddp(model, self.device)
+        if getattr(train_config, "compile", False):
+            # NOTE: compiled after the DDP wrap, as PyTorch's DDP docs advise: the compiler
+            # then splits its graph at DDP's gradient buckets, so communication still overlaps
+            # the backward pass. The first batches pay the compilation (seconds to a minute).
+            net = torch.compile(net)
+        return net
+
+    def all_reduce_mean(self, value: Any) -> Any:
+        if self.world_size == 1:
+            return value
+        from gradschool.distributed import all_reduce_mean
+
+        return all_reduce_mean(value)
+
+    def broadcast_object(self, obj: Any) -> Any:
+        if self.world_size == 1:
+            return obj
+        from gradschool.distributed import broadcast_object
+
+        return broadcast_object(obj)
 
     def to_numpy(self, tensor: Any) -> np.ndarray:
         if isinstance(tensor, self.torch.Tensor):
@@ -195,10 +330,20 @@ class TorchBackend(Backend):
         self.torch.manual_seed(seed)
 
     def get_rng_state(self) -> Any:
-        return self.torch.get_rng_state()
+        # NOTE: on a GPU, dropout draws from the GPU's own generator: a resumed run needs both.
+        state = self.torch.get_rng_state()
+        if self.device.type == "cuda":
+            return {"cpu": state, "cuda": self.torch.cuda.get_rng_state(self.device)}
+        return state
 
     def set_rng_state(self, state: Any) -> None:
-        self.torch.set_rng_state(state)
+        # A checkpoint loaded with map_location on a GPU has its tensors there; the generators
+        # take CPU byte tensors. A CPU checkpoint resumed on a GPU has no GPU state to restore.
+        if isinstance(state, dict):
+            if "cuda" in state and self.device.type == "cuda":
+                self.torch.cuda.set_rng_state(state["cuda"].cpu(), self.device)
+            state = state["cpu"]
+        self.torch.set_rng_state(state.cpu())
 
     def cast_model(self, model: Any) -> Any:
         return super().cast_model(model).to(self.device)
@@ -224,15 +369,115 @@ class TorchBackend(Backend):
             ) from err
 
 
-def get_backend(name: str, dtype: str = "float32", device: str = "cpu") -> Backend:
-    """The backend called `name` ("numpy" or "torch")."""
-    if name == "numpy":
-        if device not in ("cpu", "auto"):
+def _import_torch() -> Any:
+    try:
+        return importlib.import_module("torch")
+    except ImportError as err:
+        raise GradschoolError(
+            "the torch engine needs PyTorch, which is not installed. Install it with "
+            "`pip install 'gradschool[torch]'` (or `pip install torch`), or use the NumPy "
+            "engine: --engine numpy."
+        ) from err
+
+
+def _mps_available(torch: Any) -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def resolve_device(
+    device: str = "auto", engine: str = "torch", dtype: str = "float32", local_rank: int = 0
+) -> str:
+    """The concrete device a setting names: "cpu", "cuda:0", "mps".
+
+    "auto" is the fastest device there is: a CUDA GPU, else an Apple GPU (MPS; not for
+    float64, which it lacks), else the CPU. With several processes on one machine, process
+    `local_rank` takes GPU number `local_rank`. Asking for a device that is not there is an
+    error that says why, never a silent fall-back to the CPU.
+    """
+    kind = device.split(":")[0]
+    if engine == "numpy":
+        if kind not in ("cpu", "auto"):
             raise GradschoolError(
-                f"the NumPy engine runs on the CPU only, but device {device!r} was asked for; "
-                f"use --engine torch for {device}, or --device cpu"
+                f"the NumPy engine runs on the CPU only (it is NumPy code, and NumPy computes "
+                f"on the CPU), but device {device!r} was asked for. Use --engine torch to "
+                f"train on {kind}, or --device cpu."
             )
+        return "cpu"
+    torch = _import_torch()
+    if kind == "auto":
+        if torch.cuda.is_available():
+            kind = "cuda"
+        elif _mps_available(torch) and dtype != "float64":
+            kind = "mps"
+        else:
+            kind = "cpu"
+    if kind == "cuda":
+        if not torch.cuda.is_available():
+            why = (
+                f"this PyTorch ({torch.__version__}) is a CPU-only build"
+                if torch.version.cuda is None
+                else "PyTorch sees no CUDA GPU here (check `nvidia-smi` and CUDA_VISIBLE_DEVICES)"
+            )
+            raise GradschoolError(
+                f"--device cuda was asked for, but {why}. Train on the CPU with --device cpu "
+                f"(or --device auto, which takes a GPU only when there is one), or install a "
+                f"CUDA build of PyTorch on a machine with an NVIDIA GPU."
+            )
+        if ":" in device:
+            return device
+        count = torch.cuda.device_count()
+        if local_rank >= count:
+            raise GradschoolError(
+                f"process {local_rank} on this machine needs GPU number {local_rank}, but "
+                f"there are only {count}. Start at most {count} processes per machine "
+                f"(--nproc / torchrun --nproc_per_node), one per GPU."
+            )
+        return f"cuda:{local_rank}"
+    if kind == "mps":
+        if not _mps_available(torch):
+            raise GradschoolError(
+                "--device mps was asked for, but PyTorch sees no Apple GPU (MPS needs macOS "
+                "on Apple silicon and a PyTorch built with MPS). Use --device cpu or auto."
+            )
+        return "mps"
+    if kind == "cpu":
+        return "cpu"
+    raise GradschoolError(f"unknown device {device!r}: choose auto, cpu, cuda or mps")
+
+
+def get_backend(name: str, dtype: str = "float32", device: str = "cpu") -> Backend:
+    """The backend called `name` ("numpy" or "torch") on `device` ("auto" = the fastest)."""
+    if name == "numpy":
+        resolve_device(device, "numpy")
         return NumpyBackend(dtype)
     if name == "torch":
-        return TorchBackend(dtype, device if device != "auto" else "cpu")
+        return TorchBackend(dtype, resolve_device(device, "torch", dtype))
     raise GradschoolError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
+
+
+def backend_for(train_config: Any) -> Backend:
+    """The backend a run's [train] settings ask for: engine, dtype, device, memory layout, and,
+    inside a torchrun process group, this process's place in it (gradschool/distributed.py)."""
+    from gradschool import distributed
+
+    group = distributed.current()
+    engine, dtype = train_config.engine, train_config.dtype
+    if engine == "numpy":
+        if group is not None and group.world_size > 1:
+            raise GradschoolError(
+                "the NumPy engine trains in one process only: data-parallel training "
+                "(torchrun, --nproc) runs on PyTorch's DistributedDataParallel. Add "
+                "--engine torch, or run without torchrun."
+            )
+        return get_backend("numpy", dtype, train_config.device)
+    local_rank = group.local_rank if group is not None else 0
+    device = resolve_device(train_config.device, "torch", dtype, local_rank)
+    if group is not None and group.world_size > 1 and device == "mps":
+        raise GradschoolError(
+            "data-parallel training on MPS (Apple GPU) is not supported by torch.distributed: "
+            "use --device cpu (gloo) with --nproc, or one process on MPS."
+        )
+    return TorchBackend(
+        dtype, device, channels_last=getattr(train_config, "channels_last", False), group=group
+    )

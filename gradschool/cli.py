@@ -2,17 +2,30 @@
 arguments and calling the library, so everything the CLI does can also be done from Python.
 
     gradschool train [--config FILE] [--resume RUN_DIR] [--key value ...]
-    gradschool eval RUN_DIR
+    gradschool eval RUN_DIR [--split val|test|all] [--top-k K] [--brief]
+    gradschool cv [--config FILE] [--folds K] [--key value ...]
+    gradschool search [--space FILE] [--method grid|random|optuna] [--trials N] [--key value ...]
+    gradschool compare [--config A B ...] [--vary KEY=V1,V2 ...] [--key value ...]
+    gradschool schedule plot NAME[:key=value,...] ... [--steps T] [--key value ...]
+    gradschool surface [--out surface.png]
     gradschool data list | verify
+    gradschool generate RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
+    gradschool predict RUN_DIR FILE.wav ... [--top-k 3]
+    gradschool speech spectrograms [FILE.wav ...] [--data-dir DIR] [--out PNG]
+    gradschool rl train [--algo reinforce|a2c] [--engine numpy|torch] [--key value ...]
+    gradschool rl play RUN_DIR [--episodes 10] [--gif [PATH]]
     gradschool gradcheck
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from gradschool import __version__
 from gradschool.errors import GradschoolError
@@ -21,25 +34,55 @@ from gradschool.errors import GradschoolError
 
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool import distributed
+    from gradschool.backends import resolve_device
     from gradschool.config import apply_overrides, load_config
     from gradschool.train.run import RunDir
-    from gradschool.train.trainer import fit
 
     if args.resume:
         run = RunDir.open(args.resume)
         config = apply_overrides(run.load_config(), overrides)
-        print(f"Resuming {run.path} ({config.train.engine} engine)", flush=True)
-        fit(config, run=run, resume=True)
-        run.write_config(config)
     else:
         config = load_config(args.config or "seed_mlp", overrides)
+    # A device that is not there is an error before any run directory exists.
+    resolve_device(config.train.device, config.train.engine, config.train.dtype)
+    if config.train.nproc > 1 and not distributed.launched():
+        # --nproc N: this same command, in N processes that torchrun starts and connects.
+        argv = ["train", *(["--config", args.config] if args.config else [])]
+        argv += [*(["--resume", args.resume] if args.resume else []), *overrides]
+        return distributed.launch(config.train.nproc, argv, config.train.engine)
+    with distributed.process_group(config.train) as group:
+        if group is not None and not group.is_main:
+            return distributed.train_worker(config, run.find_checkpoint() if args.resume else None)
+        return _train_main(args, config, run if args.resume else None, group)
+
+
+def _train_main(args: argparse.Namespace, config: Any, run: Any, group: Any) -> int:
+    """The run in one process, or rank 0 of several: the one that prints and saves."""
+    from gradschool.train.run import RunDir
+    from gradschool.train.trainer import fit
+
+    processes = f", {group.world_size} processes" if group is not None else ""
+    if args.resume:
+        print(f"Resuming {run.path} ({config.train.engine} engine{processes})", flush=True)
+    else:
         run = RunDir.create(config)
         print(
             f"Training {config.model.name} on {config.data.dataset} with the "
-            f"{config.train.engine} engine -> {run.path}",
+            f"{config.train.engine} engine{processes} -> {run.path}",
             flush=True,
         )
-        fit(config, run=run)
+    try:
+        fit(config, run=run, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        print(
+            f"\nInterrupted. Every finished epoch is saved in {run.path}: continue with "
+            f"`gradschool train --resume {run.path}`.",
+            file=sys.stderr,
+        )
+        return 130
+    if args.resume:
+        run.write_config(config)  # e.g. a longer --epochs, so a later resume knows it
     print(f"Run saved in {run.path} (report.md, metrics.csv, plots/)")
     return 0
 
@@ -71,22 +114,164 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     config = apply_overrides(run.load_config(), overrides)
     trainer = Trainer(config, console=False)
     trainer.load_checkpoint(run.find_checkpoint(), weights_only=True)
+    if config.model.name == "gpt":  # a language model: loss on its fixed batches, perplexity
+        print(f"Run {run.path}: gpt on {config.data.dataset}, {config.train.engine}")
+        for split in ("train", "val"):
+            loss = trainer.task.mean_loss(trainer, split)
+            print(
+                f"  {split:5s} loss {loss:.4f}  perplexity {math.exp(loss):.2f}  "
+                f"({config.data.eval_batches} fixed batches of {config.data.batch_size})"
+            )
+        return 0
     data = trainer.data
     splits = [("test", data.X_test, data.y_test)]
     if data.X_val is not None:
         splits.insert(0, ("val", data.X_val, data.y_val))
+    if args.split != "all":
+        splits = [s for s in splits if s[0] == args.split]
+        if not splits:
+            raise GradschoolError(
+                f"this run has no {args.split} split (data.val_fraction = 0): use --split test."
+            )
     print(f"Run {run.path}: {config.model.name} on {config.data.dataset}, {config.train.engine}")
-    for name, X, y in splits:
-        result = trainer.evaluate(X, y)
+    results = [(name, y, trainer.evaluate(X, y)) for name, X, y in splits]
+    for name, y, result in results:
         print(
             f"  {name:5s} {len(y):6d} examples  loss {result['loss']:.4f}  "
             f"accuracy {100 * result['acc']:.2f}%"
         )
+    if args.brief:
+        return 0
+    from gradschool import plots
+    from gradschool.train.metrics import classification_report, format_confusion, format_report
+
+    classes = list(data.classes)
+    for name, y, result in results:
+        report = classification_report(
+            y, result["y_pred"], len(classes), result["logits"], top_k=(1, args.top_k)
+        )
+        png = plots.plot_confusion_matrix(
+            report["confusion"],
+            classes,
+            run.plot_path(f"confusion_{name}.png"),
+            title=f"{name} split: confusion matrix",
+        )
+        print(f"\n{name} split, per class:")
+        print(textwrap.indent(format_report(report, classes), "  "))
+        print(f"\n{name} split, confusion matrix (rows: true class, columns: predicted):")
+        print(textwrap.indent(format_confusion(report["confusion"], classes), "  "))
+        print(f"  heat map: {png}")
     return 0
 
 
 def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run directory, e.g. runs/<name>")
+    p.add_argument(
+        "--split", choices=["val", "test", "all"], default="all", help="which split to measure"
+    )
+    p.add_argument("--top-k", type=int, default=5, help="also report top-k accuracy (default 5)")
+    p.add_argument(
+        "--brief", action="store_true", help="only loss and accuracy, no per-class metrics"
+    )
+
+
+# ---- cv ---------------------------------------------------------------------------------------
+
+
+def _cv(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.config import load_config
+    from gradschool.experiments.cv import cross_validate, default_out_dir, save_cv
+
+    config = load_config(args.config or "seed_mlp", overrides)
+    out = Path(args.out) if args.out else default_out_dir(config, args.folds)
+    print(
+        f"{args.folds}-fold cross-validation of {config.model.name} on {config.data.dataset} "
+        f"({config.train.engine} engine); the test split is not used",
+        flush=True,
+    )
+
+    def show(fold):  # one line per fold as it finishes
+        print(
+            f"  fold {fold.fold}: train {fold.n_train}, val {fold.n_val}, {fold.epochs} epochs, "
+            f"val loss {fold.val_loss:.4f}, val acc {100 * fold.val_acc:.2f}% "
+            f"({fold.seconds:.1f}s)",
+            flush=True,
+        )
+
+    result = cross_validate(config, args.folds, on_fold=show)
+    save_cv(result, config, out)
+    print(result.summary())
+    print(f"Saved in {out} (cv.json, folds.csv, config.toml)")
+    return 0
+
+
+def _cv_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="a TOML file, or a bundled name (seed_mlp)")
+    p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/cv<K>-...)")
+    p.epilog = "Any --key value after these overrides the config, as for `gradschool train`."
+
+
+# ---- search -----------------------------------------------------------------------------------
+
+
+def _search(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.experiments.search import default_out_dir, load_search, run_search
+
+    spec = load_search(
+        args.space, overrides, method=args.method, trials=args.trials, seed=args.seed
+    )
+    out = Path(args.out) if args.out else default_out_dir(spec)
+    count = "every combination" if spec.method == "grid" else f"{spec.trials} trials"
+    print(
+        f"{spec.method} search over {', '.join(p.key for p in spec.params)} ({count}), ranked "
+        f"by {spec.metric} ({spec.mode}); the test split is not used -> {out}",
+        flush=True,
+    )
+
+    def show(trial):
+        score = "-" if trial.score is None else f"{trial.score:.4f}"
+        params = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+        )
+        line = f"  trial {trial.number:3d}: {spec.metric} {score:>8s}  {trial.status:8s}"
+        print(f"{line}  {params}", flush=True)
+
+    result = run_search(spec, out, on_trial=show)
+    best = result.best
+    if best is None:
+        print("No trial finished: see trials.csv for why.")
+        return 1
+    print(f"Best: trial {best.number}, {spec.metric} {best.score:.4f}: {best.params}")
+    print(
+        f"Saved in {out} (trials.csv, search.json, trials/, best.toml). Retrain the best with\n"
+        f"  gradschool train --config {out / 'best.toml'}\nthen measure the test set once with "
+        f"`gradschool eval <that run>`."
+    )
+    return 0
+
+
+def _search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--space",
+        default="seed_mlp",
+        help="a search file with a [space] table, or a bundled one (default: seed_mlp)",
+    )
+    p.add_argument(
+        "--method",
+        choices=["grid", "random", "optuna"],
+        default=None,
+        help="overrides [search] method",
+    )
+    p.add_argument("--trials", type=int, default=None, help="overrides [search] trials")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="overrides [search] seed, for sampling trials (the training seed: --train.seed)",
+    )
+    p.add_argument("--out", default=None, help="output folder (default: runs/search-...)")
+    p.epilog = "Any --key value after these overrides the base config, e.g. --epochs 3."
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -137,6 +322,249 @@ def _gradcheck_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+# ---- generate ---------------------------------------------------------------------------------
+
+
+def _generate(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.apps.gpt import generate, load_model
+
+    loaded = load_model(args.run_dir, device=args.device)
+    stream = generate(loaded, args.prompt, args.tokens, args.temperature, args.top_k, args.seed)
+    print(args.prompt, end="", flush=True)
+    for char in stream:  # one character at a time, as it is sampled
+        print(char, end="", flush=True)
+    print()
+    return 0
+
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run directory of a GPT, e.g. runs/<name>")
+    p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
+    p.add_argument("--tokens", type=int, default=500, help="characters to generate (500)")
+    p.add_argument(
+        "--temperature", type=float, default=0.8, help="< 1 safer, > 1 wilder; 0 = greedy (0.8)"
+    )
+    p.add_argument("--top-k", type=int, default=40, help="sample among the k likeliest (40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same text (0)")
+    p.add_argument("--device", default="cpu", help="torch runs only: cpu, cuda, ... (cpu)")
+
+
+# ---- compare ----------------------------------------------------------------------------------
+
+
+def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.experiments.compare import (
+        compare_plan,
+        default_out_dir,
+        format_table,
+        run_compare,
+        save_compare,
+        summary_row,
+    )
+
+    plan = compare_plan(args.config or (), args.vary or (), overrides)
+    out = Path(args.out) if args.out else default_out_dir(plan[0][1].train.out_dir)
+    print(f"Comparing {len(plan)} runs through the same training loop -> {out}", flush=True)
+
+    def start(i, result):
+        c = result.config
+        print(
+            f"[{i + 1}/{len(plan)}] {result.label}: {c.optim.name} lr {c.optim.lr:g}, batch "
+            f"{c.data.batch_size}, schedule {c.schedule.name}, {c.train.engine} engine",
+            flush=True,
+        )
+
+    def done(i, result):
+        if result.status == "diverged":
+            print(f"  diverged: {result.error.split('. ')[0]}", flush=True)
+
+    results = run_compare(plan, out, console=not args.quiet, on_run=done, on_start=start)
+    paths = save_compare(results, out, title=args.title or "")
+    print()
+    print(format_table([summary_row(r) for r in results]))
+    print(f"\nSaved {paths['figure']}, {paths['table']}, {paths['histories']} and runs/")
+    return 0
+
+
+def _compare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config", nargs="+", metavar="FILE", help="configs to compare (files or bundled names)"
+    )
+    p.add_argument(
+        "--vary",
+        action="append",
+        metavar="KEY=V1,V2,...",
+        help="run once per value (repeat --vary for every combination), e.g. batch_size=full,64,1",
+    )
+    p.add_argument("--out", default=None, help="output folder (default: runs/compare-<time>)")
+    p.add_argument("--title", default=None, help="title of the figure")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines, only the table")
+    p.epilog = (
+        "Any --key value after these overrides every run's config, e.g. --epochs 3 "
+        "--engine torch. Writes compare.png (loss and accuracy against epochs, wall time and "
+        "gradient evaluations), compare.csv and histories.csv."
+    )
+
+
+# ---- schedule ---------------------------------------------------------------------------------
+
+
+def _schedule(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.config import load_config
+    from gradschool.experiments.schedules import format_values, save_plot, schedule_curves
+
+    base = load_config(args.config or "seed_mlp", overrides)
+    curves = schedule_curves(args.names, base, args.steps)
+    print(format_values(curves, args.every))
+    path = save_plot(curves, Path(args.out), base.optim.lr, log=args.log)
+    print(f"Saved {path}")
+    return 0
+
+
+def _schedule_args(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    plot = actions.add_parser(
+        "plot", help="draw schedules over T steps (PNG) and print their values"
+    )
+    plot.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME[:key=value,...]",
+        help="schedules, e.g. constant step:gamma=0.5 cosine:warmup_steps=10",
+    )
+    plot.add_argument("--steps", type=int, default=100, help="T, the number of steps (100)")
+    plot.add_argument("--out", default="schedule.png", help="the PNG to write (schedule.png)")
+    plot.add_argument("--log", action="store_true", help="log scale for the learning rate")
+    plot.add_argument("--every", type=int, default=None, help="print every k-th step")
+    plot.add_argument("--config", default=None, help="base config (default: seed_mlp)")
+    plot.epilog = (
+        "Put the names first. Any --key value after them applies to every curve, e.g. "
+        "--lr 0.1 --warmup-steps 10 --gamma 0.5."
+    )
+
+
+# ---- surface ----------------------------------------------------------------------------------
+
+
+def _surface(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.experiments.surface import format_table, run_surface, save_surface
+
+    steps = {"quadratic": args.quadratic_steps, "rosenbrock": args.rosenbrock_steps}
+    results = run_surface({k: v for k, v in steps.items() if v}, seed=args.seed)
+    print(format_table(results))
+    print(f"Saved {save_surface(results, Path(args.out))}")
+    return 0
+
+
+def _surface_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="surface.png", help="the PNG to write (surface.png)")
+    p.add_argument("--quadratic-steps", type=int, default=None, help="steps on the quadratic (80)")
+    p.add_argument("--rosenbrock-steps", type=int, default=None, help="steps on Rosenbrock (2000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the SGD gradient noise (0)")
+
+
+# ---- predict / speech (spoken digits) ------------------------------------------------------
+
+
+def _predict(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.apps.speech import load_predictor
+
+    predictor = load_predictor(args.run_dir)
+    for wav in args.wavs:
+        top = predictor.top(wav, args.top_k)
+        print(f"{wav}: " + "  ".join(f"{label} ({100 * p:.1f}%)" for label, p in top))
+    return 0
+
+
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run trained on spoken digits (data.dataset = fsdd...)")
+    p.add_argument("wavs", nargs="+", metavar="FILE.wav", help="recordings to recognise")
+    p.add_argument("--top-k", type=int, default=3, help="how many digits to list (default 3)")
+
+
+def _speech(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.apps.speech import plot_digit_spectrograms
+    from gradschool.data.audio import AudioSpec
+
+    spec = AudioSpec(features=args.features)
+    path = plot_digit_spectrograms(args.out, args.data_dir, args.speaker, spec, args.wavs)
+    print(f"Saved {path}")
+    return 0
+
+
+def _speech_args(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    fig = actions.add_parser(
+        "spectrograms", help="a figure of one spectrogram per digit (or of given WAV files)"
+    )
+    fig.add_argument("wavs", nargs="*", metavar="FILE.wav", help="plot these files instead")
+    fig.add_argument("--data-dir", default=None, help="data directory holding fsdd/recordings")
+    fig.add_argument("--speaker", default="jackson", help="FSDD speaker (default jackson)")
+    fig.add_argument("--features", choices=["logmel", "mfcc"], default="logmel")
+    fig.add_argument("--out", default="fsdd_spectrograms.png", help="the PNG to write")
+
+
+# ---- rl (policy-gradient agents) ------------------------------------------------------------
+
+
+def _rl(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.apps import rl
+
+    if args.action == "train":
+        config = rl.load_rl_config(args.config, overrides)
+        run = rl._create_run(config)
+        a, t = config.agent, config.train
+        print(f"Training {a.algo} on {a.env} with the {t.engine} engine -> {run.path}", flush=True)
+        result = rl.train_agent(config, run)
+        ev = result.eval_returns
+        print(
+            f"Evaluation, {len(ev)} episodes (greedy): mean return {ev.mean():.1f} "
+            f"(std {ev.std():.1f}); {result.env_steps} environment steps, "
+            f"{result.train_time:.1f} s of training"
+        )
+        print(f"Run saved in {run.path} (report.md, metrics.csv, episodes.csv, plots/)")
+        return 0
+    if overrides:
+        raise GradschoolError(f"`rl play` takes no settings, got {' '.join(overrides)}")
+    agent = rl.load_agent(args.run_dir)
+    returns = rl.play(agent, args.episodes, seed=args.seed, greedy=not args.sample)
+    for i, r in enumerate(returns, 1):
+        print(f"episode {i:3d}: return {r:.0f}")
+    print(f"mean return {returns.mean():.1f} over {len(returns)} episodes")
+    if args.gif is not None:
+        gif = args.gif or str(Path(args.run_dir) / "plots" / "episode.gif")
+        path, ret, renderer = rl.record_episode(agent, gif, seed=args.seed, greedy=not args.sample)
+        print(f"GIF of one episode (return {ret:.0f}, drawn by {renderer}): {path}")
+    return 0
+
+
+def _rl_args(p: argparse.ArgumentParser) -> None:
+    from gradschool.apps.rl import rl_describe
+
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    train = actions.add_parser(
+        "train",
+        help="train a policy-gradient agent (REINFORCE or A2C) on CartPole-v1",
+        epilog="settings (override any with --key value, e.g. --algo reinforce --engine torch)"
+        ":\n" + textwrap.indent(rl_describe(), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--config", default=None, help="a TOML file of RL settings")
+    play = actions.add_parser("play", help="play a trained agent; print returns, write a GIF")
+    play.add_argument("run_dir", help="a run directory of `gradschool rl train`")
+    play.add_argument("--episodes", type=int, default=10, help="episodes to play (default 10)")
+    play.add_argument("--seed", type=int, default=2_000_000, help="seed of the first episode")
+    play.add_argument("--sample", action="store_true", help="sample actions (default: greedy)")
+    play.add_argument(
+        "--gif",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="also record one episode as a GIF (default RUN_DIR/plots/episode.gif)",
+    )
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 
@@ -160,8 +588,33 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
         _train,
         "train a model (default: the seed's MLP recipe on the embedded MNIST slice)",
     ),
-    "eval": (_eval_args, _eval, "evaluate a run's checkpoint on its validation and test data"),
+    "eval": (
+        _eval_args,
+        _eval,
+        "evaluate a run's checkpoint: loss, accuracy, per-class metrics, confusion matrix",
+    ),
+    "cv": (_cv_args, _cv, "stratified k-fold cross-validation: per-fold and mean ± std"),
+    "search": (
+        _search_args,
+        _search,
+        "hyper-parameter search (grid, random, optuna) ranked by a validation metric",
+    ),
+    "compare": (
+        _compare_args,
+        _compare,
+        "train several configs or a --vary sweep; one figure and table to compare them",
+    ),
+    "schedule": (_schedule_args, _schedule, "plot learning-rate schedules and print their values"),
+    "surface": (
+        _surface_args,
+        _surface,
+        "GD, SGD, momentum, Nesterov, RMSprop, Adam on 2-D functions, over contour lines",
+    ),
     "data": (_data_args, _data, "list the data sets and where they are, or verify checksums"),
+    "generate": (_generate_args, _generate, "sample text from a trained GPT run, streamed"),
+    "predict": (_predict_args, _predict, "recognise spoken digits in WAV files with a trained run"),
+    "speech": (_speech_args, _speech, "figures of spoken-digit features (spectrograms per digit)"),
+    "rl": (_rl_args, _rl, "game AI: train a policy-gradient agent on CartPole, or watch it play"),
     "gradcheck": (
         _gradcheck_args,
         _gradcheck,
@@ -170,11 +623,14 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 # Commands whose extra --key value arguments are config overrides.
-_TAKES_OVERRIDES = {"train", "eval"}
+_TAKES_OVERRIDES = {"train", "eval", "cv", "search", "compare", "schedule", "rl"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--"]:  # `torchrun ... -m gradschool -- train ...` (docs/compute.md)
+        argv = argv[1:]
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help()

@@ -44,8 +44,10 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = [
+    "AudioConfig",
     "Config",
     "DataConfig",
+    "EarlyStoppingConfig",
     "ModelConfig",
     "OptimConfig",
     "ScheduleConfig",
@@ -96,7 +98,60 @@ def _layer_sizes(sizes: list[int]) -> str | None:
     return "a list of at least 2 layer sizes, each >= 1 (inputs, hidden..., classes)"
 
 
+def _channel_widths(channels: list[int]) -> str | None:
+    if len(channels) >= 1 and all(n >= 1 for n in channels):
+        return None
+    return "a list of at least 1 channel count, each >= 1"
+
+
+def _augment_specs(specs: list[str]) -> str | None:
+    from gradschool.data.augment import spec_problem  # lazy: config.py stays import-light
+
+    return spec_problem(specs)
+
+
+def _betas(betas: list[float]) -> str | None:
+    if len(betas) == 2 and all(0 <= b < 1 for b in betas):
+        return None
+    return "a list of 2 numbers, each >= 0 and < 1 (beta1, beta2)"
+
+
+def _increasing(steps: list[int]) -> str | None:
+    if all(n >= 1 for n in steps) and all(a < b for a, b in zip(steps, steps[1:])):
+        return None
+    return "a list of increasing steps, each >= 1"
+
+
+def _not_a_test_metric(name: str) -> str | None:
+    # NOTE: choosing when to stop by the test set makes the test score an optimistic,
+    # tuned-on number; the validation split exists for exactly this.
+    if name.startswith("test_"):
+        return "a training or validation metric such as val_loss or val_acc, never a test metric"
+    return None
+
+
 # --- the schema -------------------------------------------------------------------------------
+
+
+@dataclass
+class AudioConfig:
+    """How a recording becomes features (spoken digits, `fsdd`): see docs/speech.md."""
+
+    features: Literal["logmel", "mfcc"] = setting(
+        "logmel", help="audio: log-mel spectrogram, or its MFCCs (a DCT of each frame)"
+    )
+    n_fft: int = setting(256, ge=16, help="audio: frame length in samples (32 ms at 8 kHz)")
+    hop_length: int = setting(128, ge=1, help="audio: samples between frame starts (16 ms)")
+    n_mels: int = setting(40, ge=1, help="audio: mel bands (rows of the spectrogram)")
+    n_mfcc: int = setting(13, ge=1, help="audio: MFCCs kept (features = mfcc)")
+    frames: int = setting(64, ge=1, help="audio: every example padded or cropped to this length")
+
+    def _cross_check(self, where: str) -> str | None:
+        if self.hop_length > self.n_fft:
+            return f"{where}.hop_length ({self.hop_length}) must be <= {where}.n_fft ({self.n_fft})"
+        if self.features == "mfcc" and self.n_mfcc > self.n_mels:
+            return f"{where}.n_mfcc ({self.n_mfcc}) must be <= {where}.n_mels ({self.n_mels})"
+        return None
 
 
 @dataclass
@@ -122,13 +177,29 @@ class DataConfig:
         None, ge=1, help="use only the first N (stratified) training examples"
     )
     download: bool = setting(True, help="download a missing data set when the network allows")
+    # Language modelling (model.name = "gpt"): text is cut into random windows.
+    text_file: str | None = setting(
+        None, help="gpt: train on this UTF-8 text file instead of the named dataset"
+    )
+    eval_interval: int = setting(
+        250, ge=1, help="gpt: training iterations per epoch (between two evaluations)"
+    )
+    eval_batches: int = setting(
+        200, ge=1, help="gpt: fixed random batches the validation loss is measured on"
+    )
+    augment: list[str] = setting(
+        [],
+        check=_augment_specs,
+        help='random training-batch augmentations, e.g. ["shift:2", "rotate:10", "crop:4", "flip"]',
+    )
+    audio: AudioConfig = field(default_factory=AudioConfig)
 
 
 @dataclass
 class ModelConfig:
     """The network: its kind and shape."""
 
-    name: Literal["mlp"] = setting("mlp", help="model family")
+    name: Literal["mlp", "cnn", "gpt"] = setting("mlp", help="model family")
     # Seed section 4: nn.Linear(784, 128) -> ReLU -> nn.Linear(128, 64) -> ReLU -> (64, 10).
     sizes: list[int] = setting(
         [784, 128, 64, 10], check=_layer_sizes, help="layer widths: inputs, hidden..., classes"
@@ -137,21 +208,61 @@ class ModelConfig:
         "relu", help="non-linearity between layers"
     )
     dropout: float = setting(0.0, ge=0, lt=1, help="probability of zeroing a hidden unit")
+    # model.name = "gpt" (nanoGPT's names; the vocabulary size comes from the data):
+    n_layer: int = setting(4, ge=1, help="gpt: transformer blocks")
+    n_head: int = setting(4, ge=1, help="gpt: attention heads per block (must divide n_embd)")
+    n_embd: int = setting(128, ge=1, help="gpt: embedding width (the residual stream)")
+    block_size: int = setting(64, ge=1, help="gpt: context length in tokens (the window T)")
+    bias: bool = setting(True, help="gpt: biases in the Linear and LayerNorm layers")
+    # model.name = "cnn" (models.cnn; see docs/cnn.md):
+    arch: Literal["lenet", "resnet"] = setting(
+        "lenet", help="cnn: lenet = conv-pool stages + an MLP head; resnet = a ResNet-9"
+    )
+    channels: list[int] = setting(
+        [32, 64], check=_channel_widths, help="cnn: conv widths, one per stage (resnet: exactly 4)"
+    )
+    kernel_size: int = setting(3, ge=1, help="cnn (lenet): side of the square conv kernels (odd)")
+    hidden: int = setting(128, ge=1, help="cnn (lenet): width of the fully connected hidden layer")
+    batch_norm: bool = setting(False, help="cnn (lenet): BatchNorm2d after each conv")
 
 
 @dataclass
 class OptimConfig:
     """The optimizer; names and semantics follow `torch.optim`."""
 
-    name: Literal["sgd"] = setting("sgd", help="optimizer")
+    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = setting(
+        "sgd", help="optimizer (torch.optim's SGD, Adagrad, RMSprop, Adam, AdamW)"
+    )
     # Seed section 4: optim.SGD(net.parameters(), lr=0.01, momentum=0.9).
     lr: float = setting(0.01, gt=0, help="learning rate: the step size of each update")
-    momentum: float = setting(0.9, ge=0, help="momentum factor (0 = plain SGD)")
-    dampening: float = setting(0.0, help="dampening for momentum")
-    nesterov: bool = setting(False, help="Nesterov momentum")
-    weight_decay: float = setting(0.0, ge=0, help="L2 penalty added to the gradient")
+    momentum: float = setting(0.9, ge=0, help="momentum factor, sgd and rmsprop (0 = none)")
+    dampening: float = setting(0.0, help="dampening for momentum (sgd)")
+    nesterov: bool = setting(False, help="Nesterov momentum (sgd)")
+    weight_decay: float = setting(
+        0.0, ge=0, help="L2 penalty added to the gradient (adamw: decoupled decay of the weights)"
+    )
+    betas: list[float] = setting(
+        [0.9, 0.999], check=_betas, help="adam, adamw: decay rates of the averages of g and g^2"
+    )
+    eps: float | None = setting(
+        None, ge=0, help="added to the denominator (adaptive optimizers); none = torch's default"
+    )
+    alpha: float = setting(0.99, ge=0, help="rmsprop: decay rate of the average of g^2")
+    centered: bool = setting(
+        False, help="rmsprop: divide by the variance of g, not its mean square"
+    )
+    amsgrad: bool = setting(False, help="adam, adamw: use the running maximum of v (AMSGrad)")
+    lr_decay: float = setting(0.0, ge=0, help="adagrad: lr / (1 + (t - 1) * lr_decay)")
+    initial_accumulator_value: float = setting(
+        0.0, ge=0, help="adagrad: starting value of the sum of squared gradients"
+    )
+    clip_grad_norm: float | None = setting(
+        None, gt=0, help="rescale the gradient to at most this total 2-norm; none = no clipping"
+    )
 
     def _cross_check(self, where: str) -> str | None:
+        if self.nesterov and self.name != "sgd":
+            return f'{where}.nesterov = true works with {where}.name = "sgd" only'
         # NOTE: torch.optim.SGD raises on this combination; say so before a run starts.
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             return (
@@ -166,10 +277,93 @@ class OptimConfig:
 class ScheduleConfig:
     """The learning-rate schedule."""
 
-    name: str = setting("constant", help="schedule name (see the schedule registry)")
+    name: Literal[
+        "constant",
+        "step",
+        "multistep",
+        "exponential",
+        "polynomial",
+        "linear",
+        "cosine",
+        "onecycle",
+        "plateau",
+    ] = setting("constant", help="learning-rate schedule (docs/optimization.md)")
     interval: Literal["epoch", "batch"] = setting(
         "epoch", help="step the schedule after every epoch or every batch"
     )
+    # T below is counted in scheduler steps (epochs or batches, as `interval` says).
+    total_steps: int | None = setting(
+        None,
+        ge=1,
+        help="T, the steps the schedule spans after the warm-up; none = the rest of the run",
+    )
+    gamma: float | None = setting(
+        None,
+        gt=0,
+        help="decay factor: step, multistep, plateau (none = 0.1), exponential (none = 0.01^(1/T))",
+    )
+    step_size: int | None = setting(None, ge=1, help="step: steps between decays; none = ceil(T/3)")
+    milestones: list[int] = setting(
+        [], check=_increasing, help="multistep: steps at which to decay; empty = T/2 and 3T/4"
+    )
+    power: float = setting(1.0, gt=0, help="polynomial: p in lr * (1 - t/T) ** p")
+    start_factor: float = setting(
+        0.0,
+        ge=0,
+        le=1,
+        help="linear: the rate at t = 0 is lr * start_factor (0 = the seed's lr*t/T)",
+    )
+    end_factor: float = setting(
+        1.0, ge=0, le=1, help="linear: the rate at t = T is lr * end_factor"
+    )
+    min_lr: float = setting(0.0, ge=0, help="lowest rate: cosine's eta_min, plateau's min_lr")
+    warmup_steps: int = setting(0, ge=0, help="linear warm-up steps before the schedule; 0 = none")
+    warmup_start_factor: float = setting(
+        0.1, ge=0, le=1, help="the warm-up rises from lr * warmup_start_factor to lr"
+    )
+    pct_start: float = setting(0.3, ge=0, le=1, help="onecycle: fraction of T spent rising to lr")
+    div_factor: float = setting(25.0, gt=0, help="onecycle: starts at lr / div_factor (lr = peak)")
+    final_div_factor: float = setting(
+        1e4, gt=0, help="onecycle: ends at lr / (div_factor * final_div_factor)"
+    )
+    anneal_strategy: Literal["cos", "linear"] = setting("cos", help="onecycle: shape of each phase")
+    cycle_momentum: bool = setting(
+        True, help="onecycle: move momentum (adam: beta1) between 0.95 and 0.85, against the rate"
+    )
+    plateau_metric: str = setting(
+        "val_loss",
+        check=_not_a_test_metric,
+        help="plateau: the metric watched (*_acc: higher is better)",
+    )
+    plateau_patience: int = setting(
+        10, ge=0, help="plateau: epochs without improvement before a cut"
+    )
+    plateau_threshold: float = setting(
+        1e-4, ge=0, help="plateau: smallest change that counts as an improvement"
+    )
+    plateau_threshold_mode: Literal["rel", "abs"] = setting(
+        "rel", help="plateau: threshold relative to the best value, or absolute"
+    )
+    plateau_cooldown: int = setting(
+        0, ge=0, help="plateau: epochs after a cut before counting again"
+    )
+
+    def _cross_check(self, where: str) -> str | None:
+        if self.name == "plateau" and self.interval != "epoch":
+            return (
+                f'{where}.name = "plateau" needs {where}.interval = "epoch": it watches a'
+                f" metric that is measured after each epoch"
+            )
+        if self.name == "plateau" and self.gamma is not None and self.gamma >= 1:
+            return (
+                f"{where}.gamma must be < 1 for plateau (it multiplies the rate), got {self.gamma}"
+            )
+        if self.warmup_steps and self.name in ("plateau", "onecycle"):
+            return (
+                f"{where}.warmup_steps works with every schedule but plateau and onecycle"
+                f" (onecycle warms up by itself: see {where}.pct_start); set it to 0"
+            )
+        return None
 
 
 @dataclass
@@ -191,6 +385,67 @@ class TrainConfig:
         None, ge=1, help="stop after this many optimizer steps; none = run every epoch"
     )
     progress: Literal["auto", "on", "off"] = setting("auto", help="progress bar")
+    l1: float = setting(0.0, ge=0, help="L1 penalty l1 * sum|w| on the weights, added to the loss")
+    eval_train: bool = setting(
+        False, help="also measure the training set after each epoch (train_acc), to see overfitting"
+    )
+    # Compute (docs/compute.md). The NumPy engine runs on the CPU in float32/64 only.
+    device: Literal["auto", "cpu", "cuda", "mps"] = setting(
+        "auto", help="torch engine's device; auto = cuda, else mps, else cpu"
+    )
+    precision: Literal["fp32", "bf16"] = setting(
+        "fp32", help="bf16 = bfloat16 autocast for forward and loss (torch engine)"
+    )
+    compile: bool = setting(False, help="torch.compile the model (torch engine)")
+    channels_last: bool = setting(False, help="NHWC memory layout for CNNs (torch engine)")
+    nproc: int = setting(
+        1, ge=1, help="processes `gradschool train` launches with torchrun (DDP); 1 = no launch"
+    )
+
+    def _cross_check(self, where: str) -> str | None:
+        # NOTE: said before a run starts, so a NumPy-engine run never half-starts on settings
+        # that only torch has (gradschool/backends.py repeats the device check for direct use).
+        if self.engine == "numpy":
+            torch_only = [
+                f"{where}.{name} = {shown}"
+                for name, on, shown in (
+                    ("device", self.device not in ("auto", "cpu"), f'"{self.device}"'),
+                    ("precision", self.precision != "fp32", f'"{self.precision}"'),
+                    ("compile", self.compile, "true"),
+                    ("channels_last", self.channels_last, "true"),
+                    ("nproc", self.nproc > 1, str(self.nproc)),
+                )
+                if on
+            ]
+            if torch_only:
+                return (
+                    f"{', '.join(torch_only)} needs the torch engine: the NumPy engine runs on "
+                    f"the CPU only, in float32/float64, in one process. Add --engine torch, or "
+                    f"drop the setting"
+                )
+        if self.precision == "bf16" and self.dtype == "float64":
+            return (
+                f'{where}.precision = "bf16" needs {where}.dtype = "float32": autocast '
+                f"lowers float32 work to bfloat16 and leaves float64 as it is"
+            )
+        return None
+
+
+@dataclass
+class EarlyStoppingConfig:
+    """Stop when a validation measure stops improving, and keep the best epoch's weights."""
+
+    patience: int | None = setting(
+        None, ge=1, help="epochs without improvement before stopping; none = never stop early"
+    )
+    monitor: str = setting(
+        "val_loss", check=_not_a_test_metric, help="metric watched: val_loss, val_acc, ..."
+    )
+    mode: Literal["auto", "min", "max"] = setting(
+        "auto", help="min = lower is better, max = higher is; auto = max for *_acc, else min"
+    )
+    min_delta: float = setting(0.0, ge=0, help="smallest change that counts as an improvement")
+    restore_best: bool = setting(True, help="end training with the best epoch's weights")
 
 
 @dataclass
@@ -202,6 +457,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Config:

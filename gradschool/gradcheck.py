@@ -12,7 +12,8 @@ Three levels, from one function to the whole engine:
 - `numeric_grad(fn, inputs)`: the finite-difference gradient of a scalar function;
 - `gradcheck(fn, inputs)`: the engine's analytic gradient beside the numeric one, as a report;
 - `run_gradcheck()`: `gradcheck` over a catalogue of every engine op, one row per input, and
-  `format_table(rows)` to print it (`gradschool gradcheck`, or `python -m gradschool.gradcheck`).
+  `format_table(rows)` to print it (`gradschool gradcheck [op ...]`, or
+  `python -m gradschool.gradcheck`).
 
 NOTE: a finite difference only means something where the function is smooth. The catalogue
 keeps inputs away from kinks (ReLU at 0, ties in max, clamp bounds); the behaviour *at* a kink
@@ -30,6 +31,7 @@ import numpy as np
 
 from gradschool.engine import functional as F
 from gradschool.engine.tensor import Tensor, cat, stack, where
+from gradschool.errors import GradschoolError
 
 __all__ = [
     "GradcheckReport",
@@ -268,6 +270,19 @@ CATALOGUE: dict[str, Case] = {
         (lambda b: [b + _away_from_zero(r, (3, 4)), b])(r.standard_normal((3, 4))),
     ),
     "linear": lambda r: (F.linear, _normal(r, (2, 4), (3, 4), (3,))),
+    # the transformer's pieces (engine/transformer.py): embedding is a primitive
+    "embedding": lambda r: (
+        (lambda i: lambda w: F.embedding(i, w))(r.integers(0, 5, (2, 6))),
+        _normal(r, (5, 3)),
+    ),
+    "layer_norm": lambda r: (
+        lambda x, w, b: F.layer_norm(x, 4, w, b),
+        _normal(r, (2, 3, 4), (4,), (4,)),
+    ),
+    "attention_causal": lambda r: (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        _normal(r, (1, 2, 4, 3), (1, 2, 4, 3), (1, 2, 4, 3)),
+    ),
 }
 
 
@@ -278,7 +293,9 @@ def run_gradcheck(
     names = list(CATALOGUE) if ops is None else list(ops)
     unknown = [n for n in names if n not in CATALOGUE]
     if unknown:
-        raise ValueError(f"unknown op(s) {unknown}; the catalogue has: {', '.join(CATALOGUE)}")
+        raise GradschoolError(
+            f"unknown op(s) {unknown} for gradcheck; the catalogue has: {', '.join(CATALOGUE)}"
+        )
     rows: list[GradcheckRow] = []
     for k, name in enumerate(names):
         rng = np.random.default_rng([seed, k])
@@ -315,22 +332,22 @@ def format_table(rows: Sequence[GradcheckRow]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`gradschool gradcheck [--ops add,matmul] [--seed 0]`: print the table; 1 if any fail."""
+    """`python -m gradschool.gradcheck [op ...] [--seed N] [--list]`: print the table (the
+    same as `gradschool gradcheck`); exit status 1 if any op fails."""
     parser = argparse.ArgumentParser(
-        prog="gradschool gradcheck",
+        prog="python -m gradschool.gradcheck",
         description="Check every engine op's backward against central finite differences.",
     )
-    parser.add_argument("--ops", help="comma-separated op names (default: all)")
+    parser.add_argument("ops", nargs="*", help="op names from the catalogue (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="random inputs seed (default 0)")
     parser.add_argument("--list", action="store_true", help="list the catalogue's ops and exit")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(CATALOGUE))
         return 0
-    ops = [o.strip() for o in args.ops.split(",") if o.strip()] if args.ops else None
     try:
-        rows = run_gradcheck(ops, seed=args.seed)
-    except ValueError as exc:
+        rows = run_gradcheck(args.ops or None, seed=args.seed)
+    except GradschoolError as exc:
         parser.error(str(exc))
     print(format_table(rows))
     return 0 if all(r.ok for r in rows) else 1

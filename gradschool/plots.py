@@ -38,9 +38,244 @@ def plot_history(history: list[dict[str, Any]], path: Path, title: str = "") -> 
             )
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    ppl = [row.get("val_ppl") for row in history]
+    if not ax_acc.lines and any(v is not None for v in ppl):  # a language model: perplexity
+        ax_acc.plot(epochs, ppl, "-s", label="val", markersize=3)
+        ax_acc.set(ylabel="perplexity = exp(loss)", title="perplexity")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(
+    cm: Any, classes: list[str], path: Path, title: str = "confusion matrix"
+) -> Path:
+    """A heat map of the confusion matrix, each row scaled to its class's share (recall on the
+    diagonal), with the counts written in the cells. Rows: true class; columns: predicted."""
+    import numpy as np
+
+    cm = np.asarray(cm)
+    shares = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    k = len(classes)
+    size = max(4.0, 0.45 * k + 1.5)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ax.set(
+        xticks=range(k),
+        yticks=range(k),
+        xticklabels=classes,
+        yticklabels=classes,
+        xlabel="predicted class",
+        ylabel="true class",
+        title=title,
+    )
+    plt.setp(ax.get_xticklabels(), rotation=45 if max(map(len, classes)) > 3 else 0, ha="right")
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                color = "white" if shares[i, j] > 0.5 else "black"
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", color=color, fontsize=7)
+    return _save(fig, path)
+
+
+def plot_overfitting(
+    histories: dict[str, list[dict[str, Any]]], path: Path, title: str = ""
+) -> Path:
+    """Train and validation accuracy against epochs for each run (one panel per run), so the
+    gap between the two curves - overfitting - can be compared across runs."""
+    fig, axes = plt.subplots(
+        1, len(histories), figsize=(5 * len(histories), 3.8), sharey=True, squeeze=False
+    )
+    for ax, (label, history) in zip(axes[0], histories.items()):
+        epochs = [row["epoch"] for row in history]
+        for split, style in (("train", "-o"), ("val", "-s")):
+            accs = [row.get(f"{split}_acc") for row in history]
+            if any(a is not None for a in accs):
+                ax.plot(epochs, [100 * a for a in accs], style, label=split, markersize=3)
+        last = history[-1]
+        if last.get("train_acc") is not None and last.get("val_acc") is not None:
+            gap = 100 * (last["train_acc"] - last["val_acc"])
+            label = f"{label}\n(final gap {gap:.1f} points)"
+        ax.set(xlabel="epoch", title=label)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    axes[0][0].set_ylabel("accuracy (%)")
+    if title:
+        fig.suptitle(title, y=1.04)  # above the two-line panel titles
+    return _save(fig, path)
+
+
+def plot_comparison(
+    histories: dict[str, list[dict[str, Any]]], path: Path, title: str = ""
+) -> Path:
+    """Several runs on one figure: loss (top) and accuracy (bottom) against epochs, against
+    training wall time and against gradient evaluations (optimizer steps); the last two on log
+    scales.
+
+    Solid lines: training loss and validation accuracy (test accuracy when a run has no
+    validation split); dashed: validation loss. Full-batch gradient descent takes one step per
+    epoch and SGD one per example, so the three x axes tell three different stories.
+    """
+    axes_x = (
+        ("epoch", "epoch"),
+        ("train_time", "training wall time (s, evaluation excluded)"),
+        ("step", "gradient evaluations (optimizer steps)"),
+    )
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), sharey="row")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, history) in enumerate(histories.items()):
+        color = colors[i % len(colors)]
+        if not history:
+            continue
+        acc_key = "val_acc" if history[0].get("val_acc") is not None else "test_acc"
+        for col, (key, _) in enumerate(axes_x):
+            x = [row[key] for row in history]
+            marker = "o" if len(history) <= 30 else None
+            losses = [row["train_loss"] for row in history]
+            style = dict(color=color, marker=marker, markersize=3)
+            axes[0][col].plot(x, losses, "-", label=label, **style)
+            if history[0].get("val_loss") is not None:
+                axes[0][col].plot(
+                    x, [row["val_loss"] for row in history], "--", color=color, linewidth=1
+                )
+            accs = [100 * row[acc_key] for row in history]
+            axes[1][col].plot(x, accs, "-", label=f"{label} ({acc_key})", **style)
+    for col, (key, xlabel) in enumerate(axes_x):
+        for row in (0, 1):
+            axes[row][col].set_xlabel(xlabel)
+            axes[row][col].grid(alpha=0.3)
+            if key != "epoch":  # GD, mini-batch and SGD differ by orders of magnitude here
+                axes[row][col].set_xscale("log")
+    axes[0][0].set_ylabel("loss (solid: train, dashed: val)")
+    axes[1][0].set_ylabel("accuracy (%)")
+    axes[0][0].legend(fontsize=8)
+    axes[1][0].legend(fontsize=8, loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_schedules(
+    curves: dict[str, list[float]], path: Path, title: str = "", log: bool = False
+) -> Path:
+    """Learning rate against scheduler step, one line per schedule."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for label, lrs in curves.items():
+        ax.plot(range(len(lrs)), lrs, label=label, linewidth=1.6)
+    ax.set(xlabel="scheduler step t (an epoch or a batch)", ylabel="learning rate", title=title)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_trajectories(problems: list[dict[str, Any]], path: Path, title: str = "") -> Path:
+    """Optimizer paths over the contour lines of 2-D functions (top row) and the function value
+    along each path (bottom row, log scale).
+
+    Each problem is a dict: name, f (vectorised f(x, y)), xlim, ylim, minimum (x*, y*),
+    log_levels (bool), paths {label: (xs, ys, values)}.
+    """
+    import numpy as np
+
+    n = len(problems)
+    fig, axes = plt.subplots(
+        2, n, figsize=(7 * n, 10), gridspec_kw={"height_ratios": [3, 1.4]}, squeeze=False
+    )
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for col, problem in enumerate(problems):
+        ax, ax_f = axes[0][col], axes[1][col]
+        X, Y = np.meshgrid(np.linspace(*problem["xlim"], 300), np.linspace(*problem["ylim"], 300))
+        Z = problem["f"](X, Y)
+        if problem.get("log_levels"):
+            levels = np.logspace(np.log10(max(Z.min(), 1e-3)), np.log10(Z.max()), 25)
+        else:
+            levels = np.linspace(Z.min(), np.percentile(Z, 60), 20)
+        ax.contour(X, Y, Z, levels=levels, colors="0.6", linewidths=0.7)
+        ax.plot(*problem["minimum"], "k*", markersize=14, label="minimum")
+        for i, (label, (xs, ys, values)) in enumerate(problem["paths"].items()):
+            # Paths often overlap (the same valley): tell them apart by colour, dash and marker.
+            style = dict(
+                color=colors[i % len(colors)],
+                linestyle=("-", "--", "-", "-.", ":", "-")[i % 6],
+                marker=(None, None, "o", "s", "^", "D")[i % 6],
+                markevery=max(len(xs) // 12, 1),
+                markersize=4,
+            )
+            ax.plot(xs, ys, linewidth=1.4, label=label, alpha=0.9, **style)
+            ax_f.plot(range(len(values)), np.maximum(values, 1e-12), label=label, **style)
+        xs, ys, _ = next(iter(problem["paths"].values()))
+        ax.plot(xs[0], ys[0], "ko", markersize=6, label="start")
+        ax.set(xlim=problem["xlim"], ylim=problem["ylim"], xlabel="x", ylabel="y")
+        ax.set_title(problem["name"])
+        ax.legend(fontsize=8, loc=problem.get("legend", "best"))
+        ax_f.set(yscale="log", xlabel="step", ylabel="f(x, y) - f*")
+        ax_f.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_spectrograms(
+    images: list[Any], titles: list[str], path: Path, title: str = "", ylabel: str = "mel band"
+) -> Path:
+    """A grid of spectrograms (2 rows of up to 5): each image (rows, frames), low rows at the
+    bottom, one shared colour scale (spoken digits: one example of each digit)."""
+    import numpy as np
+
+    cols = min(5, len(images))
+    rows = -(-len(images) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(2.6 * cols, 2.4 * rows), squeeze=False, layout="constrained"
+    )
+    low = min(float(np.min(im)) for im in images)
+    high = max(float(np.max(im)) for im in images)
+    shown = None
+    for ax, image, label in zip(axes.flat, images, titles):
+        shown = ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high)
+        ax.set_title(label, fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("frame")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel)
+    for ax in list(axes.flat)[len(images) :]:
+        ax.axis("off")
+    if shown is not None:
+        fig.colorbar(shown, ax=axes, fraction=0.02, pad=0.02, label="normalised value")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_episode_returns(
+    returns: list[float], path: Path, title: str = "", target: float | None = None
+) -> Path:
+    """Each training episode's return (dots) and the mean of the last 100 (line), against the
+    episode number; `target` draws the "solved" threshold."""
+    import numpy as np
+
+    returns = np.asarray(returns, dtype=float)
+    episodes = np.arange(1, len(returns) + 1)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.plot(episodes, returns, ".", markersize=2, alpha=0.35, label="episode return")
+    if len(returns):
+        cumsum = np.concatenate([[0.0], np.cumsum(returns)])
+        window = np.minimum(episodes, 100)
+        ax.plot(episodes, (cumsum[episodes] - cumsum[episodes - window]) / window,
+                linewidth=2, label="mean of the last 100")  # fmt: skip
+    if target is not None:
+        ax.axhline(target, color="0.4", linestyle="--", linewidth=1, label=f"solved ({target:g})")
+    ax.set(xlabel="training episode", ylabel="return (undiscounted)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title)
     return _save(fig, path)

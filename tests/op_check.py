@@ -62,6 +62,16 @@ def _data(t: Any) -> np.ndarray:
     return t.detach().numpy()
 
 
+def _weighted_sum(outs: list[Any], weights: list[np.ndarray | None], make: Callable) -> Any:
+    """sum_i sum(weights[i] * outs[i]) over the floating outputs; `make` wraps an array as a
+    tensor of the right engine (engine Tensor or torch.from_numpy)."""
+    terms = [(o * make(w)).sum() for o, w in zip(outs, weights) if w is not None]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
 def _build_inputs(
     shapes_or_arrays: Sequence[Any], dtype: Any, low: float, high: float, seed: int
 ) -> list[np.ndarray]:
@@ -94,6 +104,7 @@ def check_op(
     use_torch: bool | None = None,
     fd_atol: float = 1e-6,
     fd_rtol: float = 1e-5,
+    fd_eps: float = 1e-6,
 ) -> OpResult:
     """Check `engine_fn` against `torch_fn` (default: the same function, for ops spelled the
     same on both engines, like `lambda a, b: a @ b`).
@@ -106,6 +117,8 @@ def check_op(
         means nothing: without torch, only the gradient's shape, dtype and finiteness are
         checked, and the test should assert the expected values itself.
     use_torch: None = torch when available; False forces the finite-difference path.
+    fd_atol, fd_rtol, fd_eps: tolerances and step of the finite-difference path (a larger
+        step for ops that round to float32 inside, where 1e-6 drowns in rounding error).
     """
     dtype = np.dtype(dtype)
     d_atol, d_rtol = _TOL.get(dtype, (1e-10, 1e-10))
@@ -127,18 +140,11 @@ def check_op(
         for o in outs
     ]
 
-    def weighted_sum(values: list[Any], make: Callable[[np.ndarray], Any]) -> Any:
-        terms = [(o * make(w)).sum() for o, w in zip(values, weights) if w is not None]
-        total = terms[0]
-        for t in terms[1:]:
-            total = total + t
-        return total
-
     for o in outs:
         assert isinstance(o, Tensor), f"engine output is {type(o).__name__}, not a Tensor"
     grads: list[np.ndarray | None] = [None] * len(xs)
     if grad and any(o.requires_grad for o in outs):
-        weighted_sum(outs, Tensor).backward()
+        _weighted_sum(outs, weights, Tensor).backward()
         grads = [x.grad.data if x.grad is not None else None for x in xs]
         for x, g in zip(xs, grads):
             if g is not None:
@@ -154,13 +160,12 @@ def check_op(
             outs,
             grads,
             weights,
-            weighted_sum,
             result,
             (atol, rtol, grad_atol, grad_rtol),
         )
     elif grad and any(wants):
         _compare_with_finite_differences(
-            arrays, engine_fn, grads, wants, weights, smooth, fd_atol, fd_rtol
+            arrays, engine_fn, grads, wants, weights, smooth, (fd_atol, fd_rtol, fd_eps)
         )
     return result
 
@@ -172,7 +177,6 @@ def _compare_with_torch(
     outs: list[Tensor],
     grads: list[np.ndarray | None],
     weights: list[np.ndarray | None],
-    weighted_sum: Callable[..., Any],
     result: OpResult,
     tols: tuple[float, float, float, float],
 ) -> None:
@@ -195,7 +199,7 @@ def _compare_with_torch(
         assert o.requires_grad == t.requires_grad, f"{where}: requires_grad differs"
     t_grads: list[np.ndarray | None] = [None] * len(ts)
     if any(t.requires_grad for t in t_outs):
-        weighted_sum(t_outs, torch.from_numpy).backward()
+        _weighted_sum(t_outs, weights, torch.from_numpy).backward()
         t_grads = [t.grad.numpy() if t.grad is not None else None for t in ts]
     for i, (g, tg) in enumerate(zip(grads, t_grads)):
         if tg is None:
@@ -215,9 +219,9 @@ def _compare_with_finite_differences(
     wants: list[bool],
     weights: list[np.ndarray | None],
     smooth: bool,
-    fd_atol: float,
-    fd_rtol: float,
+    fd: tuple[float, float, float],
 ) -> None:
+    fd_atol, fd_rtol, fd_eps = fd
     for i, (g, w) in enumerate(zip(grads, wants)):
         if w and g is not None:
             assert np.all(np.isfinite(g)), f"gradient of input {i} is not finite"
@@ -226,14 +230,9 @@ def _compare_with_finite_differences(
     w64 = [None if w is None else w.astype(np.float64) for w in weights]
 
     def loss(*xs: Tensor) -> Tensor:
-        outs = _outputs(engine_fn(*xs))
-        terms = [(o * Tensor(w)).sum() for o, w in zip(outs, w64) if w is not None]
-        total = terms[0]
-        for t in terms[1:]:
-            total = total + t
-        return total
+        return _weighted_sum(_outputs(engine_fn(*xs)), w64, Tensor)
 
-    numeric = numeric_grad(loss, arrays)
+    numeric = numeric_grad(loss, arrays, eps=fd_eps)
     for i, (g, n, w) in enumerate(zip(grads, numeric, wants)):
         if not w:
             continue

@@ -167,6 +167,41 @@ def test_load_state_dict_errors_on_missing_unexpected_and_shape_mismatch():
         model.load_state_dict(wrong)
 
 
+def test_reassigning_attributes_keeps_the_registries_right():
+    layer = nn.Linear(3, 2, bias=False)
+    assert layer.bias is None
+    layer.bias = nn.Parameter(np.zeros(2, dtype=np.float32))  # was a plain None before
+    assert layer.bias is layer._parameters["bias"]
+    assert [n for n, _ in layer.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_array_equal(layer(E.ones(1, 3)).data, layer.weight.data.sum(1)[None])
+
+    class WithBuffer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("running_mean", E.zeros(2))
+
+    m = WithBuffer()
+    m.running_mean = E.ones(2)  # a registered buffer stays a buffer, as in torch
+    assert list(m.state_dict()) == ["running_mean"]
+    np.testing.assert_array_equal(m.state_dict()["running_mean"].data, 1.0)
+    m.running_mean = nn.Parameter(np.ones(2))  # a Parameter takes the name over
+    assert list(m.named_parameters())[0][0] == "running_mean" and not list(m.buffers())
+
+
+def test_apply_visits_children_first_in_torchs_order():
+    def visit(model, nn_):
+        seen = []
+        model.apply(lambda m: seen.append(type(m).__name__) if isinstance(m, nn_.Module) else 0)
+        return seen
+
+    seen = visit(engine_net(), nn)
+    assert seen[0] == "Flatten" and seen[-1] == "Sequential" and seen[-2] == "Linear"
+    if HAS_TORCH:
+        import torch
+
+        assert seen == visit(torch_net(torch), torch.nn)
+
+
 def test_train_and_eval_toggle_training_recursively():
     model = engine_net()
     assert all(m.training for m in model.modules())

@@ -97,6 +97,14 @@ def test_pow_fractional_exponent_on_positive_inputs(p):
     check_op([positive((3, 4))], lambda x: x**p)
 
 
+@pytest.mark.parametrize("p", [0, 1, 2, 3])
+def test_pow_at_zero_including_the_zeroth_power(p):
+    # x ** 0 is constant: gradient 0 everywhere, also at x = 0 (not 0 * inf = nan), as torch.
+    x = np.array([[0.0, 1.5, -2.0], [0.0, -0.5, 3.0]])
+    r = check_op([x], lambda t: t**p, smooth=p != 0)
+    assert np.all(np.isfinite(r.grads[0]))
+
+
 def test_pow_tensor_exponent():
     check_op([positive((3, 4)), (3, 4)], lambda x, p: x**p)
 
@@ -153,7 +161,7 @@ def test_relu_at_exactly_zero_has_gradient_zero_like_torch():
     x = np.array([[-1.0, 0.0, 1.0], [0.0, -0.0, 2.0]])
     r = check_op([x], lambda t: t.relu(), smooth=False)
     np.testing.assert_array_equal(r.grads[0] != 0, x > 0)
-    r = check_op([x], F.relu, TF and TF.relu, smooth=False)
+    check_op([x], F.relu, TF and TF.relu, smooth=False)
 
 
 def test_maximum_minimum_ties_split_the_gradient_like_torch():
@@ -165,6 +173,7 @@ def test_maximum_minimum_ties_split_the_gradient_like_torch():
     np.testing.assert_allclose(r.grads[0], w * [0.5, 1, 0.5, 0])
     np.testing.assert_allclose(r.grads[1], w * [0.5, 0, 0.5, 1])
     r = check_op([a, b], lambda x, y: x.minimum(y), smooth=False)
+    w = r.weights[0]
     np.testing.assert_allclose(r.grads[0], w * [0.5, 0, 0.5, 1])
     np.testing.assert_allclose(r.grads[0] + r.grads[1], w * ones)
     check_op([a, b], lambda x, y: E.maximum(x, y), lambda x, y: torch.maximum(x, y), smooth=False)
@@ -179,7 +188,9 @@ def test_maximum_with_a_python_scalar():
 )
 def test_clamp_including_values_exactly_at_the_bounds(lo, hi):
     x = np.array([[-2.0, -1.0, -0.5, 0.0], [0.25, 0.5, 1.0, 2.0]])
-    check_op([x], lambda t: t.clamp(lo, hi), smooth=False)
+    r = check_op([x], lambda t: t.clamp(lo, hi), smooth=False)
+    inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
+    np.testing.assert_array_equal(r.grads[0], r.weights[0] * inside)  # 1 at the bounds
     check_op([away_from_zero((3, 4)) * 0.9 + 0.01], lambda t: t.clamp(lo, hi), seed=1)
 
 
@@ -809,18 +820,30 @@ def test_gradcheck_catches_a_deliberately_wrong_backward(monkeypatch, capsys):
     verdict = {r.op: r.ok for r in rows}
     assert verdict == {"tanh": False, "add": True, "gelu_tanh": False}  # composites inherit it
     assert "FAIL" in gc.format_table(rows) and "2 FAILED" in gc.format_table(rows)
-    assert gc.main(["--ops", "tanh"]) == 1
+    assert gc.main(["tanh"]) == 1
     assert "FAIL" in capsys.readouterr().out
 
 
 def test_gradcheck_main(capsys):
-    from gradschool.gradcheck import main
+    from gradschool.errors import GradschoolError
+    from gradschool.gradcheck import main, run_gradcheck
 
-    assert main(["--ops", "add,matmul", "--seed", "3"]) == 0
+    assert main(["add", "matmul", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "matmul" in out and "add" in out and "2 ops, 4 inputs" in out
     assert main(["--list"]) == 0
     assert "cross_entropy" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main(["--ops", "nope"])
+        main(["nope"])
     assert "unknown op(s) ['nope']" in capsys.readouterr().err
+    with pytest.raises(GradschoolError, match="the catalogue has: add, sub"):
+        run_gradcheck(["nope"])
+
+
+def test_dtype_casts_are_differentiable():
+    r = check_op([(3, 4)], lambda x: x.float() * 2, atol=1e-6, fd_atol=1e-3, fd_eps=1e-3)
+    assert r.out.dtype == np.float32 and r.grads[0].dtype == np.float64
+    r = check_op([(3, 4)], lambda x: x.double().exp(), dtype=np.float32, fd_atol=1e-3, fd_eps=1e-3)
+    assert r.out.dtype == np.float64 and r.grads[0].dtype == np.float32
+    x = E.tensor(np.ones(2), requires_grad=True)
+    assert x.to(np.float64) is x and x.double() is x

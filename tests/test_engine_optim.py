@@ -72,6 +72,7 @@ SGD_CASES = {
     "weight_decay": dict(lr=0.1, weight_decay=0.05),
     "weight_decay_momentum": dict(lr=0.1, momentum=0.5, weight_decay=0.05),
     "maximize": dict(lr=0.01, momentum=0.5, maximize=True),
+    "maximize_weight_decay": dict(lr=0.01, maximize=True, weight_decay=0.1),
 }
 
 

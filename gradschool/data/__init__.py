@@ -12,6 +12,7 @@ Nothing here imports torch or the engine: data loading returns NumPy arrays, and
 converts each batch with `backend.tensor()`. See docs/data.md.
 """
 
+from gradschool.data.cifar import load_cifar10  # registers cifar10
 from gradschool.data.datasets import (
     DATASETS,
     Dataset,
@@ -21,7 +22,11 @@ from gradschool.data.datasets import (
     register_dataset,
     verify_datasets,
 )
+from gradschool.data.fsdd import load_fsdd  # registers the spoken digits
 from gradschool.data.idx import read_idx, write_idx
+from gradschool.data.imagefolder import (  # registers cifar10-jpeg
+    load_image_folder,
+)
 from gradschool.data.loader import (
     DataLoader,
     kfold,
@@ -35,11 +40,13 @@ from gradschool.data.sources import (
     download_file,
     resolve_data_dir,
 )
+from gradschool.data.text import CharVocab, load_corpus, prepare_text  # registers the corpora
 from gradschool.data.transforms import Normalizer, to_float
 
 __all__ = [
     "DATASETS",
     "SOURCES",
+    "CharVocab",
     "DataLoader",
     "Dataset",
     "Normalizer",
@@ -48,7 +55,12 @@ __all__ = [
     "download_file",
     "kfold",
     "list_datasets",
+    "load_cifar10",
+    "load_fsdd",
+    "load_corpus",
     "load_dataset",
+    "load_image_folder",
+    "prepare_text",
     "random_split",
     "read_idx",
     "register_dataset",

@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +95,9 @@ class DatasetEntry:
     locate: Callable[[Path | None], dict] | None = None
     # verify(data_dir) -> [{"dataset", "file", "expected", "actual", "ok"}, ...]
     verify: Callable[[Path | None], list[dict]] | None = None
+    # configurable: load(data_dir, download, data_config) also reads the run's `data` section
+    # (the spoken digits compute their features as data.audio says).
+    configurable: bool = False
 
 
 DATASETS: dict[str, DatasetEntry] = {}
@@ -105,11 +109,14 @@ def register_dataset(
     description: str,
     locate: Callable[[Path | None], dict] | None = None,
     verify: Callable[[Path | None], list[dict]] | None = None,
+    configurable: bool = False,
 ) -> Callable[[LoadFn], LoadFn]:
     """Decorator: register `load(data_dir, download) -> Dataset` under `name`.
 
     `data_dir` is what the user passed (None for "the default"); resolve it with
     `sources.resolve_data_dir`. Names are lower-case with dashes (`fashion-mnist`).
+    With `configurable=True`, load is called as `load(data_dir, download, data_config)`,
+    where data_config is the run's `data` section (None outside a run: use defaults).
     """
     if name != _canonical(name):
         raise ValueError(f"data set names are lower-case with dashes, got {name!r}")
@@ -117,7 +124,7 @@ def register_dataset(
     def decorator(load: LoadFn) -> LoadFn:
         if name in DATASETS:
             raise ValueError(f"a data set named {name!r} is already registered")
-        DATASETS[name] = DatasetEntry(name, load, description, locate, verify)
+        DATASETS[name] = DatasetEntry(name, load, description, locate, verify, configurable)
         return load
 
     return decorator
@@ -145,16 +152,26 @@ def _entry(name: str) -> DatasetEntry:
     )
 
 
-def load_dataset(name: str, data_dir: PathLike | None = None, download: bool = True) -> Dataset:
+def load_dataset(
+    name: str, data_dir: PathLike | None = None, download: bool = True, data_config: Any = None
+) -> Dataset:
     """Load the data set `name` as NumPy arrays.
 
     `data_dir` overrides the data directory (default: `$GRADSCHOOL_DATA`, else
     `~/.cache/gradschool`); `download=False` forbids the network, so missing files raise a
     `DataError` that says which files to put where. `mnist-mini` is embedded in the package and
-    needs neither.
+    needs neither. `data_config` (a config's `data` section) reaches the data sets registered
+    as configurable, e.g. the spoken digits' feature settings `data.audio`.
     """
+    if str(name).startswith("imagefolder:"):  # a path, not a registered name
+        from gradschool.data.imagefolder import load_image_folder_spec  # (imports this module)
+
+        return load_image_folder_spec(str(name)[len("imagefolder:") :])
     entry = _entry(name)
-    return entry.load(None if data_dir is None else Path(data_dir), download)
+    data_dir = None if data_dir is None else Path(data_dir)
+    if entry.configurable:
+        return entry.load(data_dir, download, data_config)
+    return entry.load(data_dir, download)
 
 
 def list_datasets(data_dir: PathLike | None = None) -> list[dict]:

@@ -64,6 +64,10 @@ class DataLoader:
     drop_last: drop the final batch when it is smaller than batch_size.
     indices: restrict the loader to these example indices (a validation split, a k-fold part),
         without copying the arrays.
+    rank, world_size: for data-parallel training over `world_size` processes. Every process
+        draws the same epoch order (same seed); each *global* batch holds
+        batch_size * world_size examples and process `rank` takes its own contiguous part, so
+        N processes at batch B see exactly the batches one process at batch N*B would.
 
     NOTE: each `iter(loader)` (each `for` loop) uses the current epoch and then advances it, so a
     plain `for epoch ...: for batch in loader:` reshuffles every epoch like torch's DataLoader.
@@ -82,6 +86,8 @@ class DataLoader:
         seed: int = 0,
         drop_last: bool = False,
         indices: Sequence[int] | np.ndarray | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if not arrays:
             raise DataError("DataLoader needs at least one array, e.g. DataLoader(X, y, ...).")
@@ -97,6 +103,9 @@ class DataLoader:
         self.seed = _check_seed(seed)
         self.drop_last = bool(drop_last)
         self.indices = None if indices is None else _check_indices(indices, lengths[0])
+        if not 0 <= rank < world_size:
+            raise DataError(f"rank must be in [0, world_size), got rank {rank} of {world_size}")
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     @property
@@ -105,7 +114,10 @@ class DataLoader:
         return len(self.arrays[0]) if self.indices is None else len(self.indices)
 
     def _batch_len(self) -> int:
-        return max(self.num_examples, 1) if self.batch_size == "full" else self.batch_size
+        """Examples per global batch (all processes together)."""
+        if self.batch_size == "full":
+            return max(self.num_examples, 1)
+        return self.batch_size * self.world_size
 
     def __len__(self) -> int:
         """The number of batches per epoch."""
@@ -132,15 +144,26 @@ class DataLoader:
 
     def _batches(self, epoch: int) -> Iterator[Batch]:
         bs, n_batches = self._batch_len(), len(self)
+        shard = self._shard
         if not self.shuffle and self.indices is None:
             for i in range(n_batches):
-                sl = slice(i * bs, (i + 1) * bs)
-                yield tuple(a[sl] for a in self.arrays)
+                start, stop = shard(i * bs, min((i + 1) * bs, self.num_examples))
+                yield tuple(a[start:stop] for a in self.arrays)
             return
-        order = self.order(epoch)
+        order = _index_like(self.arrays[0], self.order(epoch))
         for i in range(n_batches):
-            idx = order[i * bs : (i + 1) * bs]
+            start, stop = shard(i * bs, min((i + 1) * bs, len(order)))
+            idx = order[start:stop]
             yield tuple(a[idx] for a in self.arrays)
+
+    def _shard(self, start: int, stop: int) -> tuple[int, int]:
+        """This process's part [start, stop) of the global batch [start, stop)."""
+        if self.world_size == 1:
+            return start, stop
+        size = stop - start
+        return start + size * self.rank // self.world_size, start + size * (
+            self.rank + 1
+        ) // self.world_size
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +171,22 @@ class DataLoader:
             f"{len(self)} batches, shuffle={self.shuffle}, seed={self.seed}, "
             f"drop_last={self.drop_last})"
         )
+
+
+def _index_like(array: Any, order: np.ndarray) -> Any:
+    """The epoch's order where `array` lives: a NumPy array, or for a torch tensor on a GPU,
+    a tensor on that GPU (copied once per epoch).
+
+    NOTE: a GPU tensor indexed by a NumPy array copies the index to the GPU first, and that
+    copy waits for all the GPU's queued work: one stall of the CPU per batch, which undoes the
+    CPU running ahead of the GPU. Slicing a GPU index tensor instead is free.
+    """
+    device = getattr(array, "device", None)
+    if device is None or getattr(device, "type", "cpu") == "cpu" or isinstance(array, np.ndarray):
+        return order
+    import torch  # only reached with torch tensors, so torch is there
+
+    return torch.as_tensor(order, device=device)
 
 
 def _check_indices(indices: Any, n: int) -> np.ndarray:

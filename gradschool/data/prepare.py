@@ -25,8 +25,8 @@ class Prepared:
     y_train: np.ndarray
     X_val: np.ndarray | None
     y_val: np.ndarray | None
-    X_test: np.ndarray
-    y_test: np.ndarray
+    X_test: np.ndarray | None  # None when prepared with_test=False (search, cv)
+    y_test: np.ndarray | None
     classes: list[str]
     normalizer: Normalizer | None
     source: str = ""
@@ -68,16 +68,22 @@ def prepare_data(
     dataset: Dataset | None = None,
     train_idx: np.ndarray | None = None,
     val_idx: np.ndarray | None = None,
+    with_test: bool = True,
 ) -> Prepared:
     """Load (or take) a data set and return normalised float arrays.
 
     `train_idx` / `val_idx` override the config's split (k-fold cross-validation passes each
     fold's indices). NOTE: the normalisation statistics are fitted on the training part only,
     never on validation or test data: that would leak information about them into training.
+    `with_test=False` leaves the test split out (X_test = y_test = None) without reading it:
+    hyper-parameter search and cross-validation must choose without ever seeing it.
     """
     if dataset is None:
         dataset = load_dataset(
-            data_config.dataset, data_config.data_dir, download=data_config.download
+            data_config.dataset,
+            data_config.data_dir,
+            download=data_config.download,
+            data_config=data_config,
         )
     if train_idx is None:
         train_idx, val_idx = split_indices(dataset.y_train, data_config, seed)
@@ -85,11 +91,12 @@ def prepare_data(
     X_train = _as_float(dataset.X_train[train_idx], scale)
     has_val = val_idx is not None and len(val_idx) > 0
     X_val = _as_float(dataset.X_train[val_idx], scale) if has_val else None
-    X_test = _as_float(dataset.X_test, scale)
+    X_test = _as_float(dataset.X_test, scale) if with_test else None
     normalizer = None
     if data_config.normalize == "standard":
         normalizer = Normalizer().fit(X_train)
-        X_train, X_test = normalizer(X_train), normalizer(X_test)
+        X_train = normalizer(X_train)
+        X_test = normalizer(X_test) if X_test is not None else None
         X_val = normalizer(X_val) if X_val is not None else None
     return Prepared(
         X_train=X_train,
@@ -97,7 +104,7 @@ def prepare_data(
         X_val=X_val,
         y_val=dataset.y_train[val_idx].astype(np.int64) if X_val is not None else None,
         X_test=X_test,
-        y_test=dataset.y_test.astype(np.int64),
+        y_test=dataset.y_test.astype(np.int64) if with_test else None,
         classes=list(dataset.classes),
         normalizer=normalizer,
         source=str(dataset.source),

@@ -64,12 +64,20 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign before Module.__init__() call")
+        plain_tensor = value is None or (
+            isinstance(value, Tensor) and not isinstance(value, Parameter)
+        )
+        if name in self._buffers and plain_tensor:
+            self._buffers[name] = value  # a registered buffer stays one (running statistics)
+            return
         for table in (self._parameters, self._buffers, self._modules):
             table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+        if isinstance(value, (Parameter, Module)):
+            # NOTE: drop a plain attribute of the same name (e.g. `bias = None` set before),
+            # or normal lookup would find it first and never reach __getattr__.
+            self.__dict__.pop(name, None)
+            table = self._parameters if isinstance(value, Parameter) else self._modules
+            table[name] = value
         else:
             object.__setattr__(self, name, value)
 
@@ -173,8 +181,10 @@ class Module:
         return self
 
     def apply(self, fn: Any) -> Module:
-        for module in list(self.modules())[::-1]:
-            fn(module)
+        """Call `fn` on every submodule, children first, then on self (torch's order)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
         return self
 
     def to(self, dtype: Any) -> Module:
@@ -414,3 +424,23 @@ class MSELoss(Module):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.mse_loss(input, target, self.reduction)
+
+
+# ---- transformer layers and nn.utils (their own modules), under torch's names ----------------
+# NOTE: imported last, because they build on Module and Parameter above.
+from gradschool.engine import nn_utils as utils  # noqa: E402
+from gradschool.engine.transformer_layers import Embedding, LayerNorm  # noqa: E402
+
+__all__ += ["Embedding", "LayerNorm", "utils"]
+
+# ---- image layers (engine/conv_layers.py), under torch's names -------------------------------
+from gradschool.engine.conv_layers import (  # noqa: E402
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    MaxPool2d,
+)
+
+__all__ += ["AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d"]

@@ -1,8 +1,14 @@
 """Optimizers: how a gradient becomes a step, shaped like `torch.optim`.
 
+    SGD       theta -= lr * grad, with momentum / Nesterov (the seed's section 3 and 4)
+    Adagrad   divide by the root of the sum of all squared gradients so far
+    RMSprop   divide by the root of a running average of squared gradients
+    Adam      momentum + RMSprop + bias correction; AdamW decays the weights separately
+
 Every optimizer here follows the update rule of its torch counterpart line for line (the
-tests run both side by side for many steps and compare the weights), so the formulas in each
-`step` are the ones torch documents.
+tests run both side by side for 50 steps in float64 and compare the weights to 1e-10), with
+the same hyper-parameters, defaults, parameter groups and state_dict layout, so the formulas
+in each `step` are the ones torch documents. docs/optimization.md explains when to use which.
 
 NOTE: updates are done in place on `p.data` (no new arrays per step), and never modify
 `p.grad`, which may be shared with other tensors.
@@ -156,8 +162,11 @@ class SGD(Optimizer):
     @no_grad()
     def step(self) -> None:
         for group in self.param_groups:
-            lr, mu, damp = group["lr"], group["momentum"], group["dampening"]
-            wd, nesterov = group["weight_decay"], group["nesterov"]
+            # NOTE: plain Python floats. A schedule may leave a NumPy float64 rate in the group,
+            # and float64 scalar * float32 array is a float64 array in NumPy 2: a needless
+            # promotion (and a cast back) over every weight, every step.
+            lr, mu, damp = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+            wd, nesterov = float(group["weight_decay"]), group["nesterov"]
             for p, g in self._params_with_grad(group):
                 if group["maximize"]:
                     g = -g
@@ -170,7 +179,273 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = np.array(g, dtype=p.data.dtype)
                     else:
                         buf *= mu
-                        buf += (1 - damp) * g
+                        buf += g if damp == 0 else (1 - damp) * g  # (1 - 0) * g is g: one pass
                     g = g + mu * buf if nesterov else buf
-                # in place: p -= lr * g
-                p.data -= (lr * g).astype(p.data.dtype, copy=False)
+                # in place: p -= lr * g (float32 stays float32: lr is a Python float)
+                p.data -= lr * g
+
+
+# ---- adaptive methods: a step size for every weight ----------------------------------------------
+#
+# SGD moves every weight with the same rate. The methods below keep running statistics of each
+# weight's gradient and divide the step by the root of its (averaged) square, so a weight whose
+# gradients are large takes smaller steps and one whose gradients are small takes larger ones.
+# NOTE: every state array is updated in place (`+=`, `*=`), as torch's `mul_` / `add_` do; the
+# formulas in the docstrings are what those lines compute.
+
+
+def _check(name: str, value: float, ok: bool, label: str | None = None) -> None:
+    """Raise torch's message for an invalid hyper-parameter ("Invalid epsilon value: -1")."""
+    if not ok:
+        raise ValueError(f"Invalid {label or name + ' value'}: {value}")
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi, Hazan and Singer, 2011): divide by the root of all squared gradients so far.
+
+        g   = grad + wd * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        s   = s + g * g                     (s starts at initial_accumulator_value)
+        p   = p - clr * g / (sqrt(s) + eps)
+
+    The sum only grows, so the effective rate only falls: fine for convex problems and sparse
+    features, often too fast a decay for deep networks (which is why RMSprop and Adam average).
+    NOTE: like torch, the state (step and sum) is created for every parameter at construction.
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        maximize: bool = False,
+    ) -> None:
+        _check("lr", lr, lr >= 0, "learning rate")
+        _check("lr_decay", lr_decay, lr_decay >= 0)
+        _check("weight_decay", weight_decay, weight_decay >= 0)
+        _check(
+            "initial_accumulator_value", initial_accumulator_value, initial_accumulator_value >= 0
+        )
+        _check("epsilon", eps, eps >= 0)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            eps=eps,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self._state(p)
+                state["step"] = 0.0
+                state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+
+    @no_grad()
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+            for p, g in self._params_with_grad(group):
+                state = self._state(p)
+                state["step"] = t = float(state["step"]) + 1
+                if group["maximize"]:
+                    g = -g
+                if wd:
+                    g = g + wd * p.data
+                clr = lr / (1 + (t - 1) * group["lr_decay"])
+                state["sum"] += g * g
+                p.data -= clr * g / (np.sqrt(state["sum"]) + eps)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, Coursera lecture 6e, 2012): divide by a running average of g^2.
+
+        g = grad + wd * p
+        v = alpha * v + (1 - alpha) * g * g
+        centered:  a = alpha * a + (1 - alpha) * g;   denom = sqrt(v - a * a) + eps
+        else:                                          denom = sqrt(v) + eps
+        momentum > 0:  b = momentum * b + g / denom;   p = p - lr * b
+        else:          p = p - lr * g / denom
+
+    `centered` divides by an estimate of the gradient's variance instead of its raw second
+    moment. NOTE: torch adds eps *outside* the square root (Adam does too); some texts put it
+    inside, which gives different numbers for small v.
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        _check("lr", lr, lr >= 0, "learning rate")
+        _check("epsilon", eps, eps >= 0)
+        _check("momentum", momentum, momentum >= 0)
+        _check("weight_decay", weight_decay, weight_decay >= 0)
+        _check("alpha", alpha, alpha >= 0)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            alpha=alpha,
+            eps=eps,
+            centered=centered,
+            weight_decay=weight_decay,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+            wd, mu = group["weight_decay"], group["momentum"]
+            for p, g in self._params_with_grad(group):
+                state = self._state(p)
+                if not state:  # first step: the state torch creates (its keys, its layout)
+                    state["step"] = 0.0
+                    state["square_avg"] = np.zeros_like(p.data)
+                    if mu > 0:
+                        state["momentum_buffer"] = np.zeros_like(p.data)
+                    if group["centered"]:
+                        state["grad_avg"] = np.zeros_like(p.data)
+                state["step"] = float(state["step"]) + 1
+                if group["maximize"]:
+                    g = -g
+                if wd:
+                    g = g + wd * p.data
+                v = state["square_avg"]
+                v *= alpha
+                v += (1 - alpha) * g * g
+                if group["centered"]:
+                    a = state["grad_avg"]
+                    a += (1 - alpha) * (g - a)  # torch's lerp: a -> alpha a + (1 - alpha) g
+                    denom = np.sqrt(v - a * a) + eps
+                else:
+                    denom = np.sqrt(v) + eps
+                if mu > 0:
+                    # NOTE: a schedule (OneCycleLR) may turn momentum on after the first step.
+                    b = state.setdefault("momentum_buffer", np.zeros_like(p.data))
+                    b *= mu
+                    b += g / denom
+                    p.data -= lr * b
+                else:
+                    p.data -= lr * g / denom
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015): momentum on the gradient, RMSprop on its scale, both
+    corrected for starting at zero.
+
+        g  = grad + wd * p                         (L2 penalty; AdamW decays p instead)
+        m  = beta1 * m + (1 - beta1) * g           first moment: a running mean of g
+        v  = beta2 * v + (1 - beta2) * g * g       second moment: a running mean of g^2
+        m_hat = m / (1 - beta1^t),  v_hat = v / (1 - beta2^t)    bias corrections
+        amsgrad:  v_max = max(v_max, v), used in place of v
+        p  = p - lr * m_hat / (sqrt(v_hat) + eps)
+
+    The bias correction matters early: with beta2 = 0.999, v after one step is 0.001 g^2, and
+    dividing by it uncorrected would make the first steps ~30x too large.
+    `decoupled_weight_decay=True` is AdamW (torch's Adam takes the same flag).
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        _check("lr", lr, lr >= 0, "learning rate")
+        _check("epsilon", eps, eps >= 0)
+        _check("beta", betas[0], 0.0 <= betas[0] < 1.0, "beta parameter at index 0")
+        _check("beta", betas[1], 0.0 <= betas[1] < 1.0, "beta parameter at index 1")
+        _check("weight_decay", weight_decay, weight_decay >= 0)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=decoupled_weight_decay,
+        )
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            wd = group["weight_decay"]
+            for p, g in self._params_with_grad(group):
+                state = self._state(p)
+                if not state:
+                    state["step"] = 0.0
+                    state["exp_avg"] = np.zeros_like(p.data)
+                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["step"] = t = float(state["step"]) + 1
+                if group["maximize"]:
+                    g = -g
+                if wd:
+                    if group["decoupled_weight_decay"]:
+                        p.data *= 1 - lr * wd  # AdamW: shrink the weights, not the gradient
+                    else:
+                        g = g + wd * p.data
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                m += (1 - beta1) * (g - m)  # torch's lerp: m -> beta1 m + (1 - beta1) g
+                v *= beta2
+                v += (1 - beta2) * g * g
+                if group["amsgrad"]:
+                    np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                    v = state["max_exp_avg_sq"]
+                # Both corrections folded into two scalars, as torch does:
+                # lr * m_hat / (sqrt(v_hat) + eps) = (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
+                step_size = lr / (1 - beta1**t)
+                denom = np.sqrt(v) / (1 - beta2**t) ** 0.5 + eps
+                p.data -= step_size * m / denom
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov and Hutter, 2019): Adam with *decoupled* weight decay.
+
+        p = p * (1 - lr * wd)      before the Adam step, instead of adding wd * p to g
+
+    With Adam's L2 penalty, the decay term passes through the division by sqrt(v), so weights
+    with large gradients are barely decayed; decoupling decays every weight at the same rate.
+    NOTE: the default weight_decay is 1e-2 here (torch's too), 0 for Adam.
+    """
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )

@@ -342,8 +342,9 @@ class Tensor:
         a, p = self, exponent
 
         def backward(g: np.ndarray) -> tuple:
-            # d(x^p)/dx = p x^(p-1)
-            return (g * p * a.data ** (p - 1),)
+            # d(x^p)/dx = p x^(p-1). NOTE: x^0 is constant; p x^(p-1) would give 0 * inf = nan
+            # at x = 0, so its gradient is written as 0 outright, as torch does.
+            return (g * p * a.data ** (p - 1) if p != 0 else np.zeros_like(g),)
 
         return Tensor._make(a.data**p, (a,), backward, "pow")
 
@@ -655,12 +656,16 @@ class Tensor:
                     f"gradient has shape {gradient.shape} but the tensor has shape {self.shape}"
                 )
         grads = {id(self): gradient}
+        # How many times each gradient array was handed on. An array handed on once, by a
+        # backward that made it, belongs to nobody else and may become a leaf's .grad without
+        # a copy (see _accumulate); the caller's `gradient` never does (counted twice).
+        handed = {id(gradient): 2}
         for node in reversed(_topological_order(self)):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             if node._backward is None or node._retain:
-                _accumulate(node, g)
+                _accumulate(node, g, own=node._backward is None and handed.get(id(g)) == 1)
                 if node._backward is None:
                     continue
             for parent, pg in zip(node._parents, node._backward(g)):
@@ -669,20 +674,25 @@ class Tensor:
                 key = id(parent)
                 # NOTE: `+` (a new array), never `+=`: `pg` may be the very array another
                 # parent also received (e.g. both inputs of an add get the same g).
-                grads[key] = grads[key] + pg if key in grads else pg
+                pg = grads[key] + pg if key in grads else pg
+                grads[key] = pg
+                handed[id(pg)] = handed.get(id(pg), 0) + 1
             if not retain_graph:
                 # Free the saved arrays now (the closure holds them), as torch does.
                 node._backward, node._parents = _freed(node._op), ()
 
 
-def _accumulate(node: Tensor, g: np.ndarray) -> None:
+def _accumulate(node: Tensor, g: np.ndarray, own: bool = False) -> None:
     """Add `g` into `node.grad`, keeping the tensor's dtype and a writable, owned array.
 
-    NOTE: always a copy: `g` may be the very array another tensor also received (both inputs
-    of an add get the same g) or the caller's `gradient`; sharing it would let an in-place
-    change to one `.grad` silently change another.
+    NOTE: a copy unless `own`: `g` may be the very array another tensor also received (both
+    inputs of an add get the same g), a view of one, or the caller's `gradient`; sharing it
+    would let an in-place change to one `.grad` silently change another. `own` says backward
+    handed this array to this node alone, so a fresh, writable array of the right dtype is
+    kept as it is: for a weight matrix that saves a full copy per step.
     """
-    g = np.array(g, dtype=node.data.dtype)
+    if not (own and g.dtype == node.data.dtype and g.flags.owndata and g.flags.writeable):
+        g = np.array(g, dtype=node.data.dtype)
     if node.grad is None:
         node.grad = Tensor(g)
     else:

@@ -85,7 +85,7 @@ class ProgressBar(Callback):
 def format_row(row: dict[str, Any]) -> str:
     """The seed's console line, `Epoch: 1, Loss: 0.335`, then the accuracies we measure."""
     text = f"Epoch: {row['epoch']}, Loss: {row['train_loss']:.3f}"
-    for split in ("val", "test"):
+    for split in ("train", "val", "test"):
         if row.get(f"{split}_acc") is not None:
             text += f", {split} acc: {100 * row[f'{split}_acc']:.2f}%"
     return text + f" ({row['epoch_time']:.1f}s)"
@@ -111,7 +111,8 @@ class ConsoleLogger(Callback):
             )
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        print(format_row(row), file=self.stream or sys.stdout, flush=True)
+        line = getattr(trainer.task, "format_row", format_row)(row)  # a task may have its own
+        print(line, file=self.stream or sys.stdout, flush=True)
 
 
 class RunLogger(Callback):

@@ -165,9 +165,9 @@ class RunDir:
             f"# Run {self.path.name}",
             "",
             f"- engine: {config.train.engine} ({config.train.dtype}), seed {config.train.seed}",
-            f"- data: {config.data.dataset} ({len(trainer.data.y_train)} training examples), "
+            f"- data: {config.data.dataset} ({trainer.task.num_train} training examples), "
             f"batch size {config.data.batch_size}",
-            f"- model: {config.model.name} {getattr(config.model, 'sizes', '')}",
+            f"- model: {config.model.name} {_model_shape(config.model)}",
             f"- optimizer: {config.optim.name}, lr {config.optim.lr}; "
             f"schedule {config.schedule.name}",
             f"- epochs: {last['epoch']} of {config.train.epochs}"
@@ -177,7 +177,7 @@ class RunDir:
             "## Epochs",
             "",
             "```",
-            *[format_row(row) for row in history],
+            *[getattr(trainer.task, "format_row", format_row)(row) for row in history],
             "```",
             "",
             "![loss and accuracy](plots/curves.png)",
@@ -190,6 +190,13 @@ class RunDir:
             return []
         with open(self.metrics_path, newline="") as f:
             return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _model_shape(model_config: Any) -> str:
+    if model_config.name == "gpt":
+        c = model_config
+        return f"{c.n_layer} layers, {c.n_head} heads, {c.n_embd} dims, context {c.block_size}"
+    return str(getattr(model_config, "sizes", ""))
 
 
 def _number(text: str) -> Any:

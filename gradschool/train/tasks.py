@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradschool.data.augment import AugmentedLoader, Augmenter
 from gradschool.data.loader import DataLoader
 from gradschool.data.prepare import Prepared
+from gradschool.errors import ConfigError
 
 if TYPE_CHECKING:
     from gradschool.train.trainer import Trainer
@@ -37,16 +39,40 @@ class ClassificationTask:
     def num_train(self) -> int:
         return len(self.data.y_train)
 
-    def make_loader(self, backend: Any, config: Any) -> DataLoader:
+    def make_loader(self, backend: Any, config: Any) -> DataLoader | AugmentedLoader:
+        augmenter = Augmenter(config.data.augment, fill=self._background())
         # The whole training set is staged once where the engine reads it fastest (for torch,
         # as tensors on its device); the loader then only picks batches out of it.
-        return DataLoader(
-            backend.stage(self.data.X_train),
-            backend.stage(self.data.y_train),
+        # NOTE: augmented batches are made in NumPy, so with data.augment the inputs stay
+        # NumPy arrays and each augmented batch is converted by the loop's backend.tensor().
+        stage = backend.stage if not augmenter else np.asarray
+        loader = DataLoader(
+            stage(self.data.X_train),
+            stage(self.data.y_train),
             batch_size=config.data.batch_size,
             shuffle=config.data.shuffle,
             seed=config.train.seed,
+            # Data-parallel: this process's part of each global batch (distributed.py).
+            rank=backend.rank,
+            world_size=backend.world_size,
         )
+        if not augmenter:
+            return loader
+        if self.data.X_train.ndim != 4:
+            raise ConfigError(
+                f"data.augment = {config.data.augment} needs images (N, C, H, W), but the "
+                f"training inputs of {config.data.dataset!r} have shape "
+                f"{self.data.X_train.shape}. Leave data.augment empty for this data set."
+            )
+        return AugmentedLoader(loader, augmenter, config.train.seed)
+
+    def _background(self) -> np.ndarray | float:
+        """The value of a black (0) pixel after normalisation, per channel: what augmentation
+        fills vacated pixels with."""
+        normalizer, X = self.data.normalizer, self.data.X_train
+        if normalizer is None or X.ndim < 2:
+            return 0.0
+        return normalizer(np.zeros((1, X.shape[1]), dtype=np.float32)).reshape(-1)
 
     def loss(self, F: Any, output: Any, y: Any) -> Any:
         return F.cross_entropy(output, y)
@@ -54,11 +80,19 @@ class ClassificationTask:
     def metrics(self, trainer: Trainer) -> dict[str, Any]:
         row: dict[str, Any] = {}
         data = self.data
+        if trainer.config.train.eval_train:
+            # In eval mode, like the other splits: train_loss above is the running mean of
+            # the batches (dropout on, weights changing), this is the model at epoch's end.
+            train = trainer.evaluate(data.X_train, data.y_train)
+            row.update(train_eval_loss=train["loss"], train_acc=train["acc"])
         if data.X_val is not None:
             val = trainer.evaluate(data.X_val, data.y_val)
             row.update(val_loss=val["loss"], val_acc=val["acc"])
-        test = trainer.evaluate(data.X_test, data.y_test)
-        row.update(test_loss=test["loss"], test_acc=test["acc"])
+        # NOTE: cross-validation folds and search trials hold no test split at all
+        # (prepare_data(..., with_test=False)), so they cannot even look at it.
+        if data.X_test is not None:
+            test = trainer.evaluate(data.X_test, data.y_test)
+            row.update(test_loss=test["loss"], test_acc=test["acc"])
         return row
 
     def evaluate(self, trainer: Trainer, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -72,10 +106,131 @@ class ClassificationTask:
         return {"loss": loss, "acc": acc, "y_pred": y_pred, "logits": logits}
 
 
+class LanguageModelTask:
+    """Next-character prediction on text (the GPT): random windows of token ids in, the
+    cross-entropy of every position's prediction of the following token out.
+
+    One "epoch" is `data.eval_interval` training iterations (nanoGPT's eval_interval): after
+    each, the loss is measured on a FIXED set of `data.eval_batches` validation batches (and,
+    with `train.eval_train`, as many fixed training batches), so every evaluation, run and
+    engine is scored on the very same windows. Perplexity = exp(validation loss): the model is
+    as unsure as a uniform choice among that many characters.
+    """
+
+    def __init__(self, data: Any, config: Any) -> None:
+        self.data = data
+        self.block_size = config.model.block_size
+        self.batch_size = config.data.batch_size
+        if not isinstance(self.batch_size, int):
+            raise ConfigError(
+                f'data.batch_size = "{self.batch_size}" means the whole data set, but a '
+                f"language model trains on batches of random windows: give a number of "
+                f"windows per batch, e.g. --batch-size 12."
+            )
+        self.eval_batches = config.data.eval_batches
+        self._staged: dict[str, Any] = {}  # fixed evaluation batches, staged once per split
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.block_size,)
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.vocab_size
+
+    @property
+    def num_train(self) -> int:
+        """Training windows: one per start position."""
+        return max(len(self.data.train_ids) - self.block_size, 0)
+
+    def make_loader(self, backend: Any, config: Any) -> Any:
+        from gradschool.data.text import WindowLoader
+
+        return WindowLoader(
+            self.data.train_ids,
+            self.block_size,
+            self.batch_size,
+            config.data.eval_interval,
+            seed=config.train.seed,
+            rank=getattr(backend, "rank", 0),  # data-parallel processes draw different windows
+        )
+
+    def loss(self, F: Any, output: Any, y: Any) -> Any:
+        # (B, T, V) logits and (B, T) targets -> one cross-entropy over all B*T positions.
+        V = output.shape[-1]
+        return F.cross_entropy(output.reshape(-1, V), y.reshape(-1))
+
+    def _batches(self, backend: Any, split: str) -> tuple[Any, Any]:
+        from gradschool.data.text import fixed_batches
+
+        if split not in self._staged:
+            ids = self.data.val_ids if split == "val" else self.data.train_ids
+            stream = 0 if split == "val" else 1
+            size = (self.block_size, self.batch_size, self.eval_batches)
+            batches = fixed_batches(ids, *size, stream)
+            X = np.stack([x for x, _ in batches])  # (eval_batches, B, T)
+            Y = np.stack([y for _, y in batches])
+            self._staged[split] = (backend.stage(X), backend.stage(Y))
+        return self._staged[split]
+
+    def mean_loss(self, trainer: Trainer, split: str) -> float:
+        """Mean cross-entropy over the fixed batches of `split` ("val" or "train"), in eval
+        mode (no dropout) and without a graph."""
+        backend, model = trainer.backend, trainer.model
+        X, Y = self._batches(backend, split)
+        was_training = getattr(model, "training", True)
+        model.eval()
+        total = None
+        with backend.no_grad():
+            for i in range(len(X)):
+                loss = self.loss(backend.F, model(backend.tensor(X[i])), backend.tensor(Y[i]))
+                total = loss if total is None else total + loss  # summed on the engine
+        model.train(was_training)
+        return float(backend.to_numpy(total)) / len(X)
+
+    def metrics(self, trainer: Trainer) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        if trainer.config.train.eval_train:
+            row["train_eval_loss"] = self.mean_loss(trainer, "train")
+        val_loss = self.mean_loss(trainer, "val")
+        row.update(val_loss=val_loss, val_ppl=float(np.exp(min(val_loss, 700.0))))
+        return row
+
+    def evaluate(self, trainer: Trainer, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """Mean cross-entropy and perplexity of windows X (N, T) predicting y (N, T)."""
+        logits = trainer.predict(X).astype(np.float64)  # (N, T, V)
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        picked = np.take_along_axis(log_probs, y[..., None], axis=-1)
+        loss = float(-picked.mean()) if y.size else float("nan")
+        return {"loss": loss, "ppl": float(np.exp(loss)), "logits": logits}
+
+    def run_info(self) -> dict[str, Any]:
+        """What run.json keeps so that `gradschool generate` can rebuild the vocabulary."""
+        return {"vocabulary": self.data.vocab.chars, "val_chars_dropped": self.data.dropped}
+
+    @staticmethod
+    def format_row(row: dict[str, Any]) -> str:
+        """nanoGPT's line: `step 250: train loss 2.0, val loss 2.1`, then perplexity."""
+        text = f"step {row['step']}: train loss {row['train_loss']:.4f}"
+        if row.get("train_eval_loss") is not None:
+            text += f" (eval {row['train_eval_loss']:.4f})"
+        text += f", val loss {row['val_loss']:.4f}, val ppl {row['val_ppl']:.2f}"
+        return text + f" ({row['epoch_time']:.1f}s)"
+
+
 def build_task(config: Any, data: Any = None) -> Any:
     """The task for a config. Given `data` (a fold of cross-validation, say), use it."""
     from gradschool.data.prepare import prepare_data
 
+    if config.model.name == "gpt":
+        if data is None:
+            from gradschool.data.text import load_corpus, prepare_text
+
+            d = config.data
+            text, source = load_corpus(d.dataset, d.data_dir, d.download, d.text_file)
+            data = prepare_text(text, d.val_fraction, source)
+        return LanguageModelTask(data, config)
     if data is None:
         data = prepare_data(config.data, config.train.seed)
     return ClassificationTask(data)

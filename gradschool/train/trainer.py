@@ -25,12 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.backends import get_backend
+from gradschool.backends import backend_for
 from gradschool.config import Config
+from gradschool.distributed import check_sharded
 from gradschool.errors import CheckpointError, TrainingError
 from gradschool.models import build_model
-from gradschool.train.builders import build_optimizer, build_scheduler
+from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
 from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
+from gradschool.train.early_stopping import EarlyStopping
+from gradschool.train.regularization import l1_penalty
 from gradschool.train.run import RunDir
 from gradschool.train.tasks import build_task
 
@@ -67,23 +70,36 @@ class Trainer:
         console: bool = True,
     ) -> None:
         self.config = config
-        self.backend = backend = get_backend(config.train.engine, config.train.dtype)
+        # Engine, device, and this process's place among data-parallel processes (if any).
+        self.backend = backend = backend_for(config.train)
         backend.manual_seed(config.train.seed)
         self.task = task = build_task(config, data)
         self.data = task.data
         self.model = backend.cast_model(
             build_model(backend.nn, config.model, task.input_shape, task.num_classes)
         )
+        # What the loop calls: the model itself, or compiled / DDP-wrapped around the same
+        # parameters (backends.py). self.model stays the plain module for state_dict and eval.
+        self.net = backend.prepare_model(self.model, config.train)
         self.optimizer = build_optimizer(backend, self.model.parameters(), config.optim)
         self.loader = task.make_loader(backend, config)
+        check_sharded(self.loader, backend.world_size)  # data-parallel: own batches
         self.scheduler = build_scheduler(
-            backend, self.optimizer, config.schedule, len(self.loader), config.train.epochs
+            backend,
+            self.optimizer,
+            config.schedule,
+            len(self.loader),
+            config.train.epochs,
+            config.train.max_steps,
         )
         self.state = TrainState()
         self.run = run
         self.callbacks: list[Callback] = [ProgressBar(config.train.progress)]
         if console:
             self.callbacks.append(ConsoleLogger(config.train.log_every))
+        if config.early_stopping.patience is not None:
+            # NOTE: before RunLogger, so each epoch's checkpoint holds its updated state.
+            self.callbacks.append(EarlyStopping.from_config(config.early_stopping, console))
         if run is not None:
             self.callbacks.append(RunLogger(config.train.checkpoint_every))
         self.callbacks += callbacks or []
@@ -96,7 +112,10 @@ class Trainer:
         backend, model, optimizer = self.backend, self.model, self.optimizer
         loss_fn, F = self.task.loss, backend.F
         max_steps = self.config.train.max_steps
+        l1 = self.config.train.l1
+        clip = self.config.optim.clip_grad_norm
         per_batch = self.scheduler is not None and self.config.schedule.interval == "batch"
+        net, precision = self.net, self.config.train.precision
         for cb in self.callbacks:
             cb.on_fit_start(self)
         try:
@@ -109,9 +128,14 @@ class Trainer:
                 start, running, batches = time.perf_counter(), None, 0
                 for xb, yb in self.loader:
                     x, y = backend.tensor(xb), backend.tensor(yb)
-                    loss = loss_fn(F, model(x), y)
+                    with backend.autocast(precision):  # bf16: forward and loss only
+                        loss = loss_fn(F, net(x), y)
+                    # A penalty on the weights joins the objective, not the logged loss.
+                    objective = loss + l1_penalty(model, l1) if l1 else loss
                     optimizer.zero_grad()
-                    loss.backward()
+                    objective.backward()
+                    if clip is not None:  # gradient clipping, between backward and step
+                        backend.nn.utils.clip_grad_norm_(model.parameters(), clip)
                     optimizer.step()
                     if per_batch:
                         self.scheduler.step()
@@ -127,12 +151,13 @@ class Trainer:
                     if max_steps is not None and self.state.step >= max_steps:
                         self.stop, self.state.stop_reason = True, f"max_steps = {max_steps}"
                         break
-                if self.scheduler is not None and not per_batch:
-                    self.scheduler.step()
                 train_loss = self._check_finite(running, batches) / max(batches, 1)
                 self.state.train_time += time.perf_counter() - start
                 self.state.epoch += 1
                 row = self._epoch_row(train_loss, lr, time.perf_counter() - start)
+                if self.scheduler is not None and not per_batch:
+                    # After the epoch's metrics: ReduceLROnPlateau steps on one of them.
+                    step_scheduler(self.scheduler, self.config.schedule, row)
                 self.state.history.append(row)
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, row)
@@ -143,6 +168,10 @@ class Trainer:
 
     def _check_finite(self, running: Any, batches: int) -> float:
         """The summed loss so far; stop with a clear message if it is NaN or infinite."""
+        if running is not None:
+            # NOTE: with several processes, the mean over all of them, so that every process
+            # decides the same here (one stopping alone would leave the others waiting).
+            running = self.backend.all_reduce_mean(running)
         total = float(running.item()) if running is not None else 0.0
         if math.isfinite(total):
             return total
@@ -170,7 +199,10 @@ class Trainer:
             "lr": lr,
             "train_loss": train_loss,
         }
-        row.update(self.task.metrics(self))
+        # Measured in rank 0 and sent to every process (alone: just measured), so early
+        # stopping and plateau schedules decide the same in all of them.
+        main = self.backend.is_main
+        row.update(self.backend.broadcast_object(self.task.metrics(self) if main else None))
         row.update(epoch_time=epoch_time, train_time=self.state.train_time)
         return row
 
@@ -181,12 +213,14 @@ class Trainer:
         backend, model = self.backend, self.model
         was_training = getattr(model, "training", True)
         model.eval()
+        X = backend.stage(X)  # put on the device once, not batch by batch
         outputs = []
         with backend.no_grad():
             for i in range(0, len(X), batch_size):
-                outputs.append(backend.to_numpy(model(backend.tensor(X[i : i + batch_size]))))
+                outputs.append(model(backend.tensor(X[i : i + batch_size])))
         model.train(was_training)
-        return np.concatenate(outputs)
+        # Read back at the end: one wait for the device, not one per batch.
+        return np.concatenate([backend.to_numpy(out) for out in outputs])
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """The task's measures (loss, accuracy...) of the model on (X, y)."""
@@ -251,16 +285,22 @@ def fit(
     *,
     data: Any = None,
     run: RunDir | None = None,
-    resume: bool = False,
+    resume: bool | Path = False,
     callbacks: list[Callback] | None = None,
     console: bool = True,
 ) -> Trainer:
-    """Build a Trainer for `config`, optionally resume it from `run`, train it, return it."""
+    """Build a Trainer for `config`, optionally resume it from `run` (or, given a path, from
+    that checkpoint file: what the processes other than rank 0 do, having no run), train it,
+    return it."""
     trainer = Trainer(config, data=data, run=run, callbacks=callbacks, console=console)
     if resume:
-        trainer.load_checkpoint(run.find_checkpoint())
+        trainer.load_checkpoint(run.find_checkpoint() if resume is True else Path(resume))
     elif run is not None:
         run.write_config(config)
-        run.write_info(config, {"data_source": trainer.data.source})
+        # A task may add what rebuilding its data needs (the GPT's vocabulary, say).
+        task_info = getattr(trainer.task, "run_info", dict)()
+        run.write_info(
+            config, {"data_source": trainer.data.source, **task_info, **trainer.backend.describe()}
+        )
     trainer.fit()
     return trainer

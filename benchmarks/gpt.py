@@ -1,0 +1,213 @@
+"""The character-level GPT on both engines: speed per iteration, and training to a loss.
+
+    # time per training iteration of the CPU config, NumPy engine vs torch, in one process
+    python benchmarks/gpt.py speed --data-dir ../shared/data
+    # the CPU config trained to the end (2,000 iterations), validation loss and wall time
+    python benchmarks/gpt.py train --engine torch --data-dir ../shared/data
+    python benchmarks/gpt.py train --engine numpy --budget-min 20 --data-dir ../shared/data
+    # the GPU config on one GPU, timed to a validation loss <= 1.47 (benchmarks/gpu/gpt.sh)
+    python benchmarks/gpt.py train --config gpt_shakespeare_gpu --device cuda --target 1.47
+    # any of them in a tiny mode (a tiny model, a few iterations), to check the script itself
+    python benchmarks/gpt.py speed --tiny
+
+`--threads N` sets the BLAS / OpenMP threads of NumPy and torch (before either is imported).
+Every training run goes through `gradschool.train.fit`, the one loop; `train` reports the
+loss of every evaluation with the wall time since the start (evaluation included) and the time
+spent in training steps alone. Speeds are medians over rounds that alternate the engines, and
+are given as a ratio to torch measured in the same process: on a shared machine absolute times
+move with the load, ratios less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def _early_threads() -> None:
+    """Apply --threads before NumPy or torch start their thread pools."""
+    for i, arg in enumerate(sys.argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            value = sys.argv[i + 1]
+        if value:
+            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[name] = value
+
+
+_early_threads()
+
+import numpy as np  # noqa: E402
+
+from gradschool.config import apply_overrides, load_config, with_updates  # noqa: E402
+from gradschool.train.callbacks import Callback  # noqa: E402
+from gradschool.train.trainer import fit  # noqa: E402
+
+TINY = {
+    "n_layer": 1,
+    "n_head": 2,
+    "n_embd": 32,
+    "block_size": 32,
+    "batch_size": 4,
+    "eval_interval": 10,
+    "eval_batches": 4,
+    "epochs": 2,
+    "max_steps": 20,
+    "warmup_steps": 5,
+}
+
+
+class Clock(Callback):
+    """Records each evaluation with its wall time; stops at a target loss or a time budget."""
+
+    def __init__(self, target: float | None, budget_s: float | None) -> None:
+        self.target, self.budget_s = target, budget_s
+        self.rows: list[dict] = []
+        self.start = 0.0
+
+    def on_fit_start(self, trainer) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, trainer, row) -> None:
+        wall = time.perf_counter() - self.start
+        self.rows.append(
+            {
+                "step": row["step"],
+                "val_loss": row["val_loss"],
+                "train_eval_loss": row.get("train_eval_loss"),
+                "wall_s": wall,
+                "train_s": trainer.state.train_time,
+            }
+        )
+        if self.target is not None and row["val_loss"] <= self.target:
+            trainer.stop, trainer.state.stop_reason = True, f"val_loss <= {self.target}"
+        if self.budget_s is not None and wall >= self.budget_s:
+            trainer.stop, trainer.state.stop_reason = True, f"{self.budget_s:.0f} s budget"
+
+
+def _config(args: argparse.Namespace, updates: dict) -> object:
+    config = load_config(args.config)
+    base = {"progress": "off"}
+    if args.data_dir:
+        base["data_dir"] = args.data_dir
+    if args.dataset:
+        base["dataset"] = args.dataset
+    if args.tiny:
+        base.update(TINY)
+    return with_updates(config, {**base, **updates})
+
+
+def _set_torch_threads(threads: int | None) -> None:
+    if threads:
+        try:
+            import torch
+        except ImportError:
+            return
+        torch.set_num_threads(threads)
+
+
+def speed(args: argparse.Namespace) -> dict:
+    """Median ms per training iteration on each engine, rounds alternating the engines."""
+    engines = args.engines.split(",")
+    steps = 3 if args.tiny else args.steps
+    times: dict[str, list[float]] = {e: [] for e in engines}
+    for r in range(args.rounds + 1):  # round 0 warms up (allocations, lazy imports)
+        for engine in engines:
+            config = _config(
+                args,
+                {
+                    "engine": engine,
+                    "max_steps": steps,
+                    "epochs": 1,
+                    "eval_interval": steps,
+                    "eval_batches": 1,
+                    "warmup_steps": 0,
+                },
+            )
+            trainer = fit(config, console=False)
+            if r > 0:
+                times[engine].append(1000 * trainer.state.train_time / trainer.state.step)
+    result = {e: float(np.median(t)) for e, t in times.items()}
+    print(f"ms per training iteration (median of {args.rounds} rounds of {steps} iterations):")
+    reference = result.get("torch")
+    for engine, ms in result.items():
+        ratio = f"  ({ms / reference:.2f}x torch)" if reference else ""
+        spread = f"min {min(times[engine]):.1f}, max {max(times[engine]):.1f}"
+        print(f"  {engine:6s} {ms:8.1f} ms{ratio}   [{spread}]")
+    return {"ms_per_iteration": result, "rounds": times, "steps": steps}
+
+
+def train(args: argparse.Namespace) -> dict:
+    """One run of the config; the loss at every evaluation, with times."""
+    updates: dict = {"engine": args.engine}
+    if args.device:
+        updates["device"] = args.device
+    # --set KEY=VALUE: any config key, parsed as on the gradschool command line.
+    config = apply_overrides(_config(args, updates), [f"--{item}" for item in args.set or []])
+    budget = args.budget_min * 60 if args.budget_min else None
+    clock = Clock(args.target, budget)
+    start = time.perf_counter()
+    trainer = fit(config, callbacks=[clock], console=True)
+    total = time.perf_counter() - start
+    rows = clock.rows
+    within = [r for r in rows if budget is None or r["wall_s"] <= budget]
+    best = min(within, key=lambda r: r["val_loss"]) if within else None
+    hit = next((r for r in rows if args.target is not None and r["val_loss"] <= args.target), None)
+    print(
+        f"\n{config.train.engine} engine, {config.model.n_layer} layers x {config.model.n_embd}"
+        f", {trainer.state.step} iterations, wall {total:.1f} s with setup "
+        f"(training steps {trainer.state.train_time:.1f} s)"
+    )
+    if best is not None:
+        print(
+            f"  lowest validation loss{' within the budget' if budget else ''}: "
+            f"{best['val_loss']:.4f} at step {best['step']} ({best['wall_s']:.1f} s)"
+        )
+    if args.target is not None:
+        print(
+            f"  time to val loss <= {args.target}: "
+            + (
+                f"{hit['wall_s']:.1f} s wall, {hit['train_s']:.1f} s in training steps, "
+                f"step {hit['step']}"
+                if hit
+                else "not reached"
+            )
+        )
+    return {"evaluations": rows, "wall_s": total, "steps": trainer.state.step}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=["speed", "train"])
+    parser.add_argument("--config", default="gpt_shakespeare", help="a bundled name or a file")
+    parser.add_argument("--data-dir", default=None, help="holds tinyshakespeare/input.txt")
+    parser.add_argument("--dataset", default=None, help="e.g. shakespeare-mini (embedded)")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS/torch threads")
+    parser.add_argument("--tiny", action="store_true", help="a tiny model: check the script")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    speed_args = parser.add_argument_group("speed")
+    speed_args.add_argument("--engines", default="numpy,torch")
+    speed_args.add_argument("--steps", type=int, default=20, help="iterations per round")
+    speed_args.add_argument("--rounds", type=int, default=5)
+    train_args = parser.add_argument_group("train")
+    train_args.add_argument("--engine", default="torch", choices=["numpy", "torch"])
+    train_args.add_argument("--device", default=None, help="torch: cpu, cuda, ...")
+    train_args.add_argument("--target", type=float, default=None, help="stop at this val loss")
+    train_args.add_argument("--budget-min", type=float, default=None, help="stop after this")
+    train_args.add_argument(
+        "--set", action="append", help="any config key, e.g. --set precision=bf16"
+    )
+    args = parser.parse_args()
+    _set_torch_threads(args.threads)
+    print(f"threads: {args.threads or 'default'}; load average {os.getloadavg()[0]:.1f}")
+    result = speed(args) if args.mode == "speed" else train(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), **result}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,415 @@
+"""Convolution, pooling and batch normalisation, as functions on (N, C, H, W) images.
+
+Read this after `functional.py`. Image recognition (the source's first application of deep
+learning) runs on convolutional networks (LeCun et al. 1998), and everything they need comes
+from ONE new primitive:
+
+1. `sliding_windows(x, kernel_size, stride, padding)`: every kh x kw patch a kernel visits,
+   (N, C, H, W) -> (N, C, OH, OW, kh, kw). Its forward is a *view* of the (padded) input made
+   by `np.lib.stride_tricks.sliding_window_view`: no pixel is copied. Its backward ("col2im")
+   adds each patch's gradient back where the patch came from. This is the classic "im2col"
+   trick (Chellapilla et al. 2006): it turns convolution into one matrix product.
+
+Everything else is a *composite* of that primitive and the ops of `tensor.py`, so its
+gradient comes for free:
+
+2. `conv2d` = windows -> reshape into a matrix of patches -> `@` the kernels as a matrix.
+3. `max_pool2d` = windows -> `amax` over each window; `avg_pool2d` = windows -> `mean`.
+4. `adaptive_avg_pool2d` = two matrix products with fixed averaging matrices.
+5. `batch_norm` = mean and variance over (N, H, W), then scale and shift (Ioffe & Szegedy
+   2015), updating the running statistics in training mode.
+
+The shapes, with OH = (H + 2 * padding - kh) // stride + 1 (and OW likewise):
+
+    x        (N, C, H, W)                     input images
+    windows  (N, C, OH, OW, kh, kw)           a view: patch (oh, ow) of channel c of image n
+    cols     (N * OH * OW, C * kh * kw)       one patch per row: the "im2col" matrix (a copy)
+    weight   (O, C, kh, kw) -> (O, C*kh*kw)   one kernel per row
+    out      cols @ weight^T: (N*OH*OW, O) -> (N, OH, OW, O) -> permuted to (N, O, OH, OW)
+
+Names and arguments follow `torch.nn.functional`, and `functional.py` re-exports them. The
+layers (`nn.Conv2d`, `nn.MaxPool2d`, `nn.BatchNorm2d`...) are in `conv_layers.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradschool.engine.tensor import Tensor, no_grad
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "max_pool2d",
+    "sliding_windows",
+    "unfold",
+]
+
+IntPair = int | tuple[int, int] | Sequence[int]
+
+
+def _pair(value: IntPair, name: str) -> tuple[int, int]:
+    """3 -> (3, 3); (3, 5) stays; anything else is a clear error."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_images(x: Tensor, op: str) -> None:
+    if x.ndim != 4:
+        raise RuntimeError(
+            f"{op} expects a batch of images of shape (N, C, H, W), got shape {x.shape}; "
+            f"add the batch dimension with x.unsqueeze(0) for a single image"
+        )
+
+
+def _channels_last(a: np.ndarray) -> bool:
+    """True when an (N, C, ...) array is stored channels-last, (N, H, W, C) in memory, as the
+    output of `conv2d` is."""
+    return a.ndim >= 4 and a.shape[1] > 1 and a.strides[1] < a.strides[3]
+
+
+def _empty_like_layout(like: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
+    """Zeros of logical shape (N, C, H, W), stored channels-last when `like` is.
+
+    NOTE: only the memory order differs, never the values. Keeping one order through a
+    network matters for speed: a `+=` or a copy that reads one order and writes the other
+    strides through memory and runs several times slower than one that does not.
+    """
+    N, C, H, W = shape
+    if _channels_last(like):
+        return np.zeros((N, H, W, C), dtype=like.dtype).transpose(0, 3, 1, 2)
+    return np.zeros(shape, dtype=like.dtype)
+
+
+def _pad(x: np.ndarray, ph: int, pw: int, value: float) -> np.ndarray:
+    """x (N, C, H, W) with ph rows and pw columns of `value` on each side, same memory order."""
+    N, C, H, W = x.shape
+    out = _empty_like_layout(x, (N, C, H + 2 * ph, W + 2 * pw))
+    if value != 0:
+        out[...] = value
+    out[:, :, ph : ph + H, pw : pw + W] = x
+    return out
+
+
+# ============================================================================================
+# The primitive: sliding windows (im2col)
+# ============================================================================================
+
+
+def sliding_windows(
+    x: Tensor,
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    pad_value: float = 0.0,
+) -> Tensor:
+    """Every window a kh x kw kernel visits: (N, C, H, W) -> (N, C, OH, OW, kh, kw).
+
+    `out[n, c, i, j]` is the patch `x_padded[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw]`, where
+    `x_padded` has `padding` rows/columns of `pad_value` added on each side (0 for convolution
+    and average pooling, -inf for max pooling, as torch pads them). The same as torch's
+    `F.pad(x, ...).unfold(2, kh, sh).unfold(3, kw, sw)`.
+
+    Forward: a strided *view*, no copy. NOTE: the view is read-only, and neighbouring windows
+    share memory (with stride 1, each pixel appears in up to kh * kw windows).
+    """
+    _check_images(x, "sliding_windows")
+    (kh, kw), (sh, sw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
+    ph, pw = _pair(padding, "padding")
+    N, C, H, W = x.shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
+        raise ValueError(
+            f"kernel_size and stride must be >= 1 and padding >= 0, got kernel_size "
+            f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}"
+        )
+    if kh > Hp or kw > Wp:
+        raise RuntimeError(
+            f"kernel size {(kh, kw)} is larger than the padded input {(Hp, Wp)} (input "
+            f"{(H, W)} plus padding {(ph, pw)} on each side): use a smaller kernel or more "
+            f"padding, or remove a pooling layer that shrank the image too much"
+        )
+    OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    xp = _pad(x.data, ph, pw, pad_value) if ph or pw else x.data  # (N, C, Hp, Wp)
+    # (N, C, Hp-kh+1, Wp-kw+1, kh, kw): every window at stride 1; keep every sh-th / sw-th.
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    windows = windows[:, :, ::sh, ::sw]  # (N, C, OH, OW, kh, kw)
+
+    def backward(g: np.ndarray) -> tuple:
+        # col2im. Pixel x_padded[n, c, i*sh + a, j*sw + b] was copied into window (i, j) at
+        # kernel offset (a, b), once for every window that covers it; its gradient is the
+        # sum over those copies. One strided `+=` per kernel offset (a, b) adds the
+        # gradients of ALL windows at once: kh * kw vectorised adds, no loop over pixels.
+        # NOTE: `+=` on a strided slice is safe here: within one offset (a, b) the windows
+        # touch distinct pixels, so no index repeats inside a single add.
+        grad = _empty_like_layout(g, (N, C, Hp, Wp))  # zeros, in the memory order of g
+        for a in range(kh):
+            for b in range(kw):
+                grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw] += g[:, :, :, :, a, b]
+        return (grad[:, :, ph : ph + H, pw : pw + W],)  # drop the padding's gradient
+
+    return Tensor._make(windows, (x,), backward, "sliding_windows")
+
+
+def unfold(
+    input: Tensor,
+    kernel_size: IntPair,
+    dilation: IntPair = 1,
+    padding: IntPair = 0,
+    stride: IntPair = 1,
+) -> Tensor:
+    """torch's `F.unfold` (im2col in torch's layout): (N, C, H, W) -> (N, C*kh*kw, OH*OW).
+
+    Column l holds the patch at output position l = oh * OW + ow, flattened channel-major.
+    NOTE: dilation other than 1 is not supported by this engine.
+    """
+    if _pair(dilation, "dilation") != (1, 1):
+        raise NotImplementedError("unfold: this engine supports dilation=1 only")
+    windows = sliding_windows(input, kernel_size, stride, padding)  # (N, C, OH, OW, kh, kw)
+    N, C, OH, OW, kh, kw = windows.shape
+    return windows.permute(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, OH * OW)
+
+
+# ============================================================================================
+# Composites
+# ============================================================================================
+
+
+def _conv_padding(padding: IntPair | str, kernel: tuple[int, int], stride: tuple[int, int]) -> Any:
+    """torch's padding strings: "valid" = no padding; "same" = output as large as the input
+    (stride 1; this engine needs odd kernels for it, so that the padding is symmetric)."""
+    if not isinstance(padding, str):
+        return padding
+    if padding == "valid":
+        return 0
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+            raise NotImplementedError(
+                f"padding='same' needs odd kernel sizes in this engine, got {kernel}: torch pads "
+                f"an even kernel unevenly, which this engine does not; pass padding explicitly"
+            )
+        return (kernel[0] // 2, kernel[1] // 2)
+    raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+
+
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: IntPair = 1,
+    padding: IntPair | str = 0,
+    dilation: IntPair = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (cross-correlation, as in every deep-learning library), as torch's.
+
+    input (N, C, H, W), weight (O, C // groups, kh, kw), bias (O,) -> (N, O, OH, OW), where
+    out[n, o, i, j] = bias[o] + sum over c, a, b of weight[o, c, a, b] * patch(i, j)[c, a, b].
+
+    It is im2col + one matrix product: every patch becomes a row of `cols`, every kernel a
+    row of the weight matrix, and `cols @ W^T` computes all N * OH * OW * O dot products in
+    one call to BLAS. `groups` splits the channels into independent convolutions (groups = C
+    is a depthwise convolution): the same product, batched over the groups.
+
+    NOTE: the result is a permuted view, (N, OH, OW, O) in memory ("channels last"), which is
+    how the matrix product lays it out; the next layer reads it without a copy.
+    """
+    _check_images(input, "conv2d")
+    if _pair(dilation, "dilation") != (1, 1):
+        raise NotImplementedError("conv2d: this engine supports dilation=1 only")
+    if weight.ndim != 4:
+        raise RuntimeError(f"conv2d weight must be (O, C // groups, kh, kw), got {weight.shape}")
+    N, C, H, W = input.shape
+    O, Cg, kh, kw = weight.shape
+    if groups < 1 or C % groups or O % groups or C // groups != Cg:
+        raise RuntimeError(
+            f"conv2d: input with {C} channels and weight of shape {weight.shape} with "
+            f"groups={groups}: need C == weight.shape[1] * groups ({Cg} * {groups}) and "
+            f"O = {O} divisible by groups; check in_channels of the layer against its input"
+        )
+    stride = _pair(stride, "stride")
+    padding = _conv_padding(padding, (kh, kw), stride)
+    windows = sliding_windows(input, (kh, kw), stride, padding)  # (N, C, OH, OW, kh, kw)
+    OH, OW = windows.shape[2:4]
+    if groups == 1:
+        # (N, OH, OW, C, kh, kw) -> (N*OH*OW, C*kh*kw): the reshape copies the patches once.
+        cols = windows.permute(0, 2, 3, 1, 4, 5).reshape(N * OH * OW, C * kh * kw)
+        out = cols @ weight.reshape(O, C * kh * kw).T  # (N*OH*OW, O)
+        out = out.reshape(N, OH, OW, O).permute(0, 3, 1, 2)  # (N, O, OH, OW), a view
+    else:
+        G, Og = groups, O // groups
+        # (N, G, Cg, OH, OW, kh, kw) -> (G, N, OH, OW, Cg, kh, kw) -> (G, N*OH*OW, Cg*kh*kw)
+        cols = windows.reshape(N, G, Cg, OH, OW, kh, kw).permute(1, 0, 3, 4, 2, 5, 6)
+        cols = cols.reshape(G, N * OH * OW, Cg * kh * kw)
+        out = cols @ weight.reshape(G, Og, Cg * kh * kw).transpose(1, 2)  # (G, N*OH*OW, Og)
+        out = out.reshape(G, N, OH, OW, Og).permute(1, 0, 4, 2, 3).reshape(N, O, OH, OW)
+    if bias is not None:
+        out = out + bias.reshape(1, O, 1, 1)
+    return out
+
+
+def max_pool2d(
+    input: Tensor,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor:
+    """The largest value of each window: windows -> amax over the window's (kh, kw) axes.
+
+    stride defaults to kernel_size (non-overlapping windows), as in torch; padding is -inf.
+    NOTE: when a window holds several equal maxima, `amax` splits the gradient evenly among
+    them, while torch's max_pool2d gives all of it to one of them. The sum of the gradients is
+    the same, and after a ReLU (whose zeros are the usual ties) the difference vanishes, since
+    ReLU passes no gradient to its zeros either.
+    """
+    if _pair(dilation, "dilation") != (1, 1) or ceil_mode or return_indices:
+        raise NotImplementedError(
+            "max_pool2d: this engine supports dilation=1, ceil_mode=False and "
+            "return_indices=False only"
+        )
+    kernel = _pair(kernel_size, "kernel_size")
+    _check_pool_padding(padding, kernel)
+    stride = kernel if stride is None else stride
+    windows = sliding_windows(input, kernel, stride, padding, pad_value=-np.inf)
+    return windows.amax(dim=(4, 5))  # (N, C, OH, OW)
+
+
+def avg_pool2d(
+    input: Tensor,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """The mean of each window. Padding is 0; with count_include_pad=False the padded zeros
+    are left out of each window's count, as in torch."""
+    if ceil_mode or divisor_override is not None:
+        raise NotImplementedError(
+            "avg_pool2d: this engine supports ceil_mode=False and divisor_override=None only"
+        )
+    kernel = _pair(kernel_size, "kernel_size")
+    _check_pool_padding(padding, kernel)
+    stride = kernel if stride is None else stride
+    windows = sliding_windows(input, kernel, stride, padding)  # (N, C, OH, OW, kh, kw)
+    if count_include_pad or _pair(padding, "padding") == (0, 0):
+        return windows.mean(dim=(4, 5))
+    # How many real (unpadded) pixels each window covers: windows of a plane of ones. A
+    # constant, so it needs no gradient. (1, 1, OH, OW)
+    ones = Tensor(np.ones((1, 1) + input.shape[2:], dtype=input.dtype))
+    count = sliding_windows(ones, kernel, stride, padding).sum(dim=(4, 5))
+    return windows.sum(dim=(4, 5)) / count
+
+
+def _check_pool_padding(padding: IntPair, kernel: tuple[int, int]) -> None:
+    ph, pw = _pair(padding, "padding")
+    if ph > kernel[0] // 2 or pw > kernel[1] // 2:
+        raise RuntimeError(
+            f"pad should be at most half of effective kernel size, but got pad={(ph, pw)} and "
+            f"kernel_size={kernel} (torch's rule: a window must never lie entirely in padding)"
+        )
+
+
+def _adaptive_matrix(size_in: int, size_out: int, dtype: Any) -> np.ndarray:
+    """(size_out, size_in): row i averages input cells floor(i*in/out) .. ceil((i+1)*in/out)-1,
+    the windows torch's adaptive pooling uses (they may overlap when in is not a multiple)."""
+    A = np.zeros((size_out, size_in), dtype=dtype)
+    for i in range(size_out):  # a loop over output *sizes*, not over pixels or images
+        start, end = (i * size_in) // size_out, -(-((i + 1) * size_in) // size_out)
+        A[i, start:end] = 1.0 / (end - start)
+    return A
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average-pool to a fixed output size, whatever the input size (torch's semantics).
+
+    Averaging rows and then columns are both linear maps, so the whole pool is
+    `A_h @ x @ A_w^T` with fixed averaging matrices A_h (OH, H) and A_w (OW, W): two matrix
+    products, batched over N and C, and a gradient for free. `output_size=1` is global
+    average pooling, the head of a ResNet.
+    """
+    _check_images(input, "adaptive_avg_pool2d")
+    H, W = input.shape[2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = H if oh is None else oh, W if ow is None else ow
+    if (oh, ow) == (1, 1):
+        return input.mean(dim=(2, 3), keepdim=True)  # the common case, in one reduction
+    A_h = Tensor(_adaptive_matrix(H, oh, input.dtype))  # (OH, H)
+    A_w = Tensor(_adaptive_matrix(W, ow, input.dtype))  # (OW, W)
+    return A_h @ input @ A_w.T  # (OH, H) @ (N, C, H, W) @ (W, OW) -> (N, C, OH, OW)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation (Ioffe & Szegedy 2015), torch's `F.batch_norm`.
+
+    For each channel c (axis 1 of (N, C), (N, C, L) or (N, C, H, W)):
+
+        y = (x - mean_c) / sqrt(var_c + eps) * weight[c] + bias[c]
+
+    training=True: mean_c and var_c are the statistics of THIS batch, over every axis but 1
+    (the biased variance, dividing by the count n), and the running statistics are updated in
+    place: running = (1 - momentum) * running + momentum * batch statistic, where the
+    variance fed to the running estimate is the unbiased one (dividing by n - 1), as torch.
+    training=False: the running statistics are used, so the output of one example no longer
+    depends on the others in its batch (evaluation, inference).
+
+    A composite: its well-known hand-derived backward (section 3 of the paper) comes out of
+    the primitives below by itself.
+    """
+    if input.ndim < 2:
+        raise RuntimeError(f"batch_norm expects input of shape (N, C, ...), got {input.shape}")
+    C = input.shape[1]
+    dims = (0, *range(2, input.ndim))  # every axis but the channels
+    shape = (1, C) + (1,) * (input.ndim - 2)  # per-channel values, broadcastable
+    if training:
+        n = input.numel() // C
+        if n <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size "
+                f"{input.shape}: batch norm cannot estimate a variance from one value; use a "
+                f"batch of at least 2 (drop_last) or model.eval()"
+            )
+        mean = input.mean(dim=dims, keepdim=True)  # (1, C, 1, 1)
+        centered = input - mean
+        var = (centered * centered).mean(dim=dims, keepdim=True)  # biased: / n
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                # NOTE: in place (`.data[...] =`), so the buffers the module holds change.
+                m = momentum
+                running_mean.data[...] = (1 - m) * running_mean.data + m * mean.data.reshape(C)
+                unbiased = var.data.reshape(C) * (n / (n - 1))
+                running_var.data[...] = (1 - m) * running_var.data + m * unbiased
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm with training=False needs running_mean and running_var")
+        mean = running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+        centered = input - mean
+    out = centered * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out

@@ -1,0 +1,161 @@
+"""The pieces of a transformer, as functions: token embedding, layer norm, attention.
+
+Read this after `functional.py`. A GPT (Radford et al. 2018, 2019; Karpathy's nanoGPT) needs
+only three things the engine did not have yet:
+
+1. `embedding(input, weight)`: look up one row of a table per token id. It is a *primitive*
+   (its backward is written here, beside its forward), because its gradient is a scatter-add
+   that no composite of the other ops does fast.
+2. `layer_norm(x, ...)`: normalise each position's feature vector to zero mean and unit
+   variance, then scale and shift it (Ba, Kiros & Hinton 2016). A composite: its gradient,
+   which takes half a page to derive by hand, comes from the primitives for free.
+3. `scaled_dot_product_attention(q, k, v, ...)`: softmax(q k^T / sqrt(d) + mask) v (Vaswani
+   et al. 2017, section 3.2.1), with the causal mask that keeps position t from looking at
+   t+1, t+2, ... A composite too: matmul, a masked fill, softmax, dropout, matmul.
+
+The names and arguments are torch's (`torch.nn.functional.embedding`, `.layer_norm`,
+`.scaled_dot_product_attention`), and `functional.py` re-exports them, so model code that calls
+`nn.functional.scaled_dot_product_attention` runs unchanged on either engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gradschool.engine.functional import dropout, softmax
+from gradschool.engine.tensor import Tensor
+
+__all__ = ["embedding", "layer_norm", "scaled_dot_product_attention"]
+
+
+# ---- embedding: a primitive ----------------------------------------------------------------
+
+
+def _scatter_add_rows(index: np.ndarray, rows: np.ndarray, num_rows: int) -> np.ndarray:
+    """out[i] = sum of rows[j] over every j with index[j] == i, for i < num_rows.
+
+    index: (N,) int, rows: (N, C) -> out: (num_rows, C).
+
+    NOTE: `np.add.at(out, index, rows)` says the same thing but is slow (an unbuffered loop
+    over N), and `out[index] += rows` is wrong: a repeated index would be added only once.
+    Here the N rows are sorted by index so that equal indices sit together, and
+    `np.add.reduceat` sums each run of equal indices in one vectorised pass: O(N log N) for
+    the sort plus one pass over the (N, C) rows.
+    """
+    out = np.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
+    if index.size == 0:
+        return out
+    order = np.argsort(index, kind="stable")  # stable: each run is summed in input order
+    sorted_index = index[order]
+    starts = np.flatnonzero(np.r_[True, sorted_index[1:] != sorted_index[:-1]])
+    out[sorted_index[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return out
+
+
+def embedding(input: Any, weight: Tensor) -> Tensor:
+    """Row `input[...]` of `weight` for every id: (*input.shape) ints -> (*input.shape, C).
+
+    weight: (num_embeddings, C). In a GPT, `input` is a (B, T) batch of token ids and the
+    result the (B, T, C) token vectors. It is the same as `one_hot(input) @ weight`, without
+    building the one-hot matrix.
+    """
+    idx = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"embedding expects integer token ids (like torch's Long), got {idx.dtype}: "
+            f"pass ids as integers, e.g. ids.astype(np.int64)"
+        )
+    num, dim = weight.shape
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        bad = idx[(idx < 0) | (idx >= num)].flat[0]
+        raise IndexError(f"index {bad} is out of range for an embedding of {num} rows")
+
+    def backward(g: np.ndarray) -> tuple:
+        # Row r of the table was copied to every position holding id r, so its gradient is
+        # the sum of the gradients at those positions (a scatter-add). Rows of ids that do
+        # not occur get 0. g: (*input.shape, C) -> (num, C).
+        return (_scatter_add_rows(idx.reshape(-1), g.reshape(-1, dim), num),)
+
+    return Tensor._make(weight.data[idx], (weight,), backward, "embedding")
+
+
+# ---- layer norm: a composite ---------------------------------------------------------------
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) dims.
+
+    NOTE: the variance is the *biased* one (divide by n, not n - 1), as torch and the paper
+    use; `eps` keeps the division finite for a constant vector.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[-len(shape) :]) != shape:
+        raise RuntimeError(
+            f"layer_norm: the input's last dimensions {tuple(input.shape)} do not match "
+            f"normalized_shape {shape}"
+        )
+    dims = tuple(range(-len(shape), 0))
+    centered = input - input.mean(dims, keepdim=True)  # (..., C)
+    var = (centered * centered).mean(dims, keepdim=True)  # (..., 1)
+    out = centered * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+# ---- attention: a composite ----------------------------------------------------------------
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(q k^T * scale + mask) v, torch's `F.scaled_dot_product_attention`.
+
+    query: (..., L, E), key: (..., S, E), value: (..., S, Ev) -> (..., L, Ev); in a GPT the
+    leading dims are (B, n_head) and L = S = T. `scale` defaults to 1 / sqrt(E): without it
+    the dot products grow like sqrt(E) and the softmax saturates (Vaswani et al. 2017).
+    `is_causal` masks out every key after the query's position (the lower-triangular mask);
+    a boolean `attn_mask` keeps where True, a float one is added to the scores.
+
+    NOTE: masked scores are set to -inf *before* the softmax, so their weights are exactly 0
+    and their gradient is 0; the max-shift inside softmax keeps that free of NaN as long as
+    each row keeps at least one key (the diagonal, under the causal mask).
+    NOTE: as in torch, `dropout_p` is applied whenever it is > 0; a model passes
+    `dropout_p if self.training else 0.0`.
+    """
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, S)
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError("scaled_dot_product_attention: give is_causal or attn_mask")
+        keep = np.tril(np.ones((L, S), dtype=bool))  # keep[i, j]: j <= i
+        scores = scores.masked_fill(~keep, -math.inf)
+    elif attn_mask is not None:
+        mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if mask.dtype == bool:
+            scores = scores.masked_fill(~mask, -math.inf)
+        else:
+            scores = scores + Tensor(mask.astype(scores.dtype))
+    weights = softmax(scores, dim=-1)  # (..., L, S), each row sums to 1
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p, training=True)
+    return weights @ value  # (..., L, Ev)
