@@ -25,7 +25,6 @@ can still set the thread variables both read when they start.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import platform
@@ -67,56 +66,25 @@ def early_threads(default: int | None = 1, argv: list[str] | None = None) -> int
     return threads or None
 
 
-def _openblas_libraries() -> list[ctypes.CDLL]:
-    """The OpenBLAS builds loaded in this process (NumPy's wheel bundles one), via the
-    process's memory map (Linux; elsewhere an empty list)."""
-    try:
-        maps = Path("/proc/self/maps").read_text()
-    except OSError:
-        return []
-    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}
-    return [ctypes.CDLL(p) for p in sorted(paths) if p.startswith("/")]
-
-
-_BLAS_SET = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-             "openblas_set_num_threads")  # fmt: skip
-_BLAS_GET = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-             "openblas_get_num_threads")  # fmt: skip
-
-
 def blas_threads() -> int | None:
     """The number of threads NumPy's OpenBLAS uses now (None if it cannot be asked)."""
-    import numpy  # noqa: F401 - loads the BLAS library whose setting we read
+    from gradschool.threads import get_threads
 
-    for lib in _openblas_libraries():
-        for name in _BLAS_GET:
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                return int(fn())
-    return None
+    return get_threads()["blas"]
 
 
 def set_threads(threads: int | None) -> dict[str, int | None]:
     """Set NumPy's BLAS threads and torch's intra-op threads to `threads`, now (None: leave
     them). Returns the settings in force afterwards: {"blas": n, "torch": n}.
 
-    NOTE: OpenBLAS is set through its own C function (what threadpoolctl does), so this works
-    after NumPy has started; other BLAS builds (MKL) keep what OMP_NUM_THREADS said at start.
+    NOTE: through `gradschool.threads`, which calls OpenBLAS's own setter, so this works
+    after NumPy has started; torch is imported first, so that it is set too.
     """
-    if threads:
-        import numpy  # noqa: F401
+    from gradschool.threads import get_threads
+    from gradschool.threads import set_threads as _set
 
-        for lib in _openblas_libraries():
-            for name in _BLAS_SET:
-                fn = getattr(lib, name, None)
-                if fn is not None:
-                    fn(ctypes.c_int(threads))
-                    break
-        torch = _torch()
-        if torch is not None:
-            torch.set_num_threads(threads)
-    torch = _torch()
-    return {"blas": blas_threads(), "torch": torch.get_num_threads() if torch else None}
+    _torch()
+    return _set(threads) if threads else get_threads()
 
 
 def _torch() -> Any:
@@ -214,7 +182,8 @@ def interleave(
     that are thrown away and then `repeats` rounds that are kept.
 
     A contestant may return a number of seconds to use instead of its own wall time (e.g. the
-    training time a trainer measured, without its set-up); the CPU time is always measured.
+    training time a trainer measured, without its set-up), or a pair (wall, cpu) seconds to
+    use instead of both (see `TrainClock`).
     """
     results = {name: Times() for name in contestants}
     for r in range(warmup + repeats):
@@ -222,6 +191,8 @@ def interleave(
             wall, cpu, value = timed(fn)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 wall = float(value)
+            elif isinstance(value, tuple) and len(value) == 2:
+                wall, cpu = (float(v) for v in value)
             if r >= warmup:
                 results[name].wall.append(wall)
                 results[name].cpu.append(cpu)
@@ -229,6 +200,45 @@ def interleave(
             line = "  ".join(f"{n} {t.wall[-1]:.3f}s" for n, t in results.items())
             print(f"  round {r - warmup + 1}/{repeats}: {line}  (load {load_average()[0]:.1f})")
     return results
+
+
+class TrainClock:
+    """A trainer callback that adds up the wall and CPU seconds of the epochs (from each
+    epoch's start to its end, the evaluation in between included: give the trainer no
+    validation or test split to time training alone). `fit(..., callbacks=[clock])`, then
+    return `clock.seconds` from a contestant."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self._start = (0.0, 0.0)
+
+    @property
+    def seconds(self) -> tuple[float, float]:
+        return self.wall, self.cpu
+
+    # The Callback interface (gradschool.train.callbacks.Callback), written out so that this
+    # module imports nothing from gradschool at import time.
+    def on_fit_start(self, trainer: Any) -> None:
+        pass
+
+    def on_epoch_start(self, trainer: Any) -> None:
+        self._start = (time.perf_counter(), time.process_time())
+
+    def on_batch_end(self, trainer: Any, loss: Any) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: Any, row: Any) -> None:
+        self.wall += time.perf_counter() - self._start[0]
+        self.cpu += time.process_time() - self._start[1]
+
+    def on_fit_end(self, trainer: Any) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
 
 def round_ratios(results: dict[str, Times], name: str, reference: str, cpu: bool = False) -> list:

@@ -1,11 +1,12 @@
 """Gradient descent, mini-batch and stochastic gradient descent, and three schedules, on full
 MNIST with the seed's MLP, on both engines.
 
-    python benchmarks/gd_family.py                      # everything (about 20 min, 2 cores)
+    python benchmarks/gd_family.py                      # everything (~25 min on 2 busy cores)
     python benchmarks/gd_family.py --part batch         # GD vs mini-batch vs SGD only
     python benchmarks/gd_family.py --part schedules     # constant vs step vs warm-up + cosine
     python benchmarks/gd_family.py --engines torch      # one engine
     python benchmarks/gd_family.py --quick              # mnist-mini, tiny budgets (a smoke run)
+    python benchmarks/gd_family.py --replot             # redraw figures/tables from runs/gd_family
 
 Part "batch" trains the seed recipe (MLP 784-128-64-10, SGD lr 0.01 momentum 0.9) with the
 three batch modes of the seed's section 3 for the same budget of examples seen (default 2
@@ -46,11 +47,14 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import csv  # noqa: E402
+
+from gradschool import plots  # noqa: E402
 from gradschool.experiments.compare import (  # noqa: E402
     compare_plan,
+    load_histories,
     run_compare,
     save_compare,
-    summary_row,
 )
 
 DATA_DIR = ROOT.parent / "shared" / "data"
@@ -114,7 +118,28 @@ def _markdown(rows: list[dict], reference: str | None) -> str:
     return "\n".join(lines)
 
 
-def _run(name: str, plan: list, out: Path, title: str, reference: str | None) -> list[dict]:
+def _report(name: str, runs: Path, out: Path, title: str, reference: str | None) -> None:
+    """Draw the figure and print the table of the comparison stored in `runs`."""
+    histories = load_histories(runs / "histories.csv")
+    with open(runs / "compare.csv", newline="", encoding="utf-8") as f:
+        rows = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    figure, table = out / f"{name}.png", out / f"{name}.csv"
+    plots.plot_comparison(histories, figure, title=title)
+    table.write_bytes((runs / "compare.csv").read_bytes())
+    print(_markdown(rows, reference))
+    print(f"figure: {figure}   table: {table}", flush=True)
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text or None
+
+
+def _run(name: str, plan: list, out: Path, title: str, reference: str | None) -> None:
     print(f"\n== {name}: {len(plan)} runs ==", flush=True)
 
     def start(i, result):
@@ -131,15 +156,8 @@ def _run(name: str, plan: list, out: Path, title: str, reference: str | None) ->
     # The runs themselves (checkpoints, metrics) go under runs/, the figure and table to `out`.
     runs = ROOT / "runs" / "gd_family" / name
     results = run_compare(plan, runs, on_start=start, on_run=done)
-    paths = save_compare(results, runs, title=title)
-    figure = out / f"{name}.png"
-    figure.write_bytes(paths["figure"].read_bytes())
-    table = out / f"{name}.csv"
-    table.write_bytes(paths["table"].read_bytes())
-    rows = [summary_row(r) for r in results]
-    print(_markdown(rows, reference))
-    print(f"figure: {figure}   table: {table}", flush=True)
-    return rows
+    save_compare(results, runs, title=title)
+    _report(name, runs, out, title, reference)
 
 
 def main() -> None:
@@ -153,6 +171,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500, help="warm-up batches")
     parser.add_argument("--out", default=str(ROOT / "docs" / "figures"))
     parser.add_argument("--quick", action="store_true", help="mnist-mini, tiny budgets")
+    parser.add_argument(
+        "--replot", action="store_true", help="redraw figures and tables from the last run's CSVs"
+    )
     args = parser.parse_args()
 
     base = ["--dataset", "mnist", "--data-dir", args.data_dir, "--progress", "off"]
@@ -171,22 +192,34 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     for engine in args.engines:
+        parts = []
         if args.part in ("batch", "all"):
-            _run(
-                f"gd_family_{engine}",
-                _batch_plan(engine, base, args.budget_epochs, args.gd_epochs),
-                out,
-                f"GD vs mini-batch vs SGD on MNIST, seed MLP, {engine} engine",
-                reference="mini-batch 64, lr 0.01",
+            parts.append(
+                (
+                    f"gd_family_{engine}",
+                    lambda engine=engine: _batch_plan(
+                        engine, base, args.budget_epochs, args.gd_epochs
+                    ),
+                    f"GD vs mini-batch vs SGD on MNIST, seed MLP, {engine} engine",
+                    "mini-batch 64, lr 0.01",
+                )
             )
         if args.part in ("schedules", "all"):
-            _run(
-                f"schedules_mnist_{engine}",
-                _schedule_plan(engine, base, args.schedule_epochs, args.warmup),
-                out,
-                f"The seed recipe under three schedules, MNIST, {engine} engine",
-                reference=None,
+            parts.append(
+                (
+                    f"schedules_mnist_{engine}",
+                    lambda engine=engine: _schedule_plan(
+                        engine, base, args.schedule_epochs, args.warmup
+                    ),
+                    f"The seed recipe under three schedules, MNIST, {engine} engine",
+                    None,
+                )
             )
+        for name, plan, title, reference in parts:
+            if args.replot:
+                _report(name, ROOT / "runs" / "gd_family" / name, out, title, reference)
+            else:
+                _run(name, plan(), out, title, reference)
     print(f"\ntotal {time.perf_counter() - start:.0f}s")
 
 

@@ -48,9 +48,12 @@ SIZES = [784, 128, 64, 10]
 LR, MOMENTUM = 0.01, 0.9
 
 
-def load_data(data_dir: str | None, examples: int) -> tuple[np.ndarray, np.ndarray, str]:
+def load_data(
+    data_dir: str | None, examples: int, quick: bool = False
+) -> tuple[np.ndarray, np.ndarray, str]:
     """(X (N, 784) float32, y (N,) int64, a description) with N = examples."""
     path = data_dir or (str(common.DATA_DIR) if (common.DATA_DIR / "mnist").is_dir() else None)
+    path = None if quick else path
     updates = {"val_fraction": 0.0, "data_dir": path, "dataset": "mnist" if path else "mnist-mini"}
     data = prepare_data(with_updates(Config(), updates).data, 0)
     X = data.X_train.reshape(len(data.X_train), -1)
@@ -163,8 +166,10 @@ def _fit_epoch(engine_name: str, data: Any, bs: int, steps: int) -> Any:
          "val_fraction": 0.0, "progress": "off"},
     )  # fmt: skip
 
-    def run() -> float:
-        return fit(config, data=data, console=False).state.train_time
+    def run() -> tuple[float, float]:
+        clock = common.TrainClock()
+        fit(config, data=data, console=False, callbacks=[clock])
+        return clock.seconds
 
     return run
 
@@ -190,6 +195,13 @@ def bench_batch(args: argparse.Namespace, X, y, bs: int) -> dict[str, Any]:
         return run
 
     fns = {name: contestant(name) for name in names}
+    if args.thread_sweep:
+        # Each engine at each thread count, switched at run time before its turn.
+        fns = {}
+        for n in (int(t) for t in args.thread_sweep.split(",")):
+            for name in ("numpy", "torch"):
+                fns[f"{name}@{n}t"] = _with_threads(n, contestant(name))
+        fns["torch"] = fns.pop(f"torch@{args.threads or 1}t")
     if args.trainer:
         # The trainer on the same arrays (no test split, so its end-of-epoch evaluation is
         # empty); it reports its own training time, set-up and evaluation excluded.
@@ -218,10 +230,31 @@ def bench_batch(args: argparse.Namespace, X, y, bs: int) -> dict[str, Any]:
     }
 
 
+def _with_threads(n: int, fn: Any) -> Any:
+    def run() -> Any:
+        common.set_threads(n)
+        try:
+            return fn()
+        finally:
+            common.set_threads(args_threads[0])
+
+    return run
+
+
+args_threads = [1]
+
+
 def _prepared(X: np.ndarray, y: np.ndarray) -> Any:
     base = prepare_data(with_updates(Config(), {"val_fraction": 0.0}).data, 0)
     return dataclasses.replace(
-        base, X_train=X, y_train=y, X_val=None, y_val=None, X_test=None, y_test=None
+        base,
+        X_train=X,
+        y_train=y,
+        X_val=None,
+        y_val=None,
+        X_test=None,
+        y_test=None,
+        normalizer=None,
     )
 
 
@@ -232,13 +265,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--composite", action="store_true", help="add the composite path")
     parser.add_argument("--trainer", action="store_true", help="add runs through train.fit")
+    parser.add_argument(
+        "--thread-sweep", default=None, help="e.g. 1,2: each engine at each thread count"
+    )
     parser.add_argument("--json", default=None, help="also write the results to this file")
     common.add_common_arguments(parser, repeats=5)
     args = parser.parse_args(argv)
     if args.quick:
-        args.examples, args.repeats = min(args.examples, 512), 1
+        args.examples, args.repeats = min(args.examples, 128), 1
     threads = common.set_threads(args.threads or None)
-    X, y, name = load_data(args.data_dir, args.examples)
+    args_threads[0] = args.threads or 1
+    X, y, name = load_data(args.data_dir, args.examples, args.quick)
     print(f"seed MLP {SIZES}, SGD lr {LR} momentum {MOMENTUM}; {len(X)} examples from {name}")
     print(f"threads {threads}; {common.machine_line()}")
     out = {"machine": common.machine(), "examples": len(X), "data": name, "batches": []}

@@ -4,17 +4,38 @@ The seed's example (source section 4) trains an MLP 784-128-64-10 with SGD (lr 0
 momentum 0.9) and cross-entropy for 10 epochs. As printed it cannot run; `seed_loop` below is
 that code completed in the most literal way (the missing `F` import, `net = Net()` and a
 `trainloader` — a torch DataLoader over in-memory tensors, batch 64, shuffled), which is what
-a learner would write. All three runs see the same normalised full-MNIST arrays, in one process,
-one after another, and the script prints wall times as ratios to the seed's loop.
+a learner would write. Every run sees the same normalised full-MNIST arrays, in one process,
+one after another (rounds alternate the runs when --repeats > 1), and the script prints wall
+times as ratios to the seed's loop, with each run's test accuracy:
+
+    seed loop           the seed's code as written: torch's default threads (one per core)
+    seed loop @Nt       the same code with torch on --threads N threads, like the runs below
+    gradschool torch    `gradschool train --engine torch --threads N`: the whole data set
+                        staged as tensors, index batches, no per-step host syncs
+    gradschool numpy    `gradschool train --engine numpy --threads N`
+
+A gradschool time is the whole `fit` (model building and the test evaluation after every
+epoch included); the seed loop's is its training loop plus one test evaluation at the end.
 
     python benchmarks/seed_recipe.py --data-dir ../shared/data            # full run
-    python benchmarks/seed_recipe.py --data-dir ../shared/data --quick    # a few batches
+    python benchmarks/seed_recipe.py --data-dir ../shared/data --skip "seed loop"
+    python benchmarks/seed_recipe.py --quick                              # a few batches
+
+--skip leaves runs out (comma-separated names): on a busy machine, torch's default threads
+fight the other processes for the cores and the seed loop as written can take many times
+longer than the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from typing import Any
+
+# NOTE: no common.early_threads() here: the thread variables would change torch's *default*,
+# and the seed loop as written runs with that default. Threads are set at run time instead.
+import common
 
 from gradschool.config import Config, with_updates
 from gradschool.data.prepare import prepare_data
@@ -42,6 +63,7 @@ def seed_loop(data, epochs: int, max_batches: int | None = None) -> tuple[float,
             return self.fc3(x)
 
     torch.manual_seed(0)
+    start = time.perf_counter()
     dataset = torch.utils.data.TensorDataset(
         torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
     )
@@ -49,7 +71,6 @@ def seed_loop(data, epochs: int, max_batches: int | None = None) -> tuple[float,
     net = Net()
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    start = time.perf_counter()
     for epoch in range(epochs):
         running_loss = 0.0
         for i, (inputs, labels) in enumerate(trainloader, 0):
@@ -62,9 +83,9 @@ def seed_loop(data, epochs: int, max_batches: int | None = None) -> tuple[float,
             if max_batches is not None and i + 1 >= max_batches:
                 break
         print("Epoch: %d, Loss: %.3f" % (epoch + 1, running_loss / len(trainloader)))  # noqa: UP031 - as the seed wrote it
-    seconds = time.perf_counter() - start
     with torch.no_grad():
         predicted = net(torch.from_numpy(data.X_test)).argmax(1).numpy()
+    seconds = time.perf_counter() - start
     return seconds, float((predicted == data.y_test).mean())
 
 
@@ -75,41 +96,115 @@ def gradschool_run(config: Config, data) -> tuple[float, float]:
     return seconds, trainer.state.history[-1]["test_acc"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="a few batches (CI smoke test)")
-    args = parser.parse_args()
-
-    base = with_updates(
+def base_config(args: argparse.Namespace) -> Config:
+    return with_updates(
         Config(),
         {
             "dataset": args.dataset if not args.quick else "mnist-mini",
-            "data_dir": args.data_dir,
+            "data_dir": args.data_dir or _default_data_dir(),
             "epochs": 1 if args.quick else args.epochs,
             "val_fraction": 0.0,  # the seed trains on the whole training set
             "progress": "off",
             "max_steps": 5 if args.quick else None,
         },
     )
+
+
+def _default_data_dir() -> str | None:
+    return str(common.DATA_DIR) if (common.DATA_DIR / "mnist").is_dir() else None
+
+
+def contestants(args: argparse.Namespace, data: Any) -> dict[str, Any]:
+    """name -> a function that runs it and returns (seconds, test accuracy)."""
+    import torch
+
+    base = base_config(args)
+    threads = args.threads or None
+    default_threads = torch.get_num_threads()
+    max_batches = 5 if args.quick else None
+
+    def seed(n: int) -> Any:
+        def run() -> tuple[float, float]:
+            torch.set_num_threads(n)
+            common.set_threads(n)
+            return seed_loop(data, base.train.epochs, max_batches)
+
+        return run
+
+    def ours(engine: str) -> Any:
+        config = with_updates(base, {"engine": engine, "threads": args.threads})
+
+        def run() -> tuple[float, float]:
+            if not threads:
+                common.set_threads(default_threads)
+            return gradschool_run(config, data)
+
+        return run
+
+    runs = {"seed loop": seed(default_threads)}
+    if threads:
+        runs[f"seed loop @{threads}t"] = seed(threads)
+    runs["gradschool torch"] = ours("torch")
+    runs["gradschool numpy"] = ours("numpy")
+    skip = {s.strip() for s in (args.skip or "").split(",") if s.strip()}
+    return {name: fn for name, fn in runs.items() if name not in skip}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=None, help="default: ../shared/data if present")
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--skip", default=None, help="runs to leave out, comma-separated")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    common.add_common_arguments(parser, repeats=1)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats = 1
+
+    base = base_config(args)
     data = prepare_data(base.data, base.train.seed)
     print(f"{len(data.y_train)} training and {len(data.y_test)} test examples")
+    print(common.machine_line())
 
-    results = {}
-    print("\n== the seed's own loop (PyTorch, DataLoader over in-memory tensors)")
-    results["seed loop"] = seed_loop(data, base.train.epochs, 5 if args.quick else None)
-    for engine in ("torch", "numpy"):
-        print(f"\n== gradschool train --engine {engine}")
-        results[f"gradschool {engine}"] = gradschool_run(
-            with_updates(base, {"engine": engine}), data
-        )
+    accuracy: dict[str, list[float]] = {}
+    runs = contestants(args, data)
 
-    reference = results["seed loop"][0]
-    print(f"\n{'run':18s} {'seconds':>8s} {'ratio':>6s} {'test acc':>9s}")
-    for name, (seconds, acc) in results.items():
-        print(f"{name:18s} {seconds:8.1f} {seconds / reference:6.2f} {100 * acc:8.2f}%")
+    def timed(name: str, fn: Any) -> Any:
+        def run() -> float:
+            print(f"\n== {name}")
+            seconds, acc = fn()
+            accuracy.setdefault(name, []).append(acc)
+            return seconds
+
+        return run
+
+    results = common.interleave(
+        {name: timed(name, fn) for name, fn in runs.items()}, repeats=args.repeats, warmup=0
+    )
+    reference = "seed loop" if "seed loop" in results else next(iter(results))
+    print(f"\nmedians of {args.repeats} round(s); ratios: median of per-round ratios")
+    print(f"{'run':20s} {'seconds':>8s} {'ratio':>6s} {'test acc':>9s}")
+    for name, t in results.items():
+        ratio = common.ratio(results, name, reference)
+        acc = 100 * max(accuracy[name])
+        print(f"{name:20s} {t.median_wall:8.1f} {ratio:6.2f} {acc:8.2f}%")
+    if f"seed loop @{args.threads}t" in results:
+        same = f"seed loop @{args.threads}t"
+        for name in ("gradschool torch", "gradschool numpy"):
+            if name in results:
+                print(f"{name} / {same} (same threads): {common.ratio(results, name, same):.2f}")
+    print(f"load average at the end: {common.load_average()}")
+    out = {
+        "machine": common.machine(),
+        "epochs": base.train.epochs,
+        "wall_s": {k: t.wall for k, t in results.items()},
+        "test_acc": accuracy,
+    }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return out
 
 
 if __name__ == "__main__":

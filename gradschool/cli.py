@@ -15,6 +15,10 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool rl train [--algo reinforce|a2c] [--engine numpy|torch] [--key value ...]
     gradschool rl play RUN_DIR [--episodes 10] [--gif [PATH]]
     gradschool gradcheck
+    gradschool bench [NAME ...] [--quick] [--threads N]
+    gradschool explain RUN_DIR [--method ig|saliency|gxi|smoothgrad|occlusion] [--index N ...]
+    gradschool lecture list [--lang en|zh]
+    gradschool lecture run N|all [--quick] [--lang en|zh|both] [--out reports/]
 """
 
 from __future__ import annotations
@@ -282,9 +286,10 @@ def _data(args: argparse.Namespace, overrides: list[str]) -> int:
 
     if args.action == "list":
         rows = list_datasets(args.data_dir)
-        print(f"{'name':16s} {'examples':>10s}  where")
+        width = max([16, *(len(row["name"]) for row in rows)])  # fsdd-speaker:yweweler is 21
+        print(f"{'name':{width}s} {'examples':>10s}  where")
         for row in rows:
-            print(f"{row['name']:16s} {str(row.get('examples', '')):>10s}  {row['where']}")
+            print(f"{row['name']:{width}s} {str(row.get('examples', '')):>10s}  {row['where']}")
         return 0
     rows = verify_datasets(args.data_dir, args.names or None)
     bad = 0
@@ -320,6 +325,27 @@ def _gradcheck(args: argparse.Namespace, overrides: list[str]) -> int:
 def _gradcheck_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("ops", nargs="*", help="ops to check (default: all)")
     p.add_argument("--seed", type=int, default=0)
+
+
+# ---- bench ------------------------------------------------------------------------------------
+
+
+def _bench(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.bench import run_benchmarks
+
+    return run_benchmarks(args.names, quick=args.quick, threads=args.threads)
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    from gradschool.bench import BENCHMARKS, QUICK_SET
+
+    p.add_argument("names", nargs="*", help=f"benchmarks (default: {', '.join(QUICK_SET)})")
+    p.add_argument("--quick", action="store_true", help="tiny mode: a few batches each")
+    p.add_argument(
+        "--threads", type=int, default=None, help="BLAS and torch threads for both engines (1)"
+    )
+    p.epilog = "benchmarks:\n" + "\n".join(f"  {n:12s} {d}" for n, (_, d) in BENCHMARKS.items())
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 # ---- generate ---------------------------------------------------------------------------------
@@ -565,6 +591,108 @@ def _rl_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+# ---- lecture (the course: lectures/NN_topic.py) ----------------------------------------------
+
+
+def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
+    import functools
+
+    from gradschool.lectures.runner import find_lecture, find_lectures, run_lecture
+
+    language = args.lang if args.lang != "both" else "en"
+    if args.action == "list":
+        from gradschool.lectures.report import format_lecture_list
+
+        print(format_lecture_list(find_lectures(args.dir), language))
+        return 0
+    keys = [k for key in args.lectures for k in key.split(",") if k]
+    if "all" in keys:
+        lectures = find_lectures(args.dir)
+    else:
+        lectures = [find_lecture(key, args.dir) for key in keys]
+    langs = ("en", "zh") if args.lang == "both" else (args.lang,)
+    failed = []
+    for lecture in lectures:
+        mode = "quick mode" if args.quick else "full mode"
+        print(f"Lecture {lecture.number}: {lecture.title(language)} ({mode})", flush=True)
+        echo = functools.partial(print, flush=True)  # one line per cell, as it finishes
+        run = run_lecture(lecture, langs, quick=args.quick, out=args.out, echo=echo)
+        for lang_, folder in run.reports.items():
+            figures = run.figures[lang_]
+            print(f"  report: {folder / 'report.html'} (and report.md, {figures} figures)")
+        print(f"  {'done' if run.ok else 'FAILED'} in {run.seconds:.1f} s", flush=True)
+        if not run.ok:
+            failed.append(f"lecture {lecture.number} ({run.error})")
+    if failed:
+        print("gradschool lecture: error in " + "; ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _lecture_args(p: argparse.ArgumentParser) -> None:
+    import os
+
+    default_lang = "zh" if os.environ.get("GRADSCHOOL_LANG", "").lower().startswith("zh") else "en"
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, help in (
+        ("list", "number, title and estimated run time of each lecture"),
+        ("run", "run lectures and write their reports (Markdown + one self-contained HTML)"),
+    ):
+        sub = actions.add_parser(name, help=help, description=help)
+        if name == "run":
+            sub.add_argument(
+                "lectures", nargs="+", metavar="N", help="lecture numbers (1 3 or 1,3), or all"
+            )
+            sub.add_argument("--quick", action="store_true", help="small runs: about a minute")
+            sub.add_argument("--out", default="reports", help="report folder (default reports/)")
+        choices = ["en", "zh", "both"] if name == "run" else ["en", "zh"]
+        sub.add_argument(
+            "--lang", choices=choices, default=default_lang, help="language (GRADSCHOOL_LANG)"
+        )
+        sub.add_argument("--dir", default=None, help="folder of NN_topic.py lectures")
+
+
+# ---- explain (attributions: docs/trust.md) --------------------------------------------------
+
+
+def _explain(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.trust.explain import explain_run
+
+    result = explain_run(
+        args.run_dir,
+        method=args.method,
+        indices=args.index,
+        steps=args.steps,
+        target=args.target,
+        prompt=args.prompt,
+        out=args.out,
+        overrides=overrides,
+    )
+    for line in result.lines:
+        print(line)
+    print("Saved " + ", ".join(str(p) for p in result.paths))
+    return 0
+
+
+def _explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run directory, e.g. runs/<name>")
+    p.add_argument(
+        "--method",
+        choices=["ig", "saliency", "gxi", "smoothgrad", "occlusion"],
+        default="ig",
+        help="ig = integrated gradients (default), gxi = gradient x input",
+    )
+    p.add_argument(
+        "--index", type=int, nargs="+", default=None, help="test examples (default: the first 10)"
+    )
+    p.add_argument("--steps", type=int, default=50, help="integrated gradients: path points (50)")
+    p.add_argument(
+        "--target", choices=["pred", "true"], default="pred", help="explain which class (pred)"
+    )
+    p.add_argument("--prompt", default=None, help="GPT runs: the text whose next char to explain")
+    p.add_argument("--out", default=None, help="the figure to write (default RUN_DIR/plots/)")
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 
@@ -615,15 +743,26 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "predict": (_predict_args, _predict, "recognise spoken digits in WAV files with a trained run"),
     "speech": (_speech_args, _speech, "figures of spoken-digit features (spectrograms per digit)"),
     "rl": (_rl_args, _rl, "game AI: train a policy-gradient agent on CartPole, or watch it play"),
+    "bench": (
+        _bench_args,
+        _bench,
+        "speed and memory benchmarks: NumPy engine / torch ratios (benchmarks/, quick set)",
+    ),
     "gradcheck": (
         _gradcheck_args,
         _gradcheck,
         "check every engine op's backward against finite differences",
     ),
+    "explain": (
+        _explain_args,
+        _explain,
+        "attribution heat maps of a run's decisions (integrated gradients, saliency, ...)",
+    ),
+    "lecture": (_lecture_args, _lecture, "the course: list the lectures, or run them into reports"),
 }
 
 # Commands whose extra --key value arguments are config overrides.
-_TAKES_OVERRIDES = {"train", "eval", "cv", "search", "compare", "schedule", "rl"}
+_TAKES_OVERRIDES = {"train", "eval", "cv", "search", "compare", "schedule", "rl", "explain"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "AudioConfig",
     "Config",
+    "DPConfig",
     "DataConfig",
     "EarlyStoppingConfig",
     "ModelConfig",
@@ -215,11 +216,14 @@ class ModelConfig:
     block_size: int = setting(64, ge=1, help="gpt: context length in tokens (the window T)")
     bias: bool = setting(True, help="gpt: biases in the Linear and LayerNorm layers")
     # model.name = "cnn" (models.cnn; see docs/cnn.md):
-    arch: Literal["lenet", "resnet"] = setting(
-        "lenet", help="cnn: lenet = conv-pool stages + an MLP head; resnet = a ResNet-9"
+    arch: Literal["lenet", "resnet", "dpcnn"] = setting(
+        "lenet",
+        help="cnn: lenet = conv-pool stages + an MLP head; resnet = a ResNet-9; dpcnn = DP-SGD's",
     )
     channels: list[int] = setting(
-        [32, 64], check=_channel_widths, help="cnn: conv widths, one per stage (resnet: exactly 4)"
+        [32, 64],
+        check=_channel_widths,
+        help="cnn: conv widths, one per stage (resnet: exactly 4; dpcnn: 2)",
     )
     kernel_size: int = setting(3, ge=1, help="cnn (lenet): side of the square conv kernels (odd)")
     hidden: int = setting(128, ge=1, help="cnn (lenet): width of the fully connected hidden layer")
@@ -401,6 +405,9 @@ class TrainConfig:
     nproc: int = setting(
         1, ge=1, help="processes `gradschool train` launches with torchrun (DDP); 1 = no launch"
     )
+    threads: int = setting(
+        0, ge=0, help="CPU threads of NumPy's BLAS and torch; 0 = their default (all cores)"
+    )
 
     def _cross_check(self, where: str) -> str | None:
         # NOTE: said before a run starts, so a NumPy-engine run never half-starts on settings
@@ -449,6 +456,23 @@ class EarlyStoppingConfig:
 
 
 @dataclass
+class DPConfig:
+    """Differentially private training, DP-SGD (docs/trust.md): `--dp` switches it on."""
+
+    enabled: bool = setting(
+        False, help="train with DP-SGD: Poisson batches, per-example clipping, Gaussian noise"
+    )
+    target_epsilon: float | None = setting(
+        None, gt=0, help="privacy budget ε of the whole run; the noise is found to meet it"
+    )
+    delta: float = setting(1e-5, gt=0, lt=1, help="δ of (ε, δ)-DP; keep it well below 1/N")
+    max_grad_norm: float = setting(1.0, gt=0, help="C: each example's gradient is clipped to it")
+    noise_multiplier: float | None = setting(
+        None, ge=0, help="σ: noise std = σ C; none = the smallest σ that meets target_epsilon"
+    )
+
+
+@dataclass
 class Config:
     """One run's settings. `Config()` is the seed's recipe."""
 
@@ -458,6 +482,7 @@ class Config:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    dp: DPConfig = field(default_factory=DPConfig)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Config:
@@ -898,6 +923,15 @@ def _set(config: Any, path: str, value: Any, from_text: bool, origin: str) -> No
     setattr(target, leaf, value)
 
 
+def _switch(cls: type, path: str) -> str:
+    """A section that is switched on and off (it has a bool `enabled`) is switched by its
+    name: `--dp` means `--dp.enabled`, `--no-dp` means `--dp.enabled=false`."""
+    tp = _nodes(cls)[path][0]
+    if _is_section(tp) and _hints(tp).get("enabled") is bool:
+        return f"{path}.enabled"
+    return path
+
+
 def _parse_args(cls: type, args: Sequence[str]) -> Iterator[tuple[str, Any, bool, str]]:
     """Yield (path, value, value_is_text, origin) for each override in `args`."""
     args = list(args)
@@ -914,6 +948,7 @@ def _parse_args(cls: type, args: Sequence[str]) -> Iterator[tuple[str, Any, bool
         path = _resolve(cls, key, flag=True)
         if path is None and key.replace("-", "_").startswith("no_"):
             negated = _resolve(cls, key[3:], flag=True)
+            negated = None if negated is None else _switch(cls, negated)
             if negated is not None and not _is_flag(_nodes(cls)[negated][0]):
                 raise ConfigError(
                     f"{token} works only for true/false settings, and {negated} must be"
@@ -928,6 +963,7 @@ def _parse_args(cls: type, args: Sequence[str]) -> Iterator[tuple[str, Any, bool
                 continue
         if path is None:
             raise _unknown_key(cls, key, flag=True)
+        path = _switch(cls, path)
         tp = _nodes(cls)[path][0]
         if eq:
             yield path, text, True, token

@@ -163,7 +163,38 @@ def cnn(
             *head_dropout,
             nn.Linear(c3, num_classes),
         )
-    raise ConfigError(f"unknown cnn arch {arch!r}; choose lenet or resnet")
+    if arch == "dpcnn":
+        return _dpcnn(nn, c_in, H, W, num_classes, channels, hidden, act, head_dropout)
+    raise ConfigError(f"unknown cnn arch {arch!r}; choose lenet, resnet or dpcnn")
+
+
+def _dpcnn(
+    nn: Any, c_in: int, H: int, W: int, num_classes: int, channels: Any, hidden: int,
+    act: Any, head_dropout: list,
+) -> Any:  # fmt: skip
+    """The small CNN of the DP-SGD literature (Papernot et al. 2021, "Tempered sigmoid
+    activations"; Tramer & Boneh 2021; the MNIST example of Opacus): few weights, because
+    DP-SGD's noise grows with the number of parameters. For 28x28 MNIST with channels 16, 32:
+    conv 8x8 stride 2 pad 3 -> (16, 14, 14), max-pool 2 stride 1 -> 13x13, conv 4x4 stride 2
+    -> (32, 5, 5), max-pool 2 stride 1 -> 4x4 -> Linear(512, hidden) -> Linear(num_classes).
+    No batch norm: it mixes the examples of a batch, which DP-SGD cannot allow.
+    """
+    if len(channels) != 2:
+        raise ConfigError(
+            f"the dpcnn arch has 2 conv layers and takes 2 widths in model.channels, got "
+            f"{list(channels)}; e.g. --channels 16,32"
+        )
+    c1, c2 = channels
+    H, W = (H + 6 - 8) // 2 + 1 - 1, (W + 6 - 8) // 2 + 1 - 1  # conv 8/2/3, then pool 2/1
+    H, W = (H - 4) // 2 + 1 - 1, (W - 4) // 2 + 1 - 1  # conv 4/2, then pool 2/1
+    if H < 1 or W < 1:
+        raise ConfigError("the dpcnn arch needs images of at least 16x16 pixels")
+    return nn.Sequential(
+        nn.Conv2d(c_in, c1, 8, stride=2, padding=3), act(), nn.MaxPool2d(2, 1),
+        nn.Conv2d(c1, c2, 4, stride=2), act(), nn.MaxPool2d(2, 1),
+        nn.Flatten(), nn.Linear(c2 * H * W, hidden), act(), *head_dropout,
+        nn.Linear(hidden, num_classes),
+    )  # fmt: skip
 
 
 # ---- gpt: a character-level transformer (nanoGPT's model, layer by layer) -------------------

@@ -121,6 +121,8 @@ def plot_comparison(
     validation split); dashed: validation loss. Full-batch gradient descent takes one step per
     epoch and SGD one per example, so the three x axes tell three different stories.
     """
+    from matplotlib.ticker import NullFormatter
+
     axes_x = (
         ("epoch", "epoch"),
         ("train_time", "training wall time (s, evaluation excluded)"),
@@ -151,6 +153,7 @@ def plot_comparison(
             axes[row][col].grid(alpha=0.3)
             if key != "epoch":  # GD, mini-batch and SGD differ by orders of magnitude here
                 axes[row][col].set_xscale("log")
+                axes[row][col].xaxis.set_minor_formatter(NullFormatter())  # no 3x10^0 clutter
     axes[0][0].set_ylabel("loss (solid: train, dashed: val)")
     axes[1][0].set_ylabel("accuracy (%)")
     axes[0][0].legend(fontsize=8)
@@ -278,4 +281,68 @@ def plot_episode_returns(
     ax.legend(loc="upper left", fontsize=8)
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_attributions(
+    images: list[Any],
+    maps: list[Any],
+    titles: list[str],
+    path: Path,
+    title: str = "",
+    signed: bool = True,
+) -> Path:
+    """Inputs (top row) above their attribution heat maps (bottom row), one column each
+    (gradschool explain). An image is (H, W) grey or (H, W, 3) colour in [0, 1]; a map is
+    (H, W). Signed maps: red = pushed the class score up, blue = down, one colour scale per
+    map, symmetric around 0; unsigned maps (saliency): dark to bright."""
+    import numpy as np
+
+    cols = len(images)
+    fig, axes = plt.subplots(
+        2, cols, figsize=(1.5 * cols + 0.6, 3.5), squeeze=False, layout="constrained"
+    )
+    for ax, image, label in zip(axes[0], images, titles):
+        ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None)
+        ax.set_title(label, fontsize=8)
+    for ax, heat in zip(axes[1], maps):
+        scale = float(np.max(np.abs(heat))) or 1.0
+        if signed:
+            ax.imshow(heat, cmap="bwr", vmin=-scale, vmax=scale)
+        else:
+            ax.imshow(heat, cmap="inferno", vmin=0, vmax=scale)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("input", fontsize=8)
+    axes[1, 0].set_ylabel("attribution", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_text_attribution(
+    chars: list[str], scores: list[float], path: Path, title: str = "", width: int = 48
+) -> Path:
+    """Text with each character's background coloured by its attribution (red up, blue
+    down, white none), `width` characters a line; a newline is shown as ⏎."""
+    import numpy as np
+
+    scores = np.asarray(scores, dtype=float)
+    scale = float(np.max(np.abs(scores))) or 1.0
+    lines = max(1, -(-len(chars) // width))
+    fig, ax = plt.subplots(figsize=(0.16 * width + 0.4, 0.32 * lines + 0.7))
+    cmap = plt.get_cmap("bwr")
+    for i, (char, score) in enumerate(zip(chars, scores)):
+        row, col = divmod(i, width)
+        color = cmap(0.5 + 0.5 * score / scale)
+        ax.add_patch(plt.Rectangle((col, -row - 1), 1, 1, color=color, linewidth=0))
+        shown = "⏎" if char == "\n" else char
+        ax.text(col + 0.5, -row - 0.5, shown, ha="center", va="center", family="monospace",
+                fontsize=10)  # fmt: skip
+    ax.set_xlim(0, width)
+    ax.set_ylim(-lines, 0)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
     return _save(fig, path)

@@ -94,7 +94,9 @@ def test_three_batch_modes_log_steps_and_examples_fairly(tmp_path, capsys):
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
 def test_a_diverging_run_is_reported_and_the_others_go_on(tmp_path):
-    plan = compare_plan(vary=["lr=1e30,0.01"], overrides=["--epochs", "1", "--momentum", "0", *TINY])
+    plan = compare_plan(
+        vary=["lr=1e30,0.01"], overrides=["--epochs", "1", "--momentum", "0", *TINY]
+    )
     results = run_compare(plan)
     assert [r.status for r in results] == ["diverged", "ok"]
     assert "non-finite" in results[0].error or "diverged" in results[0].error

@@ -185,9 +185,9 @@ def test_rl_config_overrides_and_errors(tmp_path):
     config = rl.load_rl_config(None, ["--algo", "reinforce", "--engine", "torch", "--lr", "0.01"])
     assert (config.agent.algo, config.train.engine, config.optim.lr) == ("reinforce", "torch", 0.01)
     path = tmp_path / "a.toml"
-    path.write_text('[agent]\nalgo = "reinforce"\nhidden = [32]\n[train]\nupdates = 7\n')
-    config = rl.load_rl_config(path, ["--updates", "9"])
-    assert config.agent.hidden == [32] and config.train.updates == 9
+    path.write_text('[agent]\nalgo = "reinforce"\nhidden = [32]\n[train]\nenv_steps = 7\n')
+    config = rl.load_rl_config(path, ["--env-steps", "9"])
+    assert config.agent.hidden == [32] and config.train.env_steps == 9
     with pytest.raises(ConfigError, match="algo"):
         rl.load_rl_config(None, ["--algo", "dqn"])
 
@@ -204,7 +204,7 @@ def test_cartpole_drawing_without_pygame():
 def test_short_a2c_run_beats_a_random_policy():
     needs_gymnasium()
     config = rl.load_rl_config(
-        None, ["--updates", "60", "--eval-episodes", "20", "--progress", "off"]
+        None, ["--env-steps", str(60 * 8 * 16), "--eval-episodes", "20", "--progress", "off"]
     )
     result = rl.train_agent(config, console=False)
     random_agent = rl.Agent(config, 4, 2)
@@ -216,7 +216,7 @@ def test_short_a2c_run_beats_a_random_policy():
 
 def test_rl_cli_train_then_play_with_gif(tmp_path, capsys):
     needs_gymnasium()
-    args = ["rl", "train", "--algo", "reinforce", "--updates", "3", "--n-envs", "2",
+    args = ["rl", "train", "--algo", "reinforce", "--env-steps", "100", "--n-envs", "2",
             "--eval-episodes", "2", "--progress", "off", "--out-dir", str(tmp_path),
             "--run-name", "r", "--log-every", "1"]  # fmt: skip
     assert main(args) == 0

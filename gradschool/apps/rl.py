@@ -40,6 +40,7 @@ directory (metrics.csv, plots/), and a tqdm progress bar.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import sys
 import time
@@ -86,8 +87,8 @@ class AgentConfig:
     gamma: float = setting(0.99, ge=0, le=1, help="discount: a reward t steps ahead counts gamma^t")
     entropy_coef: float = setting(0.01, ge=0, help="weight of the entropy bonus (exploration)")
     value_coef: float = setting(0.5, ge=0, help="weight of the value network's squared error")
-    normalize_advantages: bool = setting(
-        True, help="scale each update's advantages to mean 0, std 1"
+    normalize_advantages: bool | None = setting(
+        None, help="scale each batch's advantages to mean 0, std 1; none = reinforce only"
     )
     n_envs: int = setting(8, ge=1, help="environments side by side (reinforce: episodes/update)")
     n_steps: int = setting(16, ge=1, help="a2c: steps of each environment per update")
@@ -100,12 +101,16 @@ class RLTrainConfig:
     engine: Literal["numpy", "torch"] = setting("numpy", help="the from-scratch engine or torch")
     dtype: Literal["float32", "float64"] = setting("float32", help="floating-point precision")
     seed: int = setting(0, ge=0, help="seeds the networks, the actions and the environments")
-    updates: int = setting(3000, ge=1, help="optimizer steps at most")
+    env_steps: int = setting(
+        300_000, ge=1, help="environment steps to learn from (the last update may pass it)"
+    )
     target_return: float | None = setting(
         None, help="stop once the last 100 training episodes average this; none = never"
     )
     eval_episodes: int = setting(100, ge=1, help="episodes of the final evaluation")
-    log_every: int = setting(50, ge=1, help="updates between log lines, metrics rows, checkpoints")
+    log_every: int = setting(
+        10_000, ge=1, help="environment steps between log lines, metrics rows and checkpoints"
+    )
     out_dir: str = setting("runs", help="folder that holds the run directories")
     run_name: str | None = setting(None, help="run directory name; none = generated")
     progress: Literal["auto", "on", "off"] = setting("auto", help="progress bar")
@@ -113,7 +118,18 @@ class RLTrainConfig:
 
 def _default_optim() -> OptimConfig:
     # Adam with clipping at 0.5 (as A2C implementations clip); momentum etc. are SGD's, unused.
-    return OptimConfig(name="adam", lr=0.003, clip_grad_norm=0.5)
+    return OptimConfig(name="adam", lr=0.002, clip_grad_norm=0.5)
+
+
+def _default_schedule() -> ScheduleConfig:
+    # The learning rate falls linearly to 0 over train.env_steps: late updates only polish.
+    return ScheduleConfig(name="linear", start_factor=1.0, end_factor=0.0)
+
+
+# NOTE: one schedule step per SCHEDULE_UNIT environment steps, whatever the algorithm: an update
+# is 128 steps of A2C but up to 4,000 of REINFORCE, so counting updates would give the two
+# different schedules for the same budget.
+SCHEDULE_UNIT = 1000
 
 
 @dataclass
@@ -122,7 +138,7 @@ class RLConfig:
 
     agent: AgentConfig = field(default_factory=AgentConfig)
     optim: OptimConfig = field(default_factory=_default_optim)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    schedule: ScheduleConfig = field(default_factory=_default_schedule)
     train: RLTrainConfig = field(default_factory=RLTrainConfig)
 
 
@@ -345,7 +361,12 @@ class Agent:
         x = backend.tensor(obs.astype(np.float32))
         logits = self.policy(x)  # (B, n_actions)
         values = self.value(x).reshape(-1)  # (B,)
-        adv = advantages(returns, backend.to_numpy(values.detach()), a.normalize_advantages)
+        # NOTE: by default only REINFORCE normalises: its Monte-Carlo advantages swing from a
+        # few units to a hundred as episodes lengthen, while A2C's n-step ones stay small, and
+        # normalising A2C's small batches (128 steps) mostly adds noise (measured: docs/rl.md).
+        normalize = a.normalize_advantages
+        normalize = a.algo == "reinforce" if normalize is None else normalize
+        adv = advantages(returns, backend.to_numpy(values.detach()), normalize)
         return policy_gradient_loss(
             backend.F,
             logits,
@@ -484,18 +505,26 @@ def train_agent(config: RLConfig, run: Any = None, console: bool = True) -> RLRe
     """Learn `config.agent.env` with `config.agent.algo`; log to `run` (a RunDir) if given.
 
     Each update: collect a batch of experience with the current policy, compute returns and
-    advantages, one gradient step on the joint loss (clipped), one schedule step.
+    advantages, one gradient step on the joint loss (each network's gradient clipped), then
+    the schedule catches up with the environment steps taken. Stops after
+    `train.env_steps` environment steps, or when `train.target_return` is reached.
     """
     from tqdm.auto import tqdm
 
     from gradschool.train.builders import build_optimizer, build_scheduler
 
     a, t = config.agent, config.train
+    if config.schedule.name == "plateau":
+        raise ConfigError(
+            'schedule.name = "plateau" needs a validation metric, which RL does not have; '
+            'use "linear", "cosine", "step"... (docs/rl.md).'
+        )
     envs = Envs(a.env, a.n_envs, t.seed)
     agent = Agent(config, envs.obs_dim, envs.n_actions)
     backend = agent.backend
     optimizer = build_optimizer(backend, agent.parameters(), config.optim)
-    scheduler = build_scheduler(backend, optimizer, config.schedule, 1, t.updates)
+    units = max(math.ceil(t.env_steps / SCHEDULE_UNIT), 1)
+    scheduler = build_scheduler(backend, optimizer, config.schedule, 1, units)
     rng = np.random.default_rng([t.seed, 0x52C])  # the agent's action samples
     clip = config.optim.clip_grad_norm
     if run is not None:
@@ -504,13 +533,14 @@ def train_agent(config: RLConfig, run: Any = None, console: bool = True) -> RLRe
     recent: deque[float] = deque(maxlen=100)
     history: list[dict[str, Any]] = []
     episodes: list[dict[str, Any]] = []
-    env_steps, train_time, solved_at = 0, 0.0, None
+    env_steps, update, scheduled, solved_at = 0, 0, 0, None
     sums: dict[str, float] = {}
     show = t.progress == "on" or (t.progress == "auto" and sys.stderr.isatty())
-    bar = tqdm(total=t.updates, unit="update", leave=False, disable=not show, dynamic_ncols=True)
+    bar = tqdm(total=t.env_steps, unit="step", leave=False, disable=not show, dynamic_ncols=True)
     start = time.perf_counter()
     try:
-        for update in range(1, t.updates + 1):
+        while env_steps < t.env_steps:
+            update += 1
             lr = optimizer.param_groups[0]["lr"]
             batch = (
                 collect_a2c(agent, envs, rng)
@@ -529,9 +559,10 @@ def train_agent(config: RLConfig, run: Any = None, console: bool = True) -> RLRe
                 grad_norm = float(clip_(agent.policy.parameters(), clip))
                 clip_(agent.value.parameters(), clip)
             optimizer.step()
-            if scheduler is not None:
+            before, env_steps = env_steps, env_steps + batch["steps"]
+            while scheduler is not None and scheduled < min(env_steps // SCHEDULE_UNIT, units):
                 scheduler.step()
-            env_steps += batch["steps"]
+                scheduled += 1
             for ret, length in batch["finished"]:
                 recent.append(ret)
                 episodes.append(
@@ -545,11 +576,12 @@ def train_agent(config: RLConfig, run: Any = None, console: bool = True) -> RLRe
             sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
             sums["n"] = sums.get("n", 0) + 1
             mean100 = float(np.mean(recent)) if recent else float("nan")
-            bar.update(1)
+            bar.update(min(env_steps, t.env_steps) - before)
             bar.set_postfix(ret100=f"{mean100:.1f}", refresh=False)
             reached = t.target_return is not None and len(recent) == 100
             reached = reached and mean100 >= t.target_return
-            if update % t.log_every == 0 or update == t.updates or reached:
+            log_now = env_steps // t.log_every > before // t.log_every
+            if log_now or env_steps >= t.env_steps or reached:
                 train_time = time.perf_counter() - start
                 n = sums.pop("n")
                 row = {
@@ -566,7 +598,7 @@ def train_agent(config: RLConfig, run: Any = None, console: bool = True) -> RLRe
                 if console:
                     bar.clear()
                     print(
-                        f"update {update:5d}  steps {env_steps:8d}  episodes {len(episodes):5d}"
+                        f"steps {env_steps:8d}  updates {update:5d}  episodes {len(episodes):5d}"
                         f"  return(100) {mean100:6.1f}  entropy {row['entropy']:.3f}"
                         f"  ({train_time:.1f}s)",
                         flush=True,
@@ -669,8 +701,6 @@ def _finish_run(run: Any, config: RLConfig, result: RLResult) -> None:
         train_time=result.train_time,
         solved_at_env_steps=result.solved_at,
     )
-    import json
-
     atomic_write_text(run.path / "run.json", json.dumps(info, indent=2) + "\n")
 
 
@@ -717,8 +747,12 @@ def record_episode(
     (CartPole runs at 50 steps per second, so every 2nd frame at 40 ms is real time), at most
     `max_frames` of them.
     """
+    import os
+
     from PIL import Image
 
+    # pygame starts SDL's audio too; with no sound card it prints an error. No sound is needed.
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     env = make_env(agent.config.agent.env, render_mode="rgb_array")
     rng = np.random.default_rng([seed, 0x61F])
     obs, _ = env.reset(seed=seed)

@@ -66,6 +66,7 @@ __all__ = [
     "read_wav",
     "resample",
     "stft",
+    "wav_features",
     "write_wav",
 ]
 

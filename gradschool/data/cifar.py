@@ -146,13 +146,10 @@ def read_meta(data: bytes, where: str = "batches.meta") -> list[str]:
     return names
 
 
-def read_cifar10(
-    read: dict[str, bytes], where: str, md5s: dict[str, str] | None = FILES
-) -> Dataset:
+def read_cifar10(read: dict[str, bytes], where: str, md5s: dict[str, str] | None) -> Dataset:
     """A Dataset from the batch files' bytes (`{"data_batch_1": b"...", ...}`).
 
-    md5s: the expected md5 of each file (the published ones); None skips the check (tests
-    use it on small batch files they write themselves).
+    md5s: the expected md5 of each file (`FILES`, the published ones); None skips the check.
     """
     for name, data in read.items():
         if md5s is not None and hashlib.md5(data).hexdigest() != md5s[name]:
@@ -214,9 +211,11 @@ def _md5_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def download_archive(dest: Path, url: str = URL, md5: str = ARCHIVE_MD5) -> Path:
-    """Download the archive to `dest` through a temporary file, renamed into place only once
-    the md5 of its bytes matches the published one: a broken download never looks complete."""
+def download_archive(dest: Path, url: str | None = None, md5: str | None = None) -> Path:
+    """Download the archive (default: the official `URL`) to `dest` through a temporary file,
+    renamed into place only once the md5 of its bytes matches (default: the published
+    `ARCHIVE_MD5`): a broken download never looks complete."""
+    url, md5 = url or URL, md5 or ARCHIVE_MD5
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
@@ -281,7 +280,7 @@ def load_cifar10(data_dir: Path | None = None, download: bool = True) -> Dataset
         found = ("archive", root / ARCHIVE)
     kind, path = found
     files = _read_folder(path) if kind == "folder" else _read_archive(path)
-    return read_cifar10(files, str(path))
+    return read_cifar10(files, str(path), FILES)
 
 
 def _locate_row(data_dir: Path | None) -> dict:

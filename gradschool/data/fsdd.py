@@ -274,7 +274,9 @@ def _compute(folder: Path, names: list[str], spec: AudioSpec) -> np.ndarray:
     return out
 
 
-def fsdd_features(data_dir: Any = None, download: bool = True, spec: AudioSpec | None = None):
+def fsdd_features(
+    data_dir: Any = None, download: bool = True, spec: AudioSpec | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Path]:
     """Features of all 3,000 recordings, in file-name order, with their labels.
 
     Returns (X (3000, 1, rows, frames) float32, digits (3000,) int64, speakers (3000,) str,

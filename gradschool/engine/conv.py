@@ -23,8 +23,8 @@ The shapes, with OH = (H + 2 * padding - kh) // stride + 1 (and OW likewise):
 
     x        (N, C, H, W)                     input images
     windows  (N, C, OH, OW, kh, kw)           a view: patch (oh, ow) of channel c of image n
-    cols     (N * OH * OW, C * kh * kw)       one patch per row: the "im2col" matrix (a copy)
-    weight   (O, C, kh, kw) -> (O, C*kh*kw)   one kernel per row
+    cols     (N * OH * OW, kh * kw * C)       one patch per row: the "im2col" matrix (a copy)
+    weight   (O, C, kh, kw) -> (O, kh*kw*C)   one kernel per row, in the same order
     out      cols @ weight^T: (N*OH*OW, O) -> (N, OH, OW, O) -> permuted to (N, O, OH, OW)
 
 Names and arguments follow `torch.nn.functional`, and `functional.py` re-exports them. The
@@ -89,9 +89,10 @@ def _empty_like_layout(like: np.ndarray, shape: tuple[int, int, int, int]) -> np
 
 
 def _pad(x: np.ndarray, ph: int, pw: int, value: float) -> np.ndarray:
-    """x (N, C, H, W) with ph rows and pw columns of `value` on each side, same memory order."""
+    """x (N, C, H, W) with ph rows and pw columns of `value` on each side, stored
+    channels-last: the copy is made anyway, and conv2d's patches read fastest from that order."""
     N, C, H, W = x.shape
-    out = _empty_like_layout(x, (N, C, H + 2 * ph, W + 2 * pw))
+    out = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=x.dtype).transpose(0, 3, 1, 2)
     if value != 0:
         out[...] = value
     out[:, :, ph : ph + H, pw : pw + W] = x
@@ -150,9 +151,15 @@ def sliding_windows(
         # NOTE: `+=` on a strided slice is safe here: within one offset (a, b) the windows
         # touch distinct pixels, so no index repeats inside a single add.
         grad = _empty_like_layout(g, (N, C, Hp, Wp))  # zeros, in the memory order of g
-        for a in range(kh):
-            for b in range(kw):
-                grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw] += g[:, :, :, :, a, b]
+        if (sh, sw) == (kh, kw):
+            # Windows that tile the image (2x2 pooling): every pixel is in at most one
+            # window, so the adds are one assignment: (N, C, OH, kh, OW, kw) -> the image.
+            tiles = g.transpose(0, 1, 2, 4, 3, 5).reshape(N, C, OH * kh, OW * kw)
+            grad[:, :, : OH * kh, : OW * kw] = tiles
+        else:
+            for a in range(kh):
+                for b in range(kw):
+                    grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw] += g[:, :, :, :, a, b]
         return (grad[:, :, ph : ph + H, pw : pw + W],)  # drop the padding's gradient
 
     return Tensor._make(windows, (x,), backward, "sliding_windows")
@@ -241,16 +248,22 @@ def conv2d(
     windows = sliding_windows(input, (kh, kw), stride, padding)  # (N, C, OH, OW, kh, kw)
     OH, OW = windows.shape[2:4]
     if groups == 1:
-        # (N, OH, OW, C, kh, kw) -> (N*OH*OW, C*kh*kw): the reshape copies the patches once.
-        cols = windows.permute(0, 2, 3, 1, 4, 5).reshape(N * OH * OW, C * kh * kw)
-        out = cols @ weight.reshape(O, C * kh * kw).T  # (N*OH*OW, O)
+        # One patch per row, its values in (kh, kw, C) order: (N*OH*OW, kh*kw*C). The reshape
+        # is the one copy of im2col. NOTE: (kh, kw, C) rather than (C, kh, kw): with the input
+        # stored channels-last, as conv2d leaves its output, each patch row is then kh*kw
+        # contiguous runs of C values, and the copy is several times faster.
+        cols = windows.permute(0, 2, 3, 4, 5, 1).reshape(N * OH * OW, kh * kw * C)
+        kernels = weight.permute(0, 2, 3, 1).reshape(O, kh * kw * C)  # the same order
+        out = cols @ kernels.T  # (N*OH*OW, O): every patch against every kernel
         out = out.reshape(N, OH, OW, O).permute(0, 3, 1, 2)  # (N, O, OH, OW), a view
     else:
         G, Og = groups, O // groups
-        # (N, G, Cg, OH, OW, kh, kw) -> (G, N, OH, OW, Cg, kh, kw) -> (G, N*OH*OW, Cg*kh*kw)
-        cols = windows.reshape(N, G, Cg, OH, OW, kh, kw).permute(1, 0, 3, 4, 2, 5, 6)
-        cols = cols.reshape(G, N * OH * OW, Cg * kh * kw)
-        out = cols @ weight.reshape(G, Og, Cg * kh * kw).transpose(1, 2)  # (G, N*OH*OW, Og)
+        # (N, G, Cg, OH, OW, kh, kw) -> (G, N, OH, OW, kh, kw, Cg) -> (G, N*OH*OW, kh*kw*Cg)
+        cols = windows.reshape(N, G, Cg, OH, OW, kh, kw).permute(1, 0, 3, 4, 5, 6, 2)
+        cols = cols.reshape(G, N * OH * OW, kh * kw * Cg)
+        kernels = weight.reshape(G, Og, Cg, kh, kw).permute(0, 1, 3, 4, 2)
+        kernels = kernels.reshape(G, Og, kh * kw * Cg)
+        out = cols @ kernels.transpose(1, 2)  # (G, N*OH*OW, Og): one product per group
         out = out.reshape(G, N, OH, OW, Og).permute(1, 0, 4, 2, 3).reshape(N, O, OH, OW)
     if bias is not None:
         out = out + bias.reshape(1, O, 1, 1)

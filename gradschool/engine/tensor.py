@@ -502,7 +502,9 @@ class Tensor:
             if not keepdim and axis is not None:
                 g = np.expand_dims(g, axis)
             winners = x == out
-            return (g * winners / winners.sum(axis=axis, keepdims=True),)
+            # NOTE: the count is cast to g's dtype: an int64 count would promote a float32
+            # gradient to float64, and every op upstream would then run in float64.
+            return (g * winners / winners.sum(axis=axis, keepdims=True).astype(g.dtype),)
 
         result = out if keepdim else (out.reshape(()) if axis is None else out.squeeze(axis))
         return Tensor._make(result, (self,), backward, "amax")

@@ -42,6 +42,7 @@ __all__ = [
     "compare_plan",
     "default_out_dir",
     "format_table",
+    "load_histories",
     "parse_vary",
     "run_compare",
     "save_compare",
@@ -160,11 +161,14 @@ def run_compare(
     console: bool = False,
     on_run: Callable[[int, CompareRun], None] | None = None,
     on_start: Callable[[int, CompareRun], None] | None = None,
+    callbacks: Callable[[int, CompareRun], list[Callback]] | None = None,
 ) -> list[CompareRun]:
     """Train every (label, config) of `plan` with `train.fit`, one after the other.
 
     With `out_dir`, each run writes its run directory under `out_dir/runs/`. Runs with the same
     data settings share one prepared copy of the data (loading full MNIST once, not N times).
+    `callbacks(i, run)`, when given, returns extra callbacks for run i, a fresh list per run
+    (e.g. one that records the loss of every batch, finer than the epoch history).
     """
     from gradschool.train.run import RunDir
     from gradschool.train.trainer import fit
@@ -182,9 +186,16 @@ def run_compare(
             run = RunDir(result.path)
         key = (repr(config.data), config.train.seed)
         recorder = _Recorder()
+        extra = callbacks(i, result) if callbacks is not None else []
         start = time.perf_counter()
         try:
-            fit(config, data=prepared.get(key), run=run, callbacks=[recorder], console=console)
+            fit(
+                config,
+                data=prepared.get(key),
+                run=run,
+                callbacks=[recorder, *extra],
+                console=console,
+            )
         except TrainingError as err:
             result.status, result.error = "diverged", str(err)
         result.seconds = time.perf_counter() - start
@@ -286,6 +297,29 @@ def save_compare(results: Sequence[CompareRun], out_dir: Path, title: str = "") 
     _write_csv(paths["table"], [summary_row(r) for r in results])
     _write_csv(paths["histories"], [{"run": r.label, **row} for r in results for row in r.history])
     return paths
+
+
+def load_histories(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Read a histories.csv back (label -> epoch rows, numbers as numbers), e.g. to redraw
+    the figure of an earlier comparison with `plots.plot_comparison`."""
+
+    def number(text: str) -> Any:
+        if text == "":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                return float(text)
+            except ValueError:
+                return text
+
+    histories: dict[str, list[dict[str, Any]]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            label = row.pop("run")
+            histories.setdefault(label, []).append({k: number(v) for k, v in row.items()})
+    return histories
 
 
 def default_out_dir(out_root: str = "runs") -> Path:

@@ -88,6 +88,8 @@ def format_row(row: dict[str, Any]) -> str:
     for split in ("train", "val", "test"):
         if row.get(f"{split}_acc") is not None:
             text += f", {split} acc: {100 * row[f'{split}_acc']:.2f}%"
+    if row.get("epsilon") is not None:  # a DP-SGD run: the privacy spent so far
+        text += f", epsilon: {row['epsilon']:.2f}"
     return text + f" ({row['epoch_time']:.1f}s)"
 
 

@@ -46,16 +46,28 @@ class ClassificationTask:
         # NOTE: augmented batches are made in NumPy, so with data.augment the inputs stay
         # NumPy arrays and each augmented batch is converted by the loop's backend.tensor().
         stage = backend.stage if not augmenter else np.asarray
-        loader = DataLoader(
-            stage(self.data.X_train),
-            stage(self.data.y_train),
-            batch_size=config.data.batch_size,
-            shuffle=config.data.shuffle,
-            seed=config.train.seed,
-            # Data-parallel: this process's part of each global batch (distributed.py).
-            rank=backend.rank,
-            world_size=backend.world_size,
-        )
+        if config.dp.enabled:
+            from gradschool.trust.dp import PoissonLoader
+
+            # DP-SGD: each example joins each batch with probability batch_size / N (its
+            # privacy accounting assumes exactly this sampling; docs/trust.md).
+            loader = PoissonLoader(
+                stage(self.data.X_train),
+                stage(self.data.y_train),
+                batch_size=config.data.batch_size,
+                seed=config.train.seed,
+            )
+        else:
+            loader = DataLoader(
+                stage(self.data.X_train),
+                stage(self.data.y_train),
+                batch_size=config.data.batch_size,
+                shuffle=config.data.shuffle,
+                seed=config.train.seed,
+                # Data-parallel: this process's part of each global batch (distributed.py).
+                rank=backend.rank,
+                world_size=backend.world_size,
+            )
         if not augmenter:
             return loader
         if self.data.X_train.ndim != 4:
@@ -75,6 +87,10 @@ class ClassificationTask:
         return normalizer(np.zeros((1, X.shape[1]), dtype=np.float32)).reshape(-1)
 
     def loss(self, F: Any, output: Any, y: Any) -> Any:
+        if len(y) == 0:
+            # NOTE: an empty batch (possible, if rarely, under DP-SGD's Poisson sampling) has
+            # loss 0 and zero gradients, not the NaN of a mean over nothing.
+            return output.sum() * 0.0
         return F.cross_entropy(output, y)
 
     def metrics(self, trainer: Trainer) -> dict[str, Any]:

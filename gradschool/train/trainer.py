@@ -30,6 +30,7 @@ from gradschool.config import Config
 from gradschool.distributed import check_sharded
 from gradschool.errors import CheckpointError, TrainingError
 from gradschool.models import build_model
+from gradschool.threads import set_threads
 from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
 from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
 from gradschool.train.early_stopping import EarlyStopping
@@ -73,6 +74,8 @@ class Trainer:
         # Engine, device, and this process's place among data-parallel processes (if any).
         self.backend = backend = backend_for(config.train)
         backend.manual_seed(config.train.seed)
+        if config.train.threads:  # CPU threads of BLAS and torch (0: their defaults)
+            set_threads(config.train.threads)
         self.task = task = build_task(config, data)
         self.data = task.data
         self.model = backend.cast_model(
@@ -92,6 +95,13 @@ class Trainer:
             config.train.epochs,
             config.train.max_steps,
         )
+        # DP-SGD (config [dp]; gradschool/trust/dp.py): per-example clipping and noise
+        # between backward and step, over the task's Poisson-sampled batches.
+        self.privacy = None
+        if config.dp.enabled:
+            from gradschool.trust.dp import make_private
+
+            self.privacy = make_private(self, console and backend.is_main)
         self.state = TrainState()
         self.run = run
         self.callbacks: list[Callback] = [ProgressBar(config.train.progress)]
@@ -134,7 +144,9 @@ class Trainer:
                     objective = loss + l1_penalty(model, l1) if l1 else loss
                     optimizer.zero_grad()
                     objective.backward()
-                    if clip is not None:  # gradient clipping, between backward and step
+                    if self.privacy is not None:  # DP-SGD: .grad := clipped sum + noise
+                        self.privacy.privatize()
+                    elif clip is not None:  # gradient clipping, between backward and step
                         backend.nn.utils.clip_grad_norm_(model.parameters(), clip)
                     optimizer.step()
                     if per_batch:
@@ -203,6 +215,8 @@ class Trainer:
         # stopping and plateau schedules decide the same in all of them.
         main = self.backend.is_main
         row.update(self.backend.broadcast_object(self.task.metrics(self) if main else None))
+        if self.privacy is not None:  # privacy spent so far: (epsilon, delta)-DP
+            row["epsilon"] = self.privacy.epsilon(self.state.step)
         row.update(epoch_time=epoch_time, train_time=self.state.train_time)
         return row
 
@@ -296,7 +310,7 @@ def fit(
     if resume:
         trainer.load_checkpoint(run.find_checkpoint() if resume is True else Path(resume))
     elif run is not None:
-        run.write_config(config)
+        run.write_config(trainer.config)  # as resolved (e.g. the DP noise level found)
         # A task may add what rebuilding its data needs (the GPT's vocabulary, say).
         task_info = getattr(trainer.task, "run_info", dict)()
         run.write_info(

@@ -1,0 +1,195 @@
+"""Reading a lecture: py-percent cells with jupytext's metadata, and the lecture's header.
+
+A lecture file looks like this (docs/lectures.md):
+
+    # ---
+    # jupyter:
+    #   jupytext:
+    #     formats: py:percent
+    #   gradschool:
+    #     quick: 10 s
+    #     full: 40 s
+    # ---
+
+    # %% [markdown] tags=["en"]
+    # # Lecture 1. From a neuron to an MLP
+    # ...
+
+    # %% [markdown] tags=["zh"]
+    # # 第 1 讲：从神经元到多层感知机
+    # ...
+
+    # %%
+    import numpy as np
+
+Cells start at a line `# %%`, optionally followed by a title, a type in brackets
+(`[markdown]`, `[md]`, `[raw]`) and metadata `key=JSON` (jupytext writes `tags=["en"]`). A
+markdown cell is its lines with the leading "# " taken off. The tags "en" and "zh" say which
+report a markdown cell belongs to; an untagged cell belongs to both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gradschool.errors import GradschoolError
+
+LANGS = ("en", "zh")
+
+_MARKER = re.compile(r"^# ?%%(?!%)(.*)$")
+_KIND = re.compile(r"\[(markdown|md|raw)\]")
+_META = re.compile(r"""(\w[\w-]*)=(\[[^\]]*\]|"[^"]*"|'[^']*'|\S+)""")
+_NAME = re.compile(r"^(\d+)_(\w+)\.py$")
+
+
+@dataclass
+class Cell:
+    """One cell: `kind` is "code" or "markdown"; `source` is the code, or the markdown text
+    without comment marks; `line` is the 1-based line of its first source line in the file."""
+
+    kind: str
+    source: str
+    line: int
+    title: str = ""
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def shown_in(self, language: str) -> bool:
+        """Whether this cell appears in `language`'s report (untagged: in every one)."""
+        langs = [tag for tag in self.tags if tag in LANGS]
+        return not langs or language in langs
+
+
+@dataclass
+class Lecture:
+    """A lecture file: its number, slug (`01_concepts`), titles per language, estimated run
+    times (as the header states them, e.g. "20 s"), and cells."""
+
+    path: Path
+    number: int
+    slug: str
+    cells: list[Cell]
+    titles: dict[str, str]
+    time_quick: str = "?"
+    time_full: str = "?"
+
+    def title(self, language: str) -> str:
+        return self.titles.get(language) or self.titles.get("en") or self.slug
+
+    @property
+    def code_cells(self) -> list[Cell]:
+        return [c for c in self.cells if c.kind == "code"]
+
+
+def _parse_marker(rest: str, path: Path, lineno: int) -> tuple[str, str, dict[str, Any]]:
+    kind = "code"
+    m = _KIND.search(rest)
+    if m:
+        kind = "raw" if m.group(1) == "raw" else "markdown"
+        rest = rest[: m.start()] + rest[m.end() :]
+    metadata: dict[str, Any] = {}
+    for key, value in _META.findall(rest):
+        try:
+            metadata[key] = json.loads(value.replace("'", '"'))
+        except json.JSONDecodeError:
+            raise GradschoolError(
+                f"{path}:{lineno}: cell metadata {key}={value} is not JSON; write it as "
+                f'jupytext does, e.g. # %% [markdown] tags=["en"]'
+            ) from None
+    title = _META.sub("", rest).strip()
+    return kind, title, metadata
+
+
+def _markdown_text(lines: list[str]) -> str:
+    """The markdown of a cell: '# text' lines lose '# ', a lone '#' is a blank line; a cell
+    written as a triple-quoted string is taken as it is."""
+    body = "\n".join(lines).strip("\n")
+    for quote in ('"""', "'''"):
+        if body.startswith(quote) and body.endswith(quote) and len(body) >= 6:
+            return body[3:-3].strip("\n")
+    out = []
+    for line in body.split("\n"):
+        if line.startswith("# "):
+            out.append(line[2:])
+        elif line.strip() == "#" or not line.strip():
+            out.append("")
+        else:
+            out.append(line.lstrip("#"))
+    return "\n".join(out)
+
+
+def _header(lines: list[str]) -> tuple[dict[str, str], int]:
+    """The jupytext YAML header (`# ---` ... `# ---`) at the top: only the keys `quick:` and
+    `full:` under `gradschool:` are read. Returns them and the number of header lines."""
+    if not lines or lines[0].strip() != "# ---":
+        return {}, 0
+    info: dict[str, str] = {}
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() == "# ---":
+            return info, i + 1
+        m = re.match(r"^#\s+(quick|full):\s*(.+?)\s*$", line)
+        if m:
+            info[m.group(1)] = m.group(2).strip("'\"")
+    return {}, 0  # no closing line: not a header
+
+
+def _title(cells: list[Cell], language: str) -> str:
+    for cell in cells:
+        if cell.kind == "markdown" and cell.shown_in(language):
+            for line in cell.source.split("\n"):
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return ""
+
+
+def parse_lecture(path: str | Path) -> Lecture:
+    """Read a lecture file into its cells. The file name gives number and slug: NN_topic.py."""
+    path = Path(path)
+    m = _NAME.match(path.name)
+    if not m:
+        raise GradschoolError(f"{path}: a lecture file is named NN_topic.py (e.g. 01_concepts.py)")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    info, start = _header(lines)
+    cells: list[Cell] = []
+    kind, title, metadata, body, first = "code", "", {}, [], start + 1
+
+    def close() -> None:
+        # Leading and trailing blank lines are layout, not content.
+        while body and not body[-1].strip():
+            body.pop()
+        offset = 0
+        while offset < len(body) and not body[offset].strip():
+            offset += 1
+        content = body[offset:]
+        if not content:
+            return
+        source = _markdown_text(content) if kind == "markdown" else "\n".join(content)
+        tags = metadata.get("tags", [])
+        cells.append(
+            Cell(kind, source, first + offset, title, list(tags) if tags else [], metadata)
+        )
+
+    for i, line in enumerate(lines[start:], start=start + 1):
+        marker = _MARKER.match(line)
+        if marker:
+            close()
+            kind, title, metadata = _parse_marker(marker.group(1), path, i)
+            body, first = [], i + 1
+        else:
+            body.append(line)
+    close()
+    cells = [c for c in cells if c.kind != "raw"]
+    titles = {language: _title(cells, language) for language in LANGS}
+    return Lecture(
+        path=path,
+        number=int(m.group(1)),
+        slug=path.stem,
+        cells=cells,
+        titles=titles,
+        time_quick=info.get("quick", "?"),
+        time_full=info.get("full", "?"),
+    )

@@ -1,0 +1,429 @@
+"""The lecture runner: execute a lecture's code cells, capture what they print and draw, and
+write one report per language.
+
+    run = run_lecture("lectures/01_concepts.py", langs=("en", "zh"), quick=True, out="reports")
+    run.ok, run.seconds, run.reports["zh"]    # -> reports/01_concepts.zh/report.{md,html}
+
+The code cells run in order in one namespace, as the plain script would run them, with
+GRADSCHOOL_QUICK and GRADSCHOOL_LANG set for the duration. After each cell the runner keeps
+its output (stdout and stderr together) and saves every matplotlib figure the cell left open
+as a PNG, then closes it. A cell that raises stops the lecture: its report shows the traceback
+and `run.ok` is False (the CLI then exits non-zero).
+
+One execution serves every language: `t(en, zh)` hands the runner both strings (see
+gradschool/lectures/__init__.py), which are resolved per language in the captured text and in
+each figure as it is saved. Only a lecture whose code calls `lang()` is run once per language.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradschool
+import gradschool.lectures as _helpers
+from gradschool.errors import GradschoolError
+from gradschool.lectures.cells import LANGS, Lecture, parse_lecture
+
+__all__ = [
+    "CellResult",
+    "Lecture",
+    "LectureRun",
+    "cjk_font",
+    "find_lecture",
+    "find_lectures",
+    "lecture_dir",
+    "run_lecture",
+]
+
+MAX_OUTPUT_LINES = 200  # per cell; longer output keeps its head and tail
+
+
+# ---- finding lectures -------------------------------------------------------------------------
+
+
+def lecture_dir() -> Path:
+    """Where the lectures are: $GRADSCHOOL_LECTURES, else the ones shipped in the package
+    (gradschool/lectures_src, which the repository's `lectures/` links to)."""
+    env = os.environ.get("GRADSCHOOL_LECTURES")
+    return Path(env) if env else Path(gradschool.__file__).resolve().parent / "lectures_src"
+
+
+def find_lectures(directory: str | Path | None = None) -> list[Lecture]:
+    """Every NN_topic.py lecture in `directory` (default: lecture_dir()), by number."""
+    folder = Path(directory) if directory is not None else lecture_dir()
+    if not folder.is_dir():
+        raise GradschoolError(
+            f"no lecture folder at {folder}: pass --dir with the folder that holds the "
+            f"NN_topic.py lectures, or reinstall gradschool (pip install -e .)"
+        )
+    paths = sorted(folder.glob("[0-9][0-9]_*.py"))
+    return sorted((parse_lecture(p) for p in paths), key=lambda lec: (lec.number, lec.slug))
+
+
+def find_lecture(key: str | int, directory: str | Path | None = None) -> Lecture:
+    """A lecture by number (1, "01") or by a part of its name ("concepts"), or a file path."""
+    path = Path(str(key))
+    if path.suffix == ".py" and path.is_file():
+        return parse_lecture(path)
+    lectures = find_lectures(directory)
+    text = str(key).strip().lower()
+    if text.isdigit():
+        found = [lec for lec in lectures if lec.number == int(text)]
+    else:
+        found = [lec for lec in lectures if text in lec.slug.lower()]
+    if len(found) != 1:
+        names = ", ".join(f"{lec.number} ({lec.slug})" for lec in lectures) or "none"
+        what = "no lecture" if not found else "more than one lecture"
+        raise GradschoolError(
+            f"{what} matches {key!r}; the lectures are: {names}. "
+            f"See them with `gradschool lecture list`."
+        )
+    return found[0]
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+
+@dataclass
+class CellResult:
+    """What one code cell did. `output` and `error` still hold t() markers (resolve them per
+    language); `figures[lang]` are the PNG file names in that language's report folder."""
+
+    index: int  # position of the cell in lecture.cells
+    number: int  # 1-based among the code cells
+    status: str = "skipped"  # "ok", "error" or "skipped" (after a failed cell)
+    output: str = ""
+    error: str = ""
+    error_line: int = 0  # the deepest line of the lecture file in the traceback
+    error_summary: str = ""  # "KeyError: 'missing'": the exception and its message's first line
+    seconds: float = 0.0
+    figures: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class LectureRun:
+    """The outcome of `run_lecture`: report folder per language, success, times."""
+
+    lecture: Lecture
+    langs: tuple[str, ...]
+    quick: bool
+    reports: dict[str, Path]
+    ok: bool
+    seconds: float  # wall time of the execution(s)
+    cells: dict[str, list[CellResult]]  # per language
+    executions: int  # 1, or one per language for a lecture that calls lang()
+    error: str = ""  # "line N: ValueError: ..." of the failed cell
+
+    @property
+    def figures(self) -> dict[str, int]:
+        return {lg: sum(len(c.figures.get(lg, [])) for c in cs) for lg, cs in self.cells.items()}
+
+
+_CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Noto Sans CJK JP",
+    "AR PL UMing CN",
+)
+_CJK_FILES = ("*wqy*", "*NotoSansCJK*", "*NotoSansSC*", "*SourceHanSans*", "*DroidSansFallback*")
+_CJK_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts")
+
+
+def cjk_font() -> str | None:
+    """The name of an installed font with Chinese glyphs, or None.
+
+    NOTE: matplotlib caches its font list; a font installed after the cache was built is not
+    in it, so the usual font folders are searched too and what is found there is added."""
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for family in _CJK_FAMILIES:
+        if family in names:
+            return family
+    for folder in _CJK_DIRS:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for pattern in _CJK_FILES:
+            for path in sorted(root.rglob(pattern)):
+                if path.suffix.lower() in (".ttf", ".ttc", ".otf"):
+                    with contextlib.suppress(Exception):
+                        font_manager.fontManager.addfont(str(path))
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((family for family in _CJK_FAMILIES if family in names), None)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def clean_output(text: str, max_lines: int = MAX_OUTPUT_LINES) -> str:
+    """Terminal output as a report shows it: progress bars redrawn with \\r keep their last
+    state, colour codes go, and very long output keeps its head and tail."""
+    text = _ANSI.sub("", text)
+    lines = []
+    for line in text.split("\n"):
+        if "\r" in line:
+            parts = [p for p in line.split("\r") if p.strip()]
+            line = parts[-1] if parts else ""
+        lines.append(line.rstrip())
+    while lines and not lines[-1]:
+        lines.pop()
+    if len(lines) > max_lines:
+        head, tail = max_lines * 2 // 3, max_lines // 3
+        skipped = len(lines) - head - tail
+        lines = [*lines[:head], f"... ({skipped} lines not shown) ...", *lines[-tail:]]
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _lecture_environment(quick: bool, language: str) -> Iterator[None]:
+    """GRADSCHOOL_QUICK / GRADSCHOOL_LANG set and t() in runner mode, for the duration."""
+    saved = {k: os.environ.get(k) for k in ("GRADSCHOOL_QUICK", "GRADSCHOOL_LANG")}
+    os.environ["GRADSCHOOL_QUICK"] = "1" if quick else "0"
+    os.environ["GRADSCHOOL_LANG"] = language
+    was_running = _helpers._under_runner
+    _helpers._under_runner = True
+    _helpers._images.clear()
+    try:
+        yield
+    finally:
+        _helpers._under_runner = was_running
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class _FigureText:
+    """While installed, every matplotlib Text draws the `language` part of its t() markers.
+
+    NOTE: patching Text.get_text (which layout and drawing both call) reaches every text of a
+    figure: titles, labels, legends, and tick labels that formatters make at draw time."""
+
+    def __init__(self) -> None:
+        self.language = "en"
+        self._original: Callable | None = None
+
+    def __enter__(self) -> _FigureText:
+        from matplotlib.text import Text
+
+        original = self._original = Text.get_text
+        patch = self
+
+        def get_text(text: Text) -> str:
+            return _helpers.resolve(original(text), patch.language)
+
+        Text.get_text = get_text
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from matplotlib.text import Text
+
+        Text.get_text = self._original
+
+
+def _fail(result: CellResult, exc: BaseException, lecture: Lecture, line: int) -> None:
+    """Record a cell's error: the traceback without the runner's own frame (the first, our
+    exec), the deepest line of the lecture in it, and a one-line summary."""
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    result.status = "error"
+    result.error = "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
+    lines = [f.lineno for f in traceback.extract_tb(tb) if f.filename == str(lecture.path)]
+    result.error_line = lines[-1] if lines else line
+    message = str(exc).strip().split("\n")[0]
+    result.error_summary = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _execute(
+    lecture: Lecture,
+    langs: tuple[str, ...],
+    quick: bool,
+    folders: dict[str, Path],
+    cjk: str | None,
+    echo: Callable[[str], None] | None,
+) -> tuple[list[CellResult], float]:
+    """Run the lecture's code cells once; save each cell's figures in every language."""
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    code_cells = [(i, c) for i, c in enumerate(lecture.cells) if c.kind == "code"]
+    results = [CellResult(index=i, number=n) for n, (i, _) in enumerate(code_cells, 1)]
+    namespace = {
+        "__name__": "__main__",
+        "__file__": str(lecture.path),
+        "__builtins__": __builtins__,
+    }
+    before = set(plt.get_fignums())  # figures of the caller (a notebook), not ours
+    # NOTE: matplotlib falls back glyph by glyph only across the families listed in
+    # font.family (not across font.sans-serif), so the Chinese font is listed there.
+    rc = {"font.family": ["sans-serif", cjk] if cjk else ["sans-serif"]}
+    start = time.perf_counter()
+    with (
+        _lecture_environment(quick, langs[0]),
+        matplotlib.rc_context(rc),
+        _FigureText() as figure_text,
+    ):
+        for result, (_, cell) in zip(results, code_cells):
+            figure_text.language = _figure_language(langs[0], cjk)
+            buffer = io.StringIO()
+            t0 = time.perf_counter()
+            try:
+                # Padding with blank lines makes tracebacks give the line in the file.
+                code = compile("\n" * (cell.line - 1) + cell.source, str(lecture.path), "exec")
+                with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                    exec(code, namespace)
+                result.status = "ok"
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - a lecture's error goes in its report
+                _fail(result, exc, lecture, cell.line)
+            result.seconds = time.perf_counter() - t0
+            result.output = buffer.getvalue()
+            try:
+                _collect_figures(result, langs, folders, figure_text, cjk, before)
+            except Exception as exc:  # noqa: BLE001 - e.g. a label mathtext cannot parse
+                _fail(result, exc, lecture, cell.line)
+                for num in set(plt.get_fignums()) - before:
+                    plt.close(num)
+            if echo is not None:
+                mark = "ok" if result.status == "ok" else "FAILED"
+                echo(
+                    f"  cell {result.number}/{len(results)} (line {cell.line}): {mark} "
+                    f"in {result.seconds:.1f} s"
+                )
+            if result.status == "error":
+                break
+    return results, time.perf_counter() - start
+
+
+def _collect_figures(
+    result: CellResult,
+    langs: tuple[str, ...],
+    folders: dict[str, Path],
+    figure_text: _FigureText,
+    cjk: str | None,
+    before: set[int],
+) -> None:
+    """Into each language's folder: the PNG files the cell handed to show(path), then every
+    figure it left open (saved with that language's text, then closed)."""
+    import matplotlib.pyplot as plt
+
+    def save(language: str, write: Callable[[Path], object]) -> None:
+        names = result.figures.setdefault(language, [])
+        name = f"fig-{result.number:02d}-{len(names) + 1}.png"
+        write(folders[language] / name)
+        names.append(name)  # only once the file is there
+
+    images, _helpers._images[:] = list(_helpers._images), []
+    for image in images:
+        if not image.is_file():
+            result.output += f"\nshow({str(image)!r}): no such file\n"
+            continue
+        for language in langs:
+            save(language, lambda path, image=image: shutil.copyfile(image, path))
+    for num in [n for n in plt.get_fignums() if n not in before]:
+        fig = plt.figure(num)
+        for language in langs:
+            figure_text.language = _figure_language(language, cjk)
+            save(language, lambda path, fig=fig: fig.savefig(path, dpi=100, bbox_inches="tight"))
+        plt.close(fig)
+
+
+def _figure_language(language: str, cjk: str | None) -> str:
+    """Chinese figure text needs a Chinese font; without one the figures stay English."""
+    return "en" if language == "zh" and cjk is None else language
+
+
+def _uses_lang(lecture: Lecture) -> bool:
+    return any(re.search(r"\blang\(\s*\)", c.source) for c in lecture.code_cells)
+
+
+def run_lecture(
+    lecture: str | Path | Lecture,
+    langs: tuple[str, ...] | list[str] = LANGS,
+    quick: bool = False,
+    out: str | Path = "reports",
+    echo: Callable[[str], None] | None = None,
+    command: str | None = None,
+) -> LectureRun:
+    """Run a lecture and write `out/NN_topic.<lang>/report.md` and `report.html` for each
+    language in `langs`, from one execution when the lecture allows (module docstring).
+
+    `echo` receives one progress line per cell (the CLI passes print); `command` is the
+    command line the report's footer names (default: the matching `gradschool lecture run`).
+    """
+    from gradschool.lectures.report import write_report
+
+    if not isinstance(lecture, Lecture):
+        lecture = parse_lecture(lecture)
+    langs = tuple(langs)
+    bad = [lg for lg in langs if lg not in LANGS]
+    if bad or not langs:
+        raise GradschoolError(f"languages must be among {', '.join(LANGS)}, got {list(langs)}")
+    folders = {lg: Path(out) / f"{lecture.slug}.{lg}" for lg in langs}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in [*folder.glob("fig-*.png"), folder / "report.md", folder / "report.html"]:
+            old.unlink(missing_ok=True)  # no stale figure from an earlier run
+    cjk = cjk_font() if "zh" in langs else None
+    groups = [(lg,) for lg in langs] if _uses_lang(lecture) and len(langs) > 1 else [langs]
+    cells: dict[str, list[CellResult]] = {}
+    seconds = 0.0
+    for group in groups:
+        results, took = _execute(lecture, group, quick, folders, cjk, echo)
+        seconds += took
+        for language in group:
+            cells[language] = results
+    ok = all(r.status != "error" for rs in cells.values() for r in rs)
+    error = ""
+    for r in cells[langs[0]]:
+        if r.status == "error":
+            error = f"line {r.error_line}: {_helpers.resolve(r.error_summary, 'en')}"
+    if command is None:
+        command = f"gradschool lecture run {lecture.number}" + (" --quick" if quick else "")
+    for language in langs:
+        write_report(
+            lecture,
+            cells[language],
+            language,
+            folders[language],
+            quick=quick,
+            seconds=seconds / len(groups),
+            command=f"{command} --lang {language}",
+            figure_note=language == "zh" and cjk is None,
+        )
+    return LectureRun(
+        lecture=lecture,
+        langs=langs,
+        quick=quick,
+        reports=folders,
+        ok=ok,
+        seconds=seconds,
+        cells=cells,
+        executions=len(groups),
+        error=error,
+    )

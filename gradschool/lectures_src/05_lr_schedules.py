@@ -1,0 +1,412 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   gradschool:
+#     quick: 30 s
+#     full: 3 min
+# ---
+
+# %% [markdown] tags=["en"]
+# # Lecture 5. Learning-rate schedules: the source's formulas, what they really are, their effect
+#
+# **Goal.** The learning rate $\alpha$ need not stay fixed. The source lists three schedules and
+# prints a formula for two of them — under the wrong names. We compute what those formulas
+# really do, put them beside the schedules their names stand for (true exponential and step
+# decay) and the two most used today (cosine and warm-up), and train the source's MNIST
+# recipe with each, on the NumPy engine and on PyTorch.
+
+# %% [markdown] tags=["zh"]
+# # 第 5 讲：学习率调整策略：原文的公式、它们实际是什么、效果如何
+#
+# **目标**：学习率 $\alpha$ 不一定要一直不变。原文列了三种调整策略，给其中两种写了公式——但名字安错了。本讲算一算
+# 这两个公式实际在干什么，把它们和名字本来指的策略（真正的指数衰减和步长衰减）、以及现在最常用的两种（余弦和
+# 预热）放在一起，再用每一种去训练原文的 MNIST 配方，NumPy 引擎和 PyTorch 上各跑一遍。
+
+# %% [markdown] tags=["en"]
+# ## What the source prints
+#
+# Section 3: "学习率调整策略（Learning Rate Scheduling）：学习率调整策略是一种调整学习率的方法，它可以
+# 帮助模型更快地收敛". Then:
+#
+# - "固定学习率" (fixed learning rate): $\alpha_t = \alpha_0$ throughout. Right.
+# - "指数衰减学习率：在训练过程中，按照指数衰减的方式逐渐减小学习率" (exponential decay), with
+#
+# $$
+# \alpha_t = \alpha_0 \times (1 - \frac{t}{T})^p
+# $$
+#
+# - "步长衰减学习率：在训练过程中，按照固定的步长逐渐减小学习率" (step decay), with
+#
+# $$
+# \alpha_t = \alpha_0 \times \frac{t}{T}
+# $$
+#
+# Neither formula is what its name says.
+#
+# - $\alpha_0 (1 - t/T)^p$ is **polynomial decay** (torch's `PolynomialLR`): it reaches exactly 0
+#   at $t = T$, and its shape depends on $p$ — a straight line for $p = 1$. Nothing in it is
+#   exponential.
+# - $\alpha_0 \, t/T$ does not decay at all: it is a **linear ramp from 0 up to $\alpha_0$** — the
+#   shape of a *warm-up*. Used as the whole schedule, training starts with a rate of 0 and ends
+#   with the largest rate: the opposite of what a decay is for.
+#
+# What the names mean:
+#
+# $$
+# \text{exponential decay:}\quad \alpha_t = \alpha_0\,\gamma^{t} \qquad (0 < \gamma < 1)
+# $$
+#
+# $$
+# \text{step decay:}\quad \alpha_t = \alpha_0\,\gamma^{\lfloor t/s \rfloor} \qquad (\text{e.g. } \gamma = 0.1 \text{ every } s \text{ steps})
+# $$
+#
+# And two schedules the source does not mention, used in most training today — cosine
+# annealing (Loshchilov & Hutter, 2017) and a linear warm-up over the first $W$ steps
+# (Goyal et al., 2017):
+#
+# $$
+# \text{cosine:}\quad \alpha_t = \eta_{min} + \frac{1}{2}(\alpha_0 - \eta_{min})\left(1 + \cos\frac{\pi t}{T}\right)
+# $$
+#
+# $$
+# \text{warm-up:}\quad \alpha_t = \alpha_0 \left(w + (1 - w)\frac{t}{W}\right) \quad (t < W)
+# $$
+#
+# The source's claim that a schedule "helps the model converge faster" is half the story: a
+# decay mostly lets SGD *settle* — with a fixed rate the gradient noise (lecture 4) keeps the
+# weights jumping around the minimum — and a warm-up avoids unstable first steps. All of them
+# are `schedule.name` values in gradschool, built for both engines by
+# `gradschool/train/builders.py`; docs/optimization.md has the full table.
+
+# %% [markdown] tags=["zh"]
+# ## 原文写了什么
+#
+# 第 3 节："学习率调整策略（Learning Rate Scheduling）：学习率调整策略是一种调整学习率的方法，它可以帮助模型更快地
+# 收敛"。接着列了三种：
+#
+# - "固定学习率"：整个训练过程中 $\alpha_t = \alpha_0$。没问题。
+# - "指数衰减学习率：在训练过程中，按照指数衰减的方式逐渐减小学习率"，公式是
+#
+# $$
+# \alpha_t = \alpha_0 \times (1 - \frac{t}{T})^p
+# $$
+#
+# - "步长衰减学习率：在训练过程中，按照固定的步长逐渐减小学习率"，公式是
+#
+# $$
+# \alpha_t = \alpha_0 \times \frac{t}{T}
+# $$
+#
+# 这两个公式都和名字对不上。
+#
+# - $\alpha_0 (1 - t/T)^p$ 是**多项式衰减**（torch 里的 `PolynomialLR`）：在 $t = T$ 时正好降到 0，形状由 $p$ 决定，
+#   $p = 1$ 时就是一条直线。里面根本没有指数。
+# - $\alpha_0 \, t/T$ 压根不衰减：它是一条**从 0 线性升到 $\alpha_0$ 的斜坡**——这是*预热*（warm-up）的形状。拿它当整个
+#   训练的学习率，训练开始时学习率是 0，结束时反而最大：和衰减的初衷正好相反。
+#
+# 名字本来指的是：
+#
+# $$
+# \text{exponential decay:}\quad \alpha_t = \alpha_0\,\gamma^{t} \qquad (0 < \gamma < 1)
+# $$
+#
+# $$
+# \text{step decay:}\quad \alpha_t = \alpha_0\,\gamma^{\lfloor t/s \rfloor} \qquad (\text{e.g. } \gamma = 0.1 \text{ every } s \text{ steps})
+# $$
+#
+# 即指数衰减每一步乘一个 $\gamma$；步长衰减每隔 $s$ 步乘一次 $\gamma$（比如降到十分之一），学习率呈台阶状。
+# 另外还有两种原文没提、但现在几乎人人在用的：余弦退火（Loshchilov 和 Hutter，2017）和前 $W$ 步的线性预热
+# （Goyal 等，2017）：
+#
+# $$
+# \text{cosine:}\quad \alpha_t = \eta_{min} + \frac{1}{2}(\alpha_0 - \eta_{min})\left(1 + \cos\frac{\pi t}{T}\right)
+# $$
+#
+# $$
+# \text{warm-up:}\quad \alpha_t = \alpha_0 \left(w + (1 - w)\frac{t}{W}\right) \quad (t < W)
+# $$
+#
+# 原文说调整学习率"可以帮助模型更快地收敛"，只说对了一半：衰减的主要作用是让 SGD *停得稳*——学习率固定时，梯度
+# 噪声（第 4 讲）会让权重一直在最小值附近来回跳；预热则是为了避免刚开始几步不稳定。这些在 gradschool 里都是
+# `schedule.name` 的取值，由 `gradschool/train/builders.py` 给两个引擎分别构造；完整的表格见
+# docs/optimization.zh-CN.md。
+
+# %% [markdown] tags=["en"]
+# ## 1. The formulas, computed
+#
+# `gradschool.experiments.schedules.schedule_curves` builds each schedule exactly as a training
+# run builds it — the engine's scheduler classes, with torch's names — steps it $T = 100$ times
+# and records the rate. We check the source's two formulas against the rates, value by value,
+# and check that PyTorch's schedulers give the same numbers (`schedule_lrs(..., engine="torch")`).
+
+# %% [markdown] tags=["zh"]
+# ## 1. 把公式算出来
+#
+# `gradschool.experiments.schedules.schedule_curves` 按训练时完全相同的方式构造每个调度器——用的是引擎里和 torch
+# 同名的调度器类——走 $T = 100$ 步，记下每一步的学习率。我们逐个值核对原文的两个公式，再检查 PyTorch 的调度器给出
+# 的数是否一样（`schedule_lrs(..., engine="torch")`）。
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from gradschool.config import Config, apply_overrides, load_config, with_updates
+from gradschool.experiments.compare import run_compare, summary_row
+from gradschool.experiments.schedules import format_values, parse_schedule_spec, schedule_curves
+from gradschool.lectures import QUICK, show, t
+from gradschool.train.builders import schedule_lrs
+
+try:
+    import torch  # noqa: F401 - only to know whether the second engine is here
+
+    ENGINES = ["numpy", "torch"]
+except ImportError:
+    ENGINES = ["numpy"]
+    print(t("torch is not installed: NumPy engine only.", "没有安装 torch：只用 NumPy 引擎。"))
+
+
+def with_schedule(config: Config, spec: str) -> Config:
+    """The config with the schedule `spec` ("name:key=value,...", as `gradschool schedule plot`)."""
+    return apply_overrides(config, parse_schedule_spec(spec)[1])
+
+
+T, lr0 = 100, 0.1
+base = with_updates(load_config("seed_mlp"), {"optim.lr": lr0})
+steps = np.arange(T)
+seed_formulas = {  # the two formulas exactly as the source prints them (p = 2 for the first)
+    "polynomial:power=2": lr0 * (1 - steps / T) ** 2,  # its "exponential decay"
+    "linear": lr0 * steps / T,  # its "step decay"
+}
+for spec, by_hand in seed_formulas.items():
+    gap = np.max(np.abs(np.array(schedule_curves([spec], base, T)[spec]) - by_hand))
+    print(
+        f"{spec:<20}"
+        + t("largest difference from the formula:", "与公式的最大差值：")
+        + f" {gap:.1e}"
+    )
+
+SPECS = [
+    "constant",
+    "polynomial:power=2",
+    "linear",
+    "exponential",  # gamma = 0.01 ** (1/T): 1% of the rate is left at the end
+    "step",  # gamma = 0.1 every ceil(T/3) steps
+    "cosine",
+    "cosine:warmup_steps=10",
+]
+NAMES = {
+    "constant": t("constant", "固定"),
+    "polynomial:power=2": t(
+        'polynomial p = 2 (the source\'s "exponential")',
+        "多项式 p = 2（原文的\u201c指数衰减\u201d）",
+    ),
+    "linear": t(
+        'linear ramp 0 → α₀ (the source\'s "step")', "线性斜坡 0 → α₀（原文的\u201c步长衰减\u201d）"
+    ),
+    "exponential": t("exponential α₀γᵗ", "真正的指数衰减 α₀γᵗ"),
+    "step": t("step: ×0.1 every T/3", "真正的步长衰减：每 T/3 乘 0.1"),
+    "cosine": t("cosine", "余弦"),
+    "cosine:warmup_steps=10": t("warm-up (10%) + cosine", "预热（10%）+ 余弦"),
+}
+curves = schedule_curves(SPECS, base, steps=T)
+print(format_values(curves, every=10))
+if "torch" in ENGINES:
+    worst = max(
+        np.max(
+            np.abs(np.array(schedule_lrs(with_schedule(base, s), T, engine="torch")) - curves[s])
+        )
+        for s in SPECS
+    )
+    print(
+        t(
+            "largest difference, NumPy engine vs torch, all 7 schedules:",
+            "7 种调度下 NumPy 引擎与 torch 的最大差值：",
+        ),
+        f"{worst:.1e}",
+    )
+
+# %%
+powers = schedule_curves([f"polynomial:power={p}" for p in (0.5, 1, 2)], base, T)
+fig, (ax_seed, ax_true) = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+for spec, lrs in powers.items():
+    p = spec.split("=")[1]
+    ax_seed.plot(steps, lrs, label=t(f"α₀(1 − t/T)^p, p = {p}", f"α₀(1 − t/T)^p，p = {p}"))
+ax_seed.plot(steps, curves["linear"], "k--", label=t("α₀ t/T", "α₀ t/T"))
+ax_seed.set_title(
+    t(
+        'The source\'s formulas: "exponential" is polynomial,\n"step" is a linear ramp up',
+        "原文的公式：\u201c指数衰减\u201d其实是多项式衰减，\n\u201c步长衰减\u201d其实是线性上升的斜坡",
+    )
+)
+for spec in ("constant", "exponential", "step", "cosine", "cosine:warmup_steps=10"):
+    ax_true.plot(steps, curves[spec], label=NAMES[spec])
+ax_true.set_title(
+    t("What the names mean, and today's defaults", "名字本来的意思，以及现在的常用做法")
+)
+for ax in (ax_seed, ax_true):
+    ax.set(xlabel=t("scheduler step t (T = 100)", "调度步数 t（T = 100）"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+ax_seed.set_ylabel(t("learning rate α_t (α₀ = 0.1)", "学习率 α_t（α₀ = 0.1）"))
+fig.tight_layout()
+show()
+
+# %% [markdown] tags=["en"]
+# ## 2. Their effect on the source's recipe
+#
+# Now the source's MNIST recipe — the MLP 784-128-64-10, SGD with $\alpha_0 = 0.01$ and momentum
+# 0.9, batches of 64 — trained once with each schedule, through the one training loop
+# (`gradschool.experiments.compare.run_compare` calls `train.fit` for each), on both engines.
+# The schedule steps after every batch (`schedule.interval = "batch"`), so $T$ is the number of
+# batches of the whole run, and the warm-up lasts the first 10% of them. Everything else is
+# identical, including the initial weights and the order of the batches on each engine. We
+# look at the training loss and at the validation split; the test split stays untouched
+# (choosing a schedule is a choice, and lecture 8 explains why choices never look at the test
+# set).
+
+# %% [markdown] tags=["zh"]
+# ## 2. 对原文配方的影响
+#
+# 现在拿原文的 MNIST 配方——MLP 784-128-64-10，SGD，$\alpha_0 = 0.01$，动量 0.9，批量 64——每种调度各训练一次，
+# 走的都是唯一的训练循环（`gradschool.experiments.compare.run_compare` 对每个配置调用 `train.fit`），两个引擎都跑。
+# 调度器每个批次走一步（`schedule.interval = "batch"`），所以 $T$ 就是整个训练的批次数，预热占前 10%。其余一切都
+# 相同，包括每个引擎上的初始权重和批次顺序。我们看训练损失和验证集；测试集不碰（选调度策略本身就是在做选择，
+# 第 8 讲会解释为什么做选择时永远不看测试集）。
+
+# %%
+SUBSET = 1500 if QUICK else 5000  # stratified training images; 10% of them validate
+EPOCHS = 2 if QUICK else 6
+recipe = with_updates(
+    load_config("seed_mlp"),  # lr 0.01, momentum 0.9, batch 64
+    {
+        "data.train_subset": SUBSET,
+        "train.epochs": EPOCHS,
+        "train.progress": "off",
+        "schedule.interval": "batch",
+    },
+)
+batches = -(-int(SUBSET * 0.9) // 64)  # per epoch: ceil(n / 64)
+total = EPOCHS * batches
+warmup = total // 10
+RUNS = {spec.replace("warmup_steps=10", f"warmup_steps={warmup}"): NAMES[spec] for spec in SPECS}
+results = {}
+for engine in ENGINES:
+    plan = [
+        (spec, with_updates(with_schedule(recipe, spec), {"train.engine": engine})) for spec in RUNS
+    ]
+    results[engine] = run_compare(plan)
+print(
+    t(
+        f"{EPOCHS} epochs x {batches} batches = T = {total} scheduler steps; warm-up {warmup} steps",
+        f"{EPOCHS} 轮 x {batches} 个批次 = T = {total} 个调度步；预热 {warmup} 步",
+    )
+)
+n_val = int(round(SUBSET * 0.1))
+print(
+    f"{t('schedule', '调度策略'):<44}{t('engine', '引擎'):>7}{t('last lr', '最后学习率'):>11}"
+    f"{t('train loss', '训练损失'):>12}{t('val loss', '验证损失'):>10}{t('val acc', '验证准确率'):>10}"
+)
+for engine in ENGINES:
+    for run in results[engine]:
+        row, last = summary_row(run), run.history[-1]
+        print(
+            f"{RUNS[run.label]:<44}{engine:>7}{last['lr']:>11.2g}{row['train_loss']:>12.4f}"
+            f"{last['val_loss']:>10.4f}{100 * row['val_acc']:>9.2f}%"
+        )
+se = np.sqrt(0.95 * 0.05 / n_val)
+print(
+    t(
+        f"(one validation accuracy near 95% on {n_val} images has a standard error of about {100 * se:.1f} points)",
+        f"（在 {n_val} 张图上、95% 左右的验证准确率，标准误差约 {100 * se:.1f} 个百分点）",
+    )
+)
+
+# %%
+fig, (ax_lr, ax_train, ax_val) = plt.subplots(1, 3, figsize=(16, 4.3))
+colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+for k, spec in enumerate(RUNS):
+    color = colors[k % len(colors)]
+    lrs = schedule_lrs(results["numpy"][k].config, total)  # exactly the run's rates
+    ax_lr.plot(np.arange(total), lrs, color=color, label=RUNS[spec])
+    for style, engine in zip(("-", "--"), ENGINES):
+        history = results[engine][k].history
+        epochs = [row["epoch"] for row in history]
+        ax_train.plot(
+            epochs, [row["train_loss"] for row in history], style, color=color, marker="o", ms=3
+        )
+        ax_val.plot(
+            epochs, [row["val_loss"] for row in history], style, color=color, marker="o", ms=3
+        )
+ax_lr.set(
+    xlabel=t("batch (scheduler step)", "批次（调度步）"),
+    ylabel=r"$\alpha_t$",
+    title=t("The learning rate each run used", "每次运行用的学习率"),
+)
+ax_train.set(
+    xlabel=t("epoch", "轮"),
+    yscale="log",
+    title=t(
+        "Training loss (solid: NumPy, dashed: PyTorch)", "训练损失（实线 NumPy，虚线 PyTorch）"
+    ),
+)
+ax_val.set(xlabel=t("epoch", "轮"), title=t("Validation loss", "验证损失"))
+for ax in (ax_lr, ax_train, ax_val):
+    ax.grid(alpha=0.3)
+ax_lr.legend(fontsize=7)
+fig.tight_layout()
+show()
+
+# %% [markdown] tags=["en"]
+# ## What the runs show
+#
+# RESULTS_EN
+
+# %% [markdown] tags=["zh"]
+# ## 实验结果说明了什么
+#
+# RESULTS_ZH
+
+# %% [markdown] tags=["en"]
+# ## Summary
+#
+# - The source's "exponential decay" $\alpha_0(1 - t/T)^p$ is **polynomial decay**; its "step
+#   decay" $\alpha_0 t/T$ is a **linear ramp up** — a warm-up shape, not a decay.
+# - True exponential decay is $\alpha_0\gamma^t$; true step decay is $\alpha_0\gamma^{\lfloor t/s \rfloor}$.
+#   Cosine annealing, usually after a short linear warm-up, is today's common default.
+# - gradschool builds every one of them from `schedule.name` for both engines; they give the
+#   same rate at every step as `torch.optim.lr_scheduler`.
+# - A decaying rate lets SGD settle: lower training loss at the end than a constant rate; a rate
+#   that *rises* to the end, as the source's "step decay" does, does the opposite.
+#
+# ## Exercises
+#
+# 1. Plot the source's "exponential decay" with $p = 0.9$ (the "poly" schedule of semantic
+#    segmentation): `gradschool schedule plot polynomial:power=0.9 exponential --steps 100`.
+# 2. Find the $\gamma$ for which $\alpha_0\gamma^t$ and $\alpha_0(1 - t/T)^2$ have the same rate at
+#    $t = T/2$. Which one is larger near the end?
+# 3. Rerun section 2 with `"optim.lr": 0.1`. Which schedules survive the larger rate, and does
+#    the warm-up now matter more?
+# 4. Try `schedule.name = "plateau"` with `interval = "epoch"`: it cuts the rate when the
+#    validation loss stops improving. Compare it with the step decay.
+
+# %% [markdown] tags=["zh"]
+# ## 小结
+#
+# - 原文的"指数衰减" $\alpha_0(1 - t/T)^p$ 其实是**多项式衰减**；"步长衰减" $\alpha_0 t/T$ 其实是一条**往上走的
+#   线性斜坡**——是预热的形状，不是衰减。
+# - 真正的指数衰减是 $\alpha_0\gamma^t$，真正的步长衰减是 $\alpha_0\gamma^{\lfloor t/s \rfloor}$。余弦退火（通常先做一小段
+#   线性预热）是现在最常用的默认做法。
+# - gradschool 根据 `schedule.name` 为两个引擎构造这些调度器；每一步给出的学习率都和 `torch.optim.lr_scheduler`
+#   完全一致。
+# - 学习率逐渐减小，SGD 才能停得稳：训练结束时的损失比固定学习率低；像原文"步长衰减"那样一路*升高*的学习率，
+#   效果正相反。
+#
+# ## 练习
+#
+# 1. 画出 $p = 0.9$ 时原文的"指数衰减"（语义分割里常用的"poly"策略）：
+#    `gradschool schedule plot polynomial:power=0.9 exponential --steps 100`。
+# 2. 求一个 $\gamma$，使 $\alpha_0\gamma^t$ 和 $\alpha_0(1 - t/T)^2$ 在 $t = T/2$ 时学习率相同。快结束时哪一个更大？
+# 3. 把第 2 节的学习率改成 `"optim.lr": 0.1` 重跑。哪些调度在大学习率下还能训练？预热是不是变得更重要了？
+# 4. 试试 `schedule.name = "plateau"`、`interval = "epoch"`：验证损失不再下降时它就把学习率砍掉一截。和步长衰减
+#    比一比。

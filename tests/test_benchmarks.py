@@ -1,0 +1,121 @@
+"""The benchmarks in their tiny modes (a few batches), so that they cannot rot.
+
+No test here asserts a time: the figures of a benchmark mean something only on a quiet machine
+and as ratios measured in one run (docs/performance.md). What is checked is that each script
+runs end to end and reports what it promises (a ratio per contestant, the same work done by
+each engine, a peak memory per run).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+
+pytest.importorskip("torch")  # every benchmark compares against PyTorch
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """Import a benchmark script as a module; restore the environment and the thread
+    settings it changes (each sets 1 thread for NumPy's BLAS and torch)."""
+    import torch
+
+    from gradschool.threads import get_threads, set_threads
+
+    before = get_threads()
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))  # restored afterwards
+    yield importlib.import_module
+    if before["blas"]:
+        set_threads(before["blas"])
+    torch.set_num_threads(before["torch"] or torch.get_num_threads())
+
+
+def test_common_interleaves_and_reports_median_ratios(bench):
+    common = bench("common")
+    calls = []
+    results = common.interleave(
+        {"a": lambda: calls.append("a") or 2.0, "b": lambda: calls.append("b") or (1.0, 0.5)},
+        repeats=3,
+        warmup=1,
+        verbose=False,
+    )
+    assert calls == ["a", "b"] * 4  # interleaved, the warm-up round thrown away
+    assert results["a"].wall == [2.0] * 3 and results["b"].cpu == [0.5] * 3
+    assert common.ratio(results, "a", "b") == 2.0
+    table = common.ratio_table(results, reference="b")
+    assert "a" in table and "2.00" in table
+    assert common.early_threads(None, ["x", "--threads", "3"]) == 3
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"
+    assert common.set_threads(1) == {"blas": 1, "torch": 1}
+    assert "cores" in common.machine_line()
+
+
+def test_mlp_epoch_quick(bench, capsys):
+    out = bench("mlp_epoch").main(["--quick", "--batch-sizes", "16", "--composite", "--trainer"])
+    (batch,) = out["batches"]
+    assert set(batch["ratio_wall"]) == {
+        "numpy", "torch", "floor", "composite", "numpy-fit", "torch-fit"
+    }  # fmt: skip
+    assert batch["ratio_wall"]["torch"] == 1.0
+    losses = batch["losses"]  # the same work: the same mean loss on every path
+    for name in ("torch", "floor", "composite"):
+        assert abs(losses[name] - losses["numpy"]) < 1e-3, name
+    assert "per step" in capsys.readouterr().out
+
+
+def test_cnn_epoch_quick(bench):
+    out = bench("cnn_epoch").main(["--quick"])
+    assert out["steps"] == 2 and set(out["median_ms_per_step"]) == {"numpy", "torch"}
+
+
+def test_seed_recipe_quick(bench):
+    out = bench("seed_recipe").main(["--quick", "--skip", "seed loop"])
+    assert set(out["wall_s"]) == {"seed loop @1t", "gradschool torch", "gradschool numpy"}
+    assert all(0 <= acc[0] <= 1 for acc in out["test_acc"].values())
+
+
+def test_profile_mlp_quick(bench, capsys):
+    bench("profile_mlp").main(["--quick"])
+    out = capsys.readouterr().out
+    assert "numpy / torch" in out and "engine: fused.py" in out
+
+
+def test_memory_measures_the_numpy_engine_alone_in_its_own_process(bench):
+    out = bench("memory").main(["--quick", "--skip", "gradschool torch,seed loop"])
+    run = out["runs"]["gradschool numpy"]
+    assert run["peak_rss_mib"] > 10
+    assert run["result"]["imported_torch"] is False  # the NumPy engine never loads torch
+
+
+def test_cli_bench_runs_a_benchmark_script():
+    from gradschool.bench import commands
+
+    (cmd,) = commands(["cnn_epoch"], quick=True, threads=1)
+    assert cmd[1].endswith("cnn_epoch.py") and cmd[2:] == ["--quick", "--threads", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradschool", "bench", "--quick", "cnn_epoch"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "$ python benchmarks/cnn_epoch.py --quick" in proc.stdout
+    assert "wall ratio" in proc.stdout
+
+
+def test_cli_bench_names_an_unknown_benchmark(capsys):
+    from gradschool.cli import main
+
+    assert main(["bench", "nope"]) == 2
+    assert "unknown benchmark nope" in capsys.readouterr().err
