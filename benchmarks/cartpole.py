@@ -21,7 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from gradschool.apps.rl import _create_run, load_rl_config, train_agent  # noqa: E402
+from gradschool.apps.rl import load_rl_config  # noqa: E402
+from gradschool.apps.rl_run import create_run, train_agent  # noqa: E402
 
 
 def main() -> int:
@@ -45,7 +46,7 @@ def main() -> int:
                 if args.runs:
                     config.train.out_dir = args.runs
                     config.train.run_name = f"cartpole-{algo}-{engine}-seed{seed}"
-                    run = _create_run(config)
+                    run = create_run(config)
                 result = train_agent(config, run, console=False)
                 ev = result.eval_returns
                 row = {

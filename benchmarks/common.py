@@ -10,6 +10,7 @@ easy way:
     common.set_threads(1)                    # or at run time: BLAS (OpenBLAS) and torch
     rounds = common.interleave({"numpy": run_numpy, "torch": run_torch}, repeats=5)
     print(common.ratio_table(rounds, reference="torch"))
+    # long runs: common.interleave_pieces alternates the contestants every piece of the work
     print(common.machine_line())             # CPU, cores, load average, versions, threads
 
 - `interleave` runs the contestants A, B, A, B, ... (after a warm-up round) and records wall
@@ -202,6 +203,46 @@ def interleave(
     return results
 
 
+def interleave_pieces(
+    factories: dict[str, Callable[[], Callable[[int], Any]]],
+    pieces: int,
+    repeats: int = 3,
+    warmup: bool = True,
+    verbose: bool = True,
+) -> tuple[dict[str, Times], dict[str, Times]]:
+    """`interleave` for long runs (an epoch of 60,000 steps), cut into `pieces`.
+
+    Each round builds every contestant afresh (`factory()` returns `run(k)`, which runs piece
+    k of the work, keeping its state between pieces), then runs piece 0 of each contestant,
+    piece 1 of each, and so on: the contestants alternate every few seconds, not every few
+    minutes, so a change of the machine's load between them is rare. With `warmup`, piece 0
+    of each contestant is run once first and thrown away.
+
+    Returns (whole, parts): per contestant, the Times of the whole runs (the sum of its pieces
+    in each round) and the Times of every piece (rounds one after another), whose per-piece
+    ratios (`ratio(parts, a, b)`) are the robust figure.
+    """
+    if warmup:
+        for factory in factories.values():
+            factory()(0)
+    whole = {name: Times() for name in factories}
+    parts = {name: Times() for name in factories}
+    for r in range(repeats):
+        runs = {name: factory() for name, factory in factories.items()}
+        for k in range(pieces):
+            for name, run in runs.items():
+                wall, cpu, _ = timed(lambda run=run, k=k: run(k))
+                parts[name].wall.append(wall)
+                parts[name].cpu.append(cpu)
+        for name in factories:
+            whole[name].wall.append(sum(parts[name].wall[-pieces:]))
+            whole[name].cpu.append(sum(parts[name].cpu[-pieces:]))
+        if verbose:
+            line = "  ".join(f"{n} {t.wall[-1]:.3f}s" for n, t in whole.items())
+            print(f"  round {r + 1}/{repeats}: {line}  (load {load_average()[0]:.1f})")
+    return whole, parts
+
+
 class TrainClock:
     """A trainer callback that adds up the wall and CPU seconds of the epochs (from each
     epoch's start to its end, the evaluation in between included: give the trainer no
@@ -254,19 +295,26 @@ def ratio(results: dict[str, Times], name: str, reference: str, cpu: bool = Fals
 
 
 def ratio_table(
-    results: dict[str, Times], reference: str, unit: float = 1.0, unit_name: str = "s"
+    results: dict[str, Times],
+    reference: str,
+    unit: float = 1.0,
+    unit_name: str = "s",
+    ratios_from: dict[str, Times] | None = None,
 ) -> str:
     """A table: per contestant, median wall and CPU time (divided by `unit`, e.g. the number
-    of steps for a time per step) and the median per-round ratios to `reference`."""
+    of steps for a time per step) and the median per-round ratios to `reference` (per-piece
+    ratios when `ratios_from` gives the pieces of `interleave_pieces`)."""
+    pairs = ratios_from or results
+    what = "per-piece" if ratios_from else "per-round"
     lines = [
         f"{'':12s} {'wall ' + unit_name:>12s} {'cpu ' + unit_name:>12s} "
-        f"{'wall ratio':>11s} {'cpu ratio':>10s}   (ratios: median of per-round ratios "
+        f"{'wall ratio':>11s} {'cpu ratio':>10s}   (ratios: median of {what} ratios "
         f"to {reference})"
     ]
     for name, t in results.items():
         lines.append(
             f"{name:12s} {t.median_wall / unit:12.4g} {t.median_cpu / unit:12.4g} "
-            f"{ratio(results, name, reference):11.2f} {ratio(results, name, reference, True):10.2f}"
+            f"{ratio(pairs, name, reference):11.2f} {ratio(pairs, name, reference, True):10.2f}"
         )
     return "\n".join(lines)
 

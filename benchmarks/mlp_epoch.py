@@ -42,7 +42,6 @@ import numpy as np  # noqa: E402
 from gradschool import engine, models  # noqa: E402
 from gradschool.config import Config, with_updates  # noqa: E402
 from gradschool.data.prepare import prepare_data  # noqa: E402
-from gradschool.engine.fused import set_fused_enabled  # noqa: E402
 
 SIZES = [784, 128, 64, 10]
 LR, MOMENTUM = 0.01, 0.9
@@ -71,31 +70,40 @@ def initial_weights(seed: int = 0) -> dict[str, np.ndarray]:
     return {k: v.data.copy() for k, v in model.state_dict().items()}
 
 
-# ---- the contestants: each trains one epoch and returns its mean loss ---------------------------
+# ---- the contestants ---------------------------------------------------------------------------
+# Each is built fresh from the initial weights and returns `train(starts)`, which trains on the
+# batches that begin at the example positions `starts` (a piece of the epoch) and returns the
+# sum of their losses.
 
 
-def numpy_epoch(X, y, order, bs, weights) -> float:
+def numpy_trainer(X, y, order, bs, weights, fused: bool = True) -> Any:
+    from gradschool.engine.fused import set_fused_enabled
+
     nn, F = engine.nn, engine.functional
     model = models.mlp(nn, SIZES)
     model.load_state_dict(weights)
     optimizer = engine.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    total = None
-    for i in range(0, len(order), bs):
-        idx = order[i : i + bs]
-        loss = F.cross_entropy(model(engine.Tensor(X[idx])), engine.Tensor(y[idx]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total = loss.detach() if total is None else total + loss.detach()
-    return float(total.item()) * bs / len(order)
+
+    def train(starts: range) -> float:
+        total = None
+        with set_fused_enabled(fused):
+            for i in starts:
+                idx = order[i : i + bs]
+                loss = F.cross_entropy(model(engine.Tensor(X[idx])), engine.Tensor(y[idx]))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total = loss.detach() if total is None else total + loss.detach()
+        return float(total.item()) if total is not None else 0.0
+
+    return train
 
 
-def composite_epoch(X, y, order, bs, weights) -> float:
-    with set_fused_enabled(False):
-        return numpy_epoch(X, y, order, bs, weights)
+def composite_trainer(X, y, order, bs, weights) -> Any:
+    return numpy_trainer(X, y, order, bs, weights, fused=False)
 
 
-def torch_epoch(X, y, order, bs, weights) -> float:
+def torch_trainer(X, y, order, bs, weights) -> Any:
     import torch
 
     F = torch.nn.functional
@@ -103,58 +111,69 @@ def torch_epoch(X, y, order, bs, weights) -> float:
     model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     Xt, yt, order_t = torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(order)
-    total = None
-    for i in range(0, len(order), bs):
-        idx = order_t[i : i + bs]
-        loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total = loss.detach() if total is None else total + loss.detach()
-    return float(total.item()) * bs / len(order)
+
+    def train(starts: range) -> float:
+        total = None
+        for i in starts:
+            idx = order_t[i : i + bs]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total = loss.detach() if total is None else total + loss.detach()
+        return float(total.item()) if total is not None else 0.0
+
+    return train
 
 
-def floor_epoch(X, y, order, bs, weights) -> float:
-    """The same epoch in plain NumPy: no graph, no Tensors, each gradient written by hand."""
+def floor_trainer(X, y, order, bs, weights) -> Any:
+    """The same training in plain NumPy: no graph, no Tensors, each gradient written by hand."""
     W1, b1 = weights["1.weight"].copy(), weights["1.bias"].copy()
     W2, b2 = weights["3.weight"].copy(), weights["3.bias"].copy()
     W3, b3 = weights["5.weight"].copy(), weights["5.bias"].copy()
     params = [W1, b1, W2, b2, W3, b3]
     bufs: list[Any] = [None] * 6
-    total = 0.0
-    for i in range(0, len(order), bs):
-        idx = order[i : i + bs]
-        x, t = X[idx], y[idx]
-        n = len(idx)
-        rows = np.arange(n)
-        h1 = x @ W1.T
-        h1 += b1
-        np.maximum(h1, 0, out=h1)
-        h2 = h1 @ W2.T
-        h2 += b2
-        np.maximum(h2, 0, out=h2)
-        z = h2 @ W3.T
-        z += b3
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        total += float(np.log(s[:, 0]).sum() - z[rows, t].sum()) / n
-        dz = e / s  # softmax - onehot, over n
-        dz[rows, t] -= 1
-        dz *= 1.0 / n
-        dh2 = dz @ W3
-        dh2 *= h2 > 0
-        dh1 = dh2 @ W2
-        dh1 *= h1 > 0
-        grads = [dh1.T @ x, dh1.sum(0), dh2.T @ h1, dh2.sum(0), dz.T @ h2, dz.sum(0)]
-        for k, (p, g) in enumerate(zip(params, grads)):
-            if bufs[k] is None:
-                bufs[k] = g
-            else:
-                bufs[k] *= MOMENTUM
-                bufs[k] += g
-            p -= LR * bufs[k]
-    return total * bs / len(order)
+
+    def train(starts: range) -> float:
+        total = 0.0
+        for i in starts:
+            idx = order[i : i + bs]
+            x, t = X[idx], y[idx]
+            n = len(idx)
+            rows = np.arange(n)
+            h1 = x @ W1.T
+            h1 += b1
+            np.maximum(h1, 0, out=h1)
+            h2 = h1 @ W2.T
+            h2 += b2
+            np.maximum(h2, 0, out=h2)
+            z = h2 @ W3.T
+            z += b3
+            z -= z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            s = e.sum(axis=1, keepdims=True)
+            total += float(np.log(s[:, 0]).sum() - z[rows, t].sum()) / n
+            dz = e / s  # softmax - onehot, over n
+            dz[rows, t] -= 1
+            dz *= 1.0 / n
+            dh2 = dz @ W3
+            dh2 *= h2 > 0
+            dh1 = dh2 @ W2
+            dh1 *= h1 > 0
+            # g^T a for each layer; for one example an outer product (as the engine does:
+            # BLAS is ~4x slower on a matrix product with an inner dimension of 1)
+            gw = (lambda g, a: g.T * a) if n == 1 else (lambda g, a: g.T @ a)
+            grads = [gw(dh1, x), dh1.sum(0), gw(dh2, h1), dh2.sum(0), gw(dz, h2), dz.sum(0)]
+            for k, (p, g) in enumerate(zip(params, grads)):
+                if bufs[k] is None:
+                    bufs[k] = g
+                else:
+                    bufs[k] *= MOMENTUM
+                    bufs[k] += g
+                p -= LR * bufs[k]
+        return total
+
+    return train
 
 
 def _fit_epoch(engine_name: str, data: Any, bs: int, steps: int) -> Any:
@@ -175,73 +194,101 @@ def _fit_epoch(engine_name: str, data: Any, bs: int, steps: int) -> Any:
 
 
 CONTESTANTS = {
-    "numpy": numpy_epoch,
-    "torch": torch_epoch,
-    "floor": floor_epoch,
-    "composite": composite_epoch,
+    "numpy": numpy_trainer,
+    "torch": torch_trainer,
+    "floor": floor_trainer,
+    "composite": composite_trainer,
 }
 
 
 def bench_batch(args: argparse.Namespace, X, y, bs: int) -> dict[str, Any]:
     order = np.random.default_rng(bs).permutation(len(X))
     weights = initial_weights()
+    steps = -(-len(X) // bs)
+    pieces = max(1, min(args.pieces, steps))
+    # the example positions where the batches of each piece of the epoch start
+    starts = [range(k * steps // pieces * bs, (k + 1) * steps // pieces * bs, bs)
+              for k in range(pieces)]  # fmt: skip
     names = ["numpy", "torch", "floor"] + (["composite"] if args.composite else [])
     losses: dict[str, float] = {}
 
-    def contestant(name: str) -> Any:
+    def factory(name: str, threads: int | None = None) -> Any:
+        def build() -> Any:
+            train = CONTESTANTS[name](X, y, order, bs, weights)
+            losses[name] = 0.0
+
+            def run(k: int) -> None:
+                if threads:
+                    common.set_threads(threads)
+                try:
+                    losses[name] += train(starts[k]) * bs / len(X)
+                finally:
+                    if threads:
+                        common.set_threads(args.threads or 1)
+
+            return run
+
+        return build
+
+    factories = {name: factory(name) for name in names}
+    if args.thread_sweep:
+        # Each engine at each thread count, switched at run time before each of its pieces.
+        factories = {}
+        for n in (int(t) for t in args.thread_sweep.split(",")):
+            for name in ("numpy", "torch"):
+                factories[f"{name}@{n}t"] = factory(name, n)
+        factories["torch"] = factories.pop(f"torch@{args.threads or 1}t")
+    print(f"\n== batch {bs}: {steps} steps per epoch, {args.repeats} rounds of {pieces} pieces")
+    whole, parts = common.interleave_pieces(
+        factories, pieces, repeats=args.repeats, warmup=not args.quick
+    )
+    print(common.ratio_table(whole, reference="torch", ratios_from=parts))
+    print("  per step (median wall): " + ", ".join(
+        f"{name} {1e6 * t.median_wall / steps:.0f} us" for name, t in whole.items()
+    ))  # fmt: skip
+    print("  mean epoch loss (same work): " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+    result = {
+        "batch_size": bs,
+        "steps": steps,
+        "pieces": pieces,
+        "median_wall_s": {k: t.median_wall for k, t in whole.items()},
+        "median_cpu_s": {k: t.median_cpu for k, t in whole.items()},
+        "ratio_wall": {k: common.ratio(parts, k, "torch") for k in whole},
+        "ratio_cpu": {k: common.ratio(parts, k, "torch", cpu=True) for k in whole},
+        "rounds_wall": {k: t.wall for k, t in whole.items()},
+        "losses": dict(losses),
+    }
+    if args.trainer:
+        result["trainer"] = bench_trainer(args, X, y, order, bs, weights, steps)
+    return result
+
+
+def bench_trainer(args: argparse.Namespace, X, y, order, bs, weights, steps) -> dict[str, Any]:
+    """Whole epochs through `gradschool.train.fit` beside the bare loops of the same engines:
+    what the one loop adds per batch (batching, conversion, callbacks)."""
+    data = _prepared(X, y)  # no test split: the end-of-epoch evaluation is empty
+    everything = range(0, len(X), bs)
+
+    def bare(name: str) -> Any:
         def run() -> None:
-            losses[name] = CONTESTANTS[name](X, y, order, bs, weights)
+            CONTESTANTS[name](X, y, order, bs, weights)(everything)
 
         return run
 
-    fns = {name: contestant(name) for name in names}
-    if args.thread_sweep:
-        # Each engine at each thread count, switched at run time before its turn.
-        fns = {}
-        for n in (int(t) for t in args.thread_sweep.split(",")):
-            for name in ("numpy", "torch"):
-                fns[f"{name}@{n}t"] = _with_threads(n, contestant(name))
-        fns["torch"] = fns.pop(f"torch@{args.threads or 1}t")
-    if args.trainer:
-        # The trainer on the same arrays (no test split, so its end-of-epoch evaluation is
-        # empty); it reports its own training time, set-up and evaluation excluded.
-        n = len(X)
-        data = _prepared(X, y)
-        steps = -(-n // bs)
-        fns["numpy-fit"] = _fit_epoch("numpy", data, bs, steps)
-        fns["torch-fit"] = _fit_epoch("torch", data, bs, steps)
-    steps = -(-len(X) // bs)
-    print(f"\n== batch {bs}: {steps} steps per epoch, {args.repeats} rounds")
+    fns = {
+        "numpy": bare("numpy"),
+        "torch": bare("torch"),
+        "numpy-fit": _fit_epoch("numpy", data, bs, steps),
+        "torch-fit": _fit_epoch("torch", data, bs, steps),
+    }
+    print(f"  the trainer: whole epochs, {args.repeats} rounds")
     results = common.interleave(fns, repeats=args.repeats, warmup=0 if args.quick else 1)
     print(common.ratio_table(results, reference="torch"))
-    print("  per step (median wall): " + ", ".join(
-        f"{name} {1e6 * t.median_wall / steps:.0f} us" for name, t in results.items()
-    ))  # fmt: skip
-    print("  mean epoch loss (same work): " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
     return {
-        "batch_size": bs,
-        "steps": steps,
-        "median_wall_s": {k: t.median_wall for k, t in results.items()},
-        "median_cpu_s": {k: t.median_cpu for k, t in results.items()},
         "ratio_wall": {k: common.ratio(results, k, "torch") for k in results},
         "ratio_cpu": {k: common.ratio(results, k, "torch", cpu=True) for k in results},
-        "rounds_wall": {k: t.wall for k, t in results.items()},
-        "losses": losses,
+        "median_cpu_s": {k: t.median_cpu for k, t in results.items()},
     }
-
-
-def _with_threads(n: int, fn: Any) -> Any:
-    def run() -> Any:
-        common.set_threads(n)
-        try:
-            return fn()
-        finally:
-            common.set_threads(args_threads[0])
-
-    return run
-
-
-args_threads = [1]
 
 
 def _prepared(X: np.ndarray, y: np.ndarray) -> Any:
@@ -263,6 +310,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch-sizes", default="1,64,256", help="comma-separated")
     parser.add_argument("--examples", type=int, default=60_000, help="examples per epoch")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--pieces", type=int, default=10, help="contestants alternate per piece")
     parser.add_argument("--composite", action="store_true", help="add the composite path")
     parser.add_argument("--trainer", action="store_true", help="add runs through train.fit")
     parser.add_argument(
@@ -274,7 +322,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.quick:
         args.examples, args.repeats = min(args.examples, 128), 1
     threads = common.set_threads(args.threads or None)
-    args_threads[0] = args.threads or 1
     X, y, name = load_data(args.data_dir, args.examples, args.quick)
     print(f"seed MLP {SIZES}, SGD lr {LR} momentum {MOMENTUM}; {len(X)} examples from {name}")
     print(f"threads {threads}; {common.machine_line()}")

@@ -19,6 +19,7 @@ epoch included); the seed loop's is its training loop plus one test evaluation a
 
     python benchmarks/seed_recipe.py --data-dir ../shared/data            # full run
     python benchmarks/seed_recipe.py --data-dir ../shared/data --skip "seed loop"
+    python benchmarks/seed_recipe.py --epochs 1 --loaders     # + an epoch of batches alone
     python benchmarks/seed_recipe.py --quick                              # a few batches
 
 --skip leaves runs out (comma-separated names): on a busy machine, torch's default threads
@@ -89,6 +90,36 @@ def seed_loop(data, epochs: int, max_batches: int | None = None) -> tuple[float,
     return seconds, float((predicted == data.y_test).mean())
 
 
+def loader_costs(data, repeats: int = 3) -> dict[str, float]:
+    """CPU seconds of one epoch of batches alone (no training), median of `repeats`: the
+    seed's per-sample DataLoader against gradschool's index batches over staged tensors."""
+    import statistics
+
+    import torch
+
+    from gradschool.backends import get_backend
+    from gradschool.data.loader import DataLoader
+
+    def seed_batches() -> None:
+        dataset = torch.utils.data.TensorDataset(
+            torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
+        )
+        for _ in torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=True):
+            pass
+
+    backend = get_backend("torch")
+
+    def our_batches() -> None:
+        X, y = backend.stage(data.X_train), backend.stage(data.y_train)
+        for xb, yb in DataLoader(X, y, batch_size=64, shuffle=True, seed=0):
+            backend.tensor(xb), backend.tensor(yb)
+
+    costs = {}
+    for name, fn in (("seed DataLoader", seed_batches), ("gradschool batches", our_batches)):
+        costs[name] = statistics.median(common.timed(fn)[1] for _ in range(repeats))
+    return costs
+
+
 def gradschool_run(config: Config, data) -> tuple[float, float]:
     start = time.perf_counter()
     trainer = fit(config, data=data, console=True)
@@ -156,6 +187,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--skip", default=None, help="runs to leave out, comma-separated")
+    parser.add_argument(
+        "--loaders", action="store_true", help="also time an epoch of batches alone (CPU)"
+    )
     parser.add_argument("--json", default=None, help="also write the results to this file")
     common.add_common_arguments(parser, repeats=1)
     args = parser.parse_args(argv)
@@ -179,26 +213,45 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         return run
 
+    if not args.quick:  # first use of each engine (imports, allocations) stays out of the times
+        print("\n== warm-up: 20 batches of each engine (not timed)")
+        seed_loop(data, 1, max_batches=20)
+        for engine in ("torch", "numpy"):
+            fit(with_updates(base, {"engine": engine, "max_steps": 20, "epochs": 1}), data=data,
+                console=False)  # fmt: skip
     results = common.interleave(
         {name: timed(name, fn) for name, fn in runs.items()}, repeats=args.repeats, warmup=0
     )
     reference = "seed loop" if "seed loop" in results else next(iter(results))
     print(f"\nmedians of {args.repeats} round(s); ratios: median of per-round ratios")
-    print(f"{'run':20s} {'seconds':>8s} {'ratio':>6s} {'test acc':>9s}")
+    print(f"{'run':20s} {'seconds':>8s} {'ratio':>6s} {'cpu s':>8s} {'ratio':>6s} {'test acc':>9s}")
     for name, t in results.items():
         ratio = common.ratio(results, name, reference)
+        cpu_ratio = common.ratio(results, name, reference, cpu=True)
         acc = 100 * max(accuracy[name])
-        print(f"{name:20s} {t.median_wall:8.1f} {ratio:6.2f} {acc:8.2f}%")
+        print(
+            f"{name:20s} {t.median_wall:8.1f} {ratio:6.2f} {t.median_cpu:8.1f} {cpu_ratio:6.2f} "
+            f"{acc:8.2f}%"
+        )
     if f"seed loop @{args.threads}t" in results:
         same = f"seed loop @{args.threads}t"
         for name in ("gradschool torch", "gradschool numpy"):
             if name in results:
                 print(f"{name} / {same} (same threads): {common.ratio(results, name, same):.2f}")
+    costs = None
+    if args.loaders:
+        common.set_threads(args.threads or None)
+        costs = loader_costs(data, 1 if args.quick else 3)
+        print("one epoch of batches alone, CPU seconds: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in costs.items()
+        ))  # fmt: skip
     print(f"load average at the end: {common.load_average()}")
     out = {
+        "loader_cpu_s": costs,
         "machine": common.machine(),
         "epochs": base.train.epochs,
         "wall_s": {k: t.wall for k, t in results.items()},
+        "cpu_s": {k: t.cpu for k, t in results.items()},
         "test_acc": accuracy,
     }
     if args.json:

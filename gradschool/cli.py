@@ -534,14 +534,14 @@ def _speech_args(p: argparse.ArgumentParser) -> None:
 
 
 def _rl(args: argparse.Namespace, overrides: list[str]) -> int:
-    from gradschool.apps import rl
+    from gradschool.apps import rl, rl_run
 
     if args.action == "train":
         config = rl.load_rl_config(args.config, overrides)
-        run = rl._create_run(config)
+        run = rl_run.create_run(config)
         a, t = config.agent, config.train
         print(f"Training {a.algo} on {a.env} with the {t.engine} engine -> {run.path}", flush=True)
-        result = rl.train_agent(config, run)
+        result = rl_run.train_agent(config, run)
         ev = result.eval_returns
         print(
             f"Evaluation, {len(ev)} episodes (greedy): mean return {ev.mean():.1f} "
@@ -552,14 +552,15 @@ def _rl(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     if overrides:
         raise GradschoolError(f"`rl play` takes no settings, got {' '.join(overrides)}")
-    agent = rl.load_agent(args.run_dir)
-    returns = rl.play(agent, args.episodes, seed=args.seed, greedy=not args.sample)
+    agent = rl_run.load_agent(args.run_dir)
+    returns = rl_run.play(agent, args.episodes, seed=args.seed, greedy=not args.sample)
     for i, r in enumerate(returns, 1):
         print(f"episode {i:3d}: return {r:.0f}")
     print(f"mean return {returns.mean():.1f} over {len(returns)} episodes")
     if args.gif is not None:
         gif = args.gif or str(Path(args.run_dir) / "plots" / "episode.gif")
-        path, ret, renderer = rl.record_episode(agent, gif, seed=args.seed, greedy=not args.sample)
+        greedy = not args.sample
+        path, ret, renderer = rl_run.record_episode(agent, gif, seed=args.seed, greedy=greedy)
         print(f"GIF of one episode (return {ret:.0f}, drawn by {renderer}): {path}")
     return 0
 

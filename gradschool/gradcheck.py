@@ -283,6 +283,17 @@ CATALOGUE: dict[str, Case] = {
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
         _normal(r, (1, 2, 4, 3), (1, 2, 4, 3), (1, 2, 4, 3)),
     ),
+    # images (engine/conv.py): sliding_windows (im2col) is a primitive, the rest composites
+    "conv2d": lambda r: (
+        lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+        _normal(r, (2, 2, 5, 5), (3, 2, 3, 3), (3,)),
+    ),
+    "max_pool2d": lambda r: (lambda x: F.max_pool2d(x, 3, 2, 1), [_distinct(r, (1, 2, 5, 5))]),
+    "avg_pool2d": lambda r: (lambda x: F.avg_pool2d(x, 2), _normal(r, (1, 2, 4, 5))),
+    "batch_norm": lambda r: (
+        lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        _normal(r, (3, 2, 2, 2), (2,), (2,)),
+    ),
 }
 
 

@@ -234,7 +234,7 @@ def test_token_attribution_equals_captums_layer_integrated_gradients():
     np.testing.assert_allclose(ours["values"], theirs.sum(-1)[0].detach().numpy(), rtol=1e-6)
 
 
-# ---- gradschool explain ---------------------------------------------------------------------------
+# ---- gradschool explain ------------------------------------------------------------------
 
 
 def test_explain_cli_draws_heat_maps_and_reports_completeness(tmp_path, capsys):

@@ -104,6 +104,31 @@ def test_a_diverging_run_is_reported_and_the_others_go_on(tmp_path):
     assert row["epochs"] == 1 and row["val_acc"] is not None
 
 
+def test_extra_callbacks_are_made_fresh_for_each_run():
+    from gradschool.train.callbacks import Callback
+
+    class CountBatches(Callback):
+        def __init__(self) -> None:
+            self.batches = 0
+
+        def on_batch_end(self, trainer, loss) -> None:
+            self.batches += 1
+
+    made: list[tuple[int, str, CountBatches]] = []
+
+    def callbacks(i, run):
+        made.append((i, run.label, CountBatches()))
+        return [made[-1][2]]
+
+    plan = compare_plan(vary=["batch_size=full,64"], overrides=["--epochs", "2", *TINY])
+    run_compare(plan, callbacks=callbacks)
+    # 180 training examples: GD takes 1 step per epoch, batches of 64 take 3
+    assert [(i, label, cb.batches) for i, label, cb in made] == [
+        (0, "batch_size=full", 2),
+        (1, "batch_size=64", 6),
+    ]
+
+
 def test_compare_on_the_torch_engine_with_max_steps(tmp_path):
     pytest.importorskip("torch").set_num_threads(1)
     plan = compare_plan(

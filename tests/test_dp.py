@@ -128,6 +128,24 @@ def test_layers_without_a_per_example_gradient_are_refused(engine):
               max_grad_norm=1.0, expected_batch_size=4)  # fmt: skip
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_forward_hooks_behave_like_torchs(engine):
+    # The one engine addition DP-SGD needed: Module.register_forward_hook, as torch's.
+    b = _backend(engine)
+    layer = b.cast_model(b.nn.Linear(3, 2))
+    seen = []
+    handle = layer.register_forward_hook(lambda m, args, out: seen.append((m, args[0], out)))
+    x = b.tensor(np.ones((4, 3)))
+    y = layer(x)
+    assert seen[0][0] is layer and seen[0][1] is x and seen[0][2] is y
+    replaced = layer.register_forward_hook(lambda m, args, out: out * 0)  # a return replaces
+    assert float(b.to_numpy(layer(x)).sum()) == 0.0 and len(seen) == 2
+    handle.remove()
+    replaced.remove()
+    np.testing.assert_allclose(b.to_numpy(layer(x)), b.to_numpy(y))
+    assert len(seen) == 2
+
+
 # ---- the private step --------------------------------------------------------------------------
 
 
@@ -172,6 +190,23 @@ def test_clipping_bounds_each_example_and_noise_has_std_sigma_c(engine):
     )
     assert abs(noise.mean()) < 4 * sigma * C / B / math.sqrt(noise.size)
     assert noise.std() == pytest.approx(sigma * C / B, rel=0.02)  # 39,600 draws
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_empty_poisson_batch_gives_pure_noise(engine):
+    # Poisson sampling may (rarely) pick nobody: the step must still add its noise.
+    from gradschool.train.tasks import ClassificationTask
+
+    b = _backend(engine)
+    model = b.cast_model(_conv_model(b.nn))
+    dp = DPSGD(model, noise_multiplier=1.0, max_grad_norm=0.5, expected_batch_size=4)
+    x, y = b.tensor(np.zeros((0, 2, 7, 7))), b.tensor(np.zeros(0, dtype=np.int64))
+    loss = ClassificationTask.loss(None, b.F, model(x), y)
+    assert float(b.to_numpy(loss)) == 0.0  # not the NaN of a mean over nothing
+    loss.backward()
+    dp.privatize()
+    noise = np.concatenate([b.to_numpy(p.grad).ravel() for p in model.parameters()])
+    assert noise.std() == pytest.approx(1.0 * 0.5 / 4, rel=0.3)
 
 
 def test_dp_step_equals_opacus_on_the_same_model_and_batch():
@@ -283,6 +318,8 @@ def test_train_dp_cli_reports_epsilon_every_epoch(tmp_path, capsys):
     for e, s in zip(eps, steps):
         assert e == pytest.approx(accountant.epsilon(sigma, 30 / n, s, 1e-5))
     assert eps[0] < eps[1] <= 3.0 and eps[1] > 2.99
+    report = (tmp_path / "dp" / "report.md").read_text(encoding="utf-8")
+    assert f"privacy: DP-SGD, (epsilon {eps[1]:.3f}, delta 1e-05)-DP" in report
 
 
 @pytest.mark.parametrize(

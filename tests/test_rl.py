@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from gradschool.apps import rl
+from gradschool.apps import rl, rl_run
 from gradschool.backends import get_backend
 from gradschool.cli import main
 from gradschool.errors import ConfigError, GradschoolError
@@ -193,7 +193,7 @@ def test_rl_config_overrides_and_errors(tmp_path):
 
 
 def test_cartpole_drawing_without_pygame():
-    frame = rl.draw_cartpole([0.5, 0.0, 0.2, 0.0])
+    frame = rl_run.draw_cartpole([0.5, 0.0, 0.2, 0.0])
     assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
     assert (frame != 255).any()
 
@@ -206,7 +206,7 @@ def test_short_a2c_run_beats_a_random_policy():
     config = rl.load_rl_config(
         None, ["--env-steps", str(60 * 8 * 16), "--eval-episodes", "20", "--progress", "off"]
     )
-    result = rl.train_agent(config, console=False)
+    result = rl_run.train_agent(config, console=False)
     random_agent = rl.Agent(config, 4, 2)
     random_agent.probs = lambda obs: np.full((len(obs), 2), 0.5)  # a coin flip
     random_returns = rl.evaluate(random_agent, 20, seed=config.train.seed + 1_000_000, greedy=False)

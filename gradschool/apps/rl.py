@@ -31,20 +31,17 @@ failure, so the return there is *bootstrapped* with gamma V(s_last) rather than 
 (Pardo et al. 2018, "Time limits in reinforcement learning"). A pole that falls ("terminated")
 ends the return.
 
-The loop here is its own (episodes and environment steps, not epochs over a data set), but it
-uses the same parts as `gradschool train`: backends, `models.mlp`, the optimizers and schedules
-of a config (`train/builders.py`), `nn.utils.clip_grad_norm_`, checkpoints and the run
-directory (metrics.csv, plots/), and a tqdm progress bar.
+This module holds the algorithms: the settings, the environments, returns and advantages, the
+loss, the agent and how it collects experience. `apps/rl_run.py` runs them: its loop is its own
+(episodes and environment steps, not epochs over a data set), but it uses the same parts as
+`gradschool train`: backends, `models.mlp`, the optimizers and schedules of a config
+(`train/builders.py`), `nn.utils.clip_grad_norm_`, checkpoints and the run directory
+(metrics.csv, plots/), and a tqdm progress bar.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
-import sys
-import time
-from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -59,7 +56,7 @@ from gradschool.config import (
     setting,
     with_updates,
 )
-from gradschool.errors import CheckpointError, ConfigError, GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 
 SOLVED_RETURN = 475.0  # CartPole-v1's reward_threshold: mean return over 100 episodes
 
@@ -142,7 +139,7 @@ class RLConfig:
     train: RLTrainConfig = field(default_factory=RLTrainConfig)
 
 
-def load_rl_config(path: str | Path | None = None, overrides: list[str] = ()) -> RLConfig:
+def load_rl_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> RLConfig:
     """Defaults, then a TOML file (if given), then `--key value` overrides; validated."""
     config = RLConfig()
     if path is not None:
@@ -157,6 +154,7 @@ def load_rl_config(path: str | Path | None = None, overrides: list[str] = ()) ->
 
 
 def rl_describe() -> str:
+    """Every RL setting with its default, type and help (for `gradschool rl train --help`)."""
     return describe(RLConfig())
 
 
@@ -361,9 +359,10 @@ class Agent:
         x = backend.tensor(obs.astype(np.float32))
         logits = self.policy(x)  # (B, n_actions)
         values = self.value(x).reshape(-1)  # (B,)
-        # NOTE: by default only REINFORCE normalises: its Monte-Carlo advantages swing from a
-        # few units to a hundred as episodes lengthen, while A2C's n-step ones stay small, and
-        # normalising A2C's small batches (128 steps) mostly adds noise (measured: docs/rl.md).
+        # By default only REINFORCE normalises, as its usual implementations do: its
+        # Monte-Carlo advantages grow from a few units to a hundred as episodes lengthen,
+        # while A2C's n-step ones stay small. (On CartPole either choice works for both
+        # algorithms: see the ablation in docs/rl.md.)
         normalize = a.normalize_advantages
         normalize = a.algo == "reinforce" if normalize is None else normalize
         adv = advantages(returns, backend.to_numpy(values.detach()), normalize)
@@ -458,172 +457,7 @@ def collect_episodes(
     }
 
 
-# ---- the loop -------------------------------------------------------------------------------
-
-
-@dataclass
-class RLResult:
-    """What `train_agent` returns: the agent, its history and where it was saved."""
-
-    agent: Agent
-    history: list[dict[str, Any]]  # one row per log interval (metrics.csv)
-    episodes: list[dict[str, Any]]  # one row per finished training episode (episodes.csv)
-    eval_returns: np.ndarray | None
-    run: Any  # RunDir or None
-    env_steps: int
-    train_time: float
-    solved_at: int | None  # env steps when the 100-episode mean first reached 475
-
-
-def _create_run(config: RLConfig) -> Any:
-    from gradschool.train.run import RunDir
-
-    a, t = config.agent, config.train
-    name = t.run_name or (
-        f"rl-{a.env.lower()}-{a.algo}-{t.engine}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    path, n = Path(t.out_dir) / name, 2
-    while path.exists() and any(path.iterdir()):
-        path, n = Path(t.out_dir) / f"{name}-{n}", n + 1
-    (path / "plots").mkdir(parents=True, exist_ok=True)
-    return RunDir(path)
-
-
-def _write_episodes(run: Any, episodes: list[dict[str, Any]]) -> None:
-    from gradschool.train.checkpoint import atomic_write
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["episode", "env_steps", "return", "length"])
-            writer.writeheader()
-            writer.writerows(episodes)
-
-    atomic_write(run.path / "episodes.csv", write)
-
-
-def train_agent(config: RLConfig, run: Any = None, console: bool = True) -> RLResult:
-    """Learn `config.agent.env` with `config.agent.algo`; log to `run` (a RunDir) if given.
-
-    Each update: collect a batch of experience with the current policy, compute returns and
-    advantages, one gradient step on the joint loss (each network's gradient clipped), then
-    the schedule catches up with the environment steps taken. Stops after
-    `train.env_steps` environment steps, or when `train.target_return` is reached.
-    """
-    from tqdm.auto import tqdm
-
-    from gradschool.train.builders import build_optimizer, build_scheduler
-
-    a, t = config.agent, config.train
-    if config.schedule.name == "plateau":
-        raise ConfigError(
-            'schedule.name = "plateau" needs a validation metric, which RL does not have; '
-            'use "linear", "cosine", "step"... (docs/rl.md).'
-        )
-    envs = Envs(a.env, a.n_envs, t.seed)
-    agent = Agent(config, envs.obs_dim, envs.n_actions)
-    backend = agent.backend
-    optimizer = build_optimizer(backend, agent.parameters(), config.optim)
-    units = max(math.ceil(t.env_steps / SCHEDULE_UNIT), 1)
-    scheduler = build_scheduler(backend, optimizer, config.schedule, 1, units)
-    rng = np.random.default_rng([t.seed, 0x52C])  # the agent's action samples
-    clip = config.optim.clip_grad_norm
-    if run is not None:
-        run.write_config(config)
-        run.write_info(config, {"env": a.env, "algo": a.algo})
-    recent: deque[float] = deque(maxlen=100)
-    history: list[dict[str, Any]] = []
-    episodes: list[dict[str, Any]] = []
-    env_steps, update, scheduled, solved_at = 0, 0, 0, None
-    sums: dict[str, float] = {}
-    show = t.progress == "on" or (t.progress == "auto" and sys.stderr.isatty())
-    bar = tqdm(total=t.env_steps, unit="step", leave=False, disable=not show, dynamic_ncols=True)
-    start = time.perf_counter()
-    try:
-        while env_steps < t.env_steps:
-            update += 1
-            lr = optimizer.param_groups[0]["lr"]
-            batch = (
-                collect_a2c(agent, envs, rng)
-                if a.algo == "a2c"
-                else collect_episodes(agent, envs, rng)
-            )
-            loss, parts = agent.loss(batch["obs"], batch["actions"], batch["returns"])
-            optimizer.zero_grad()
-            loss.backward()
-            grad_norm = float("nan")
-            if clip is not None:
-                # NOTE: each network is clipped on its own. The value net's gradient is far
-                # larger (returns near 100, squared errors near 10^4): clipped together, it
-                # would set the joint norm and shrink the policy's gradient to almost nothing.
-                clip_ = backend.nn.utils.clip_grad_norm_
-                grad_norm = float(clip_(agent.policy.parameters(), clip))
-                clip_(agent.value.parameters(), clip)
-            optimizer.step()
-            before, env_steps = env_steps, env_steps + batch["steps"]
-            while scheduler is not None and scheduled < min(env_steps // SCHEDULE_UNIT, units):
-                scheduler.step()
-                scheduled += 1
-            for ret, length in batch["finished"]:
-                recent.append(ret)
-                episodes.append(
-                    {"episode": len(episodes) + 1, "env_steps": env_steps, "return": ret,
-                     "length": length}
-                )  # fmt: skip
-                if solved_at is None and len(recent) == 100 and np.mean(recent) >= SOLVED_RETURN:
-                    solved_at = env_steps
-            for k, v in {"loss": loss, **parts}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.item())
-            sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
-            sums["n"] = sums.get("n", 0) + 1
-            mean100 = float(np.mean(recent)) if recent else float("nan")
-            bar.update(min(env_steps, t.env_steps) - before)
-            bar.set_postfix(ret100=f"{mean100:.1f}", refresh=False)
-            reached = t.target_return is not None and len(recent) == 100
-            reached = reached and mean100 >= t.target_return
-            log_now = env_steps // t.log_every > before // t.log_every
-            if log_now or env_steps >= t.env_steps or reached:
-                train_time = time.perf_counter() - start
-                n = sums.pop("n")
-                row = {
-                    "update": update,
-                    "env_steps": env_steps,
-                    "episodes": len(episodes),
-                    "return_mean100": mean100,
-                    "lr": lr,
-                    **{k: v / n for k, v in sums.items()},
-                    "train_time": train_time,
-                }
-                sums = {}
-                history.append(row)
-                if console:
-                    bar.clear()
-                    print(
-                        f"steps {env_steps:8d}  updates {update:5d}  episodes {len(episodes):5d}"
-                        f"  return(100) {mean100:6.1f}  entropy {row['entropy']:.3f}"
-                        f"  ({train_time:.1f}s)",
-                        flush=True,
-                    )
-                if not math.isfinite(row["loss"]):
-                    raise GradschoolError(
-                        f"the RL loss became {row['loss']} at update {update}: the steps "
-                        f"diverged. Lower the learning rate (--lr) or clip harder "
-                        f"(--clip-grad-norm 0.5)."
-                    )
-                if run is not None:
-                    _save(run, agent, optimizer, scheduler, update, env_steps, train_time)
-                    run.write_metrics(history)
-                    _write_episodes(run, episodes)
-            if reached:
-                break
-    finally:
-        bar.close()
-        envs.close()
-    train_time = time.perf_counter() - start
-    eval_returns = evaluate(agent, t.eval_episodes, seed=t.seed + 1_000_000)
-    result = RLResult(agent, history, episodes, eval_returns, run, env_steps, train_time, solved_at)
-    if run is not None:
-        _finish_run(run, config, result)
-    return result
+# ---- evaluation ---------------------------------------------------------------------------
 
 
 def evaluate(
@@ -646,192 +480,20 @@ def evaluate(
     return np.array(returns[:episodes])
 
 
-def _save(run: Any, agent: Agent, optimizer: Any, scheduler: Any, update: int,
-          env_steps: int, train_time: float) -> None:  # fmt: skip
-    backend = agent.backend
-    state = {
-        "format": 1,
-        **agent.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "state": {"update": update, "env_steps": env_steps, "train_time": train_time},
-    }
-    backend.save(state, run.checkpoint_path(backend.checkpoint_suffix))
-
-
-def _finish_run(run: Any, config: RLConfig, result: RLResult) -> None:
-    from gradschool import plots
-    from gradschool.train.checkpoint import atomic_write_text
-
-    a, t = config.agent, config.train
-    returns = [row["return"] for row in result.episodes]
-    plots.plot_episode_returns(
-        returns,
-        run.plot_path("returns.png"),
-        title=f"{a.algo} on {a.env} ({t.engine} engine)",
-        target=SOLVED_RETURN if a.env == "CartPole-v1" else None,
-    )
-    ev = result.eval_returns
-    solved = (
-        f"{result.solved_at} environment steps"
-        if result.solved_at is not None
-        else "not reached in training"
-    )
-    lines = [
-        f"# RL run {run.path.name}",
-        "",
-        f"- {a.algo} on {a.env}, {t.engine} engine ({t.dtype}), seed {t.seed}",
-        f"- {result.history[-1]['update'] if result.history else 0} updates, "
-        f"{result.env_steps} environment steps, {len(result.episodes)} episodes, "
-        f"{result.train_time:.1f} s",
-        f"- mean return of 100 training episodes >= {SOLVED_RETURN:g}: {solved}",
-        f"- evaluation, {len(ev)} episodes (greedy): mean {ev.mean():.1f}, std {ev.std():.1f}, "
-        f"min {ev.min():.0f}, max {ev.max():.0f}",
-        "",
-        "![episode returns](plots/returns.png)",
-        "",
-    ]
-    atomic_write_text(run.path / "report.md", "\n".join(lines))
-    info = run.read_info()
-    info.update(
-        eval_mean_return=float(ev.mean()),
-        eval_std_return=float(ev.std()),
-        eval_episodes=len(ev),
-        env_steps=result.env_steps,
-        train_time=result.train_time,
-        solved_at_env_steps=result.solved_at,
-    )
-    atomic_write_text(run.path / "run.json", json.dumps(info, indent=2) + "\n")
-
-
-# ---- playing a trained agent ----------------------------------------------------------------
-
-
-def load_agent(run_dir: str | Path) -> Agent:
-    """The agent saved in a run directory of `gradschool rl train`."""
-    from gradschool.train.run import RunDir
-
-    run = RunDir.open(Path(run_dir))
-    config = load_rl_config(run.config_path)
-    env = make_env(config.agent.env)
-    try:
-        agent = Agent(config, int(env.observation_space.shape[0]), int(env.action_space.n))
-    finally:
-        env.close()
-    path = run.find_checkpoint()
-    try:
-        agent.load_state_dict(agent.backend.load(path))
-    except (KeyError, RuntimeError, ValueError) as err:
-        raise CheckpointError(
-            f"the checkpoint {path} does not match the run's config ({err}): was config.toml "
-            f"edited? Play the run with its own config, or train a new one."
-        ) from err
-    return agent
-
-
-def play(
-    agent: Agent, episodes: int = 10, seed: int = 2_000_000, greedy: bool = True
-) -> np.ndarray:
-    """Returns of `episodes` episodes played one after another (seeds seed, seed + 1, ...)."""
-    return evaluate(agent, episodes, seed, greedy, n_envs=1)
-
-
-def record_episode(
-    agent: Agent, path: str | Path, seed: int = 2_000_000, greedy: bool = True,
-    max_frames: int = 300, every: int = 2,
-) -> tuple[Path, float, str]:  # fmt: skip
-    """Play one episode and write it as an animated GIF; return (path, its return, renderer).
-
-    Frames come from gymnasium's `rgb_array` rendering (pygame draws them); without pygame,
-    CartPole is drawn here from its state with Pillow. Every `every`-th step becomes a frame
-    (CartPole runs at 50 steps per second, so every 2nd frame at 40 ms is real time), at most
-    `max_frames` of them.
-    """
-    import os
-
-    from PIL import Image
-
-    # pygame starts SDL's audio too; with no sound card it prints an error. No sound is needed.
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    env = make_env(agent.config.agent.env, render_mode="rgb_array")
-    rng = np.random.default_rng([seed, 0x61F])
-    obs, _ = env.reset(seed=seed)
-    renderer = "gymnasium"
-    frames: list[Image.Image] = []
-
-    def snap(step: int) -> None:
-        nonlocal renderer
-        if step % every or len(frames) >= max_frames:
-            return
-        try:
-            rgb = env.render() if renderer == "gymnasium" else None
-        except Exception:  # noqa: BLE001 - gymnasium.error.DependencyNotInstalled (no pygame)
-            renderer, rgb = "pillow", None
-        if rgb is None:
-            renderer = "pillow"
-            rgb = draw_cartpole(env.unwrapped.state)
-        image = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
-        frames.append(image.resize((image.width // 2, image.height // 2)))
-
-    total, step, done = 0.0, 0, False
-    snap(step)
-    while not done:
-        action = agent.act(np.asarray(obs)[None], rng, greedy)[0]
-        obs, r, term, trunc, _ = env.step(int(action))
-        total += float(r)
-        step += 1
-        done = term or trunc
-        snap(step)
-    env.close()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    palette = [f.convert("P", palette=Image.Palette.ADAPTIVE, colors=32) for f in frames]
-    palette[0].save(
-        path, save_all=True, append_images=palette[1:], duration=20 * every, loop=0,
-        optimize=True,
-    )  # fmt: skip
-    return path, total, renderer
-
-
-def draw_cartpole(state: Any, width: int = 600, height: int = 400) -> np.ndarray:
-    """A CartPole frame drawn from its state (x, x_dot, theta, theta_dot), like gymnasium's
-    picture: the track, the cart, the pole at angle theta (radians from upright)."""
-    from PIL import Image, ImageDraw
-
-    x, _, theta, _ = (float(v) for v in state)
-    scale = width / 4.8  # the world is 4.8 units wide (x in [-2.4, 2.4])
-    track_y = height - 100
-    cart_x = width / 2 + x * scale
-    image = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    draw.line([(0, track_y), (width, track_y)], fill=(0, 0, 0))
-    draw.rectangle([cart_x - 25, track_y - 15, cart_x + 25, track_y + 15], fill=(0, 0, 0))
-    length = scale * 1.0  # the pole is 1.0 unit long (gymnasium's length = half of it)
-    top = (cart_x + length * math.sin(theta), track_y - 15 - length * math.cos(theta))
-    draw.line([(cart_x, track_y - 15), top], fill=(202, 152, 101), width=10)
-    draw.ellipse([cart_x - 5, track_y - 20, cart_x + 5, track_y - 10], fill=(129, 132, 203))
-    return np.asarray(image)
-
-
 __all__ = [
+    "SOLVED_RETURN",
     "Agent",
     "AgentConfig",
     "Envs",
     "RLConfig",
-    "RLResult",
     "RLTrainConfig",
     "advantages",
     "collect_a2c",
     "collect_episodes",
     "discounted_returns",
-    "draw_cartpole",
     "evaluate",
-    "load_agent",
     "load_rl_config",
     "make_env",
-    "play",
     "policy_gradient_loss",
-    "record_episode",
     "rl_describe",
-    "train_agent",
 ]

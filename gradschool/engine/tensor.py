@@ -543,7 +543,10 @@ class Tensor:
         if not shape:
             return self.reshape(1)
         start, end = start_dim % len(shape), end_dim % len(shape)
-        return self.reshape(*shape[:start], -1, *shape[end + 1 :])
+        # NOTE: the flattened size written out, not -1: NumPy cannot infer -1 for an empty
+        # batch (0 examples), which torch flattens fine (and DP-SGD's Poisson batches can be).
+        flat = int(np.prod(shape[start : end + 1]))
+        return self.reshape(*shape[:start], flat, *shape[end + 1 :])
 
     def unsqueeze(self, dim: int) -> Tensor:
         return self.reshape(np.expand_dims(self.data, dim).shape)
@@ -658,27 +661,34 @@ class Tensor:
                     f"gradient has shape {gradient.shape} but the tensor has shape {self.shape}"
                 )
         grads = {id(self): gradient}
-        # How many times each gradient array was handed on. An array handed on once, by a
-        # backward that made it, belongs to nobody else and may become a leaf's .grad without
-        # a copy (see _accumulate); the caller's `gradient` never does (counted twice).
-        handed = {id(gradient): 2}
+        # How many entries of `grads` hold each gradient array right now. A leaf's array held
+        # by its own entry alone, made by some backward (not the caller's `gradient`), belongs
+        # to nobody else and may become its .grad without a copy (see _accumulate).
+        # NOTE: counts go down as entries are consumed: a freed array's id may be reused by a
+        # new array, which must then start from 0.
+        held = {id(gradient): 1}
         for node in reversed(_topological_order(self)):
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             if node._backward is None or node._retain:
-                _accumulate(node, g, own=node._backward is None and handed.get(id(g)) == 1)
+                own = node._backward is None and held[id(g)] == 1 and g is not gradient
+                _accumulate(node, g, own)
                 if node._backward is None:
+                    held[id(g)] -= 1
                     continue
             for parent, pg in zip(node._parents, node._backward(g)):
                 if pg is None or not parent.requires_grad:
                     continue
                 key = id(parent)
-                # NOTE: `+` (a new array), never `+=`: `pg` may be the very array another
-                # parent also received (e.g. both inputs of an add get the same g).
-                pg = grads[key] + pg if key in grads else pg
+                if key in grads:
+                    # NOTE: `+` (a new array), never `+=`: `pg` may be the very array another
+                    # parent also received (e.g. both inputs of an add get the same g).
+                    held[id(grads[key])] -= 1
+                    pg = grads[key] + pg
                 grads[key] = pg
-                handed[id(pg)] = handed.get(id(pg), 0) + 1
+                held[id(pg)] = held.get(id(pg), 0) + 1
+            held[id(g)] -= 1
             if not retain_graph:
                 # Free the saved arrays now (the closure holds them), as torch does.
                 node._backward, node._parents = _freed(node._op), ()
@@ -689,12 +699,17 @@ def _accumulate(node: Tensor, g: np.ndarray, own: bool = False) -> None:
 
     NOTE: a copy unless `own`: `g` may be the very array another tensor also received (both
     inputs of an add get the same g), a view of one, or the caller's `gradient`; sharing it
-    would let an in-place change to one `.grad` silently change another. `own` says backward
-    handed this array to this node alone, so a fresh, writable array of the right dtype is
-    kept as it is: for a weight matrix that saves a full copy per step.
+    would let an in-place change to one `.grad` silently change another. `own` says nothing
+    else holds this array, so a fresh, writable array of the right dtype is kept as it is:
+    for a weight matrix that saves a full copy per step.
+    NOTE: a copy is laid out in C order, like the parameter: the gradient of `x @ W.T` arrives
+    as a transposed view, and a copy in its own (Fortran) order would make every in-place
+    optimizer update of W stride across memory, at twice the cost or more.
     """
-    if not (own and g.dtype == node.data.dtype and g.flags.owndata and g.flags.writeable):
-        g = np.array(g, dtype=node.data.dtype)
+    flags = g.flags
+    if not (own and g.dtype == node.data.dtype and flags.owndata and flags.c_contiguous
+            and flags.writeable):  # fmt: skip
+        g = np.array(g, dtype=node.data.dtype, order="C")
     if node.grad is None:
         node.grad = Tensor(g)
     else:

@@ -305,6 +305,7 @@ show()
 # %%
 from gradschool.backends import get_backend
 from gradschool.data.datasets import load_dataset
+from gradschool.errors import GradschoolError
 from gradschool.models import count_parameters, mlp
 
 numpy_backend = get_backend("numpy")
@@ -329,8 +330,13 @@ try:
         t("largest difference, engine vs torch:", "引擎和 torch 的最大差异："),
         f"{np.abs(logits - torch_logits).max():.2e}",
     )
-except Exception as err:  # torch not installed
-    print(t("(torch unavailable:", "（torch 不可用："), type(err).__name__, ")")
+except GradschoolError:  # get_backend("torch") without torch installed
+    print(
+        t(
+            "(torch is not installed: skipping the torch model)",
+            "（没有安装 torch，跳过 torch 模型）",
+        )
+    )
 
 # %% [markdown] tags=["en"]
 # Untrained, these ten scores are noise; lecture 6 trains this network. The figure shows an

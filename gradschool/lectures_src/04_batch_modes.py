@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 30 s
-#     full: 2.5 min
+#     quick: 40 s
+#     full: 2 min
 # ---
 
 # %% [markdown] tags=["en"]
@@ -218,7 +218,9 @@ ax.grid(alpha=0.3, which="both")
 show()
 
 # %% [markdown] tags=["en"]
-# The noise of one example's gradient is larger than the gradient itself (the dotted line):
+# The dashed line is the formula above, with $\sigma^2$ taken from the $B = 1$ draws; the other
+# batch sizes follow it. The noise of one example's gradient is larger than the gradient
+# itself (the dotted line):
 # a single SGD step often points the wrong way; only the average of many steps follows the
 # true gradient. Each fourfold larger batch divides the noise by four, and at $B = n$ it is
 # zero. Noise is not all bad — it lets SGD take many cheap steps and keeps it out of sharp
@@ -236,7 +238,8 @@ show()
 # The command-line equivalent is `gradschool compare --vary batch_size=full,64,1`.
 
 # %% [markdown] tags=["zh"]
-# 单个样本的梯度噪声比梯度本身还大（图中虚线）：SGD 的某一步常常方向是错的，只有许多步平均下来才跟着真正的梯度走。
+# 图中虚线是上面的公式，其中 $\sigma^2$ 取自 $B = 1$ 的那些抽样；其他批量大小都落在这条线上。单个样本的梯度噪声
+# 比梯度本身还大（图中点线）：SGD 的某一步常常方向是错的，只有许多步平均下来才跟着真正的梯度走。
 # 批量每大 4 倍，噪声就缩小到 1/4；$B = n$ 时噪声为零。噪声也不全是坏事——它让 SGD 能走很多便宜的小步，还能帮它
 # 跳出尖锐的极小值——但它限制了能用多大的学习率。
 #

@@ -30,8 +30,8 @@ the gradient g = dL/dy that the ONE ordinary backward pass computes, and a per-l
     Embedding  y = W[ids]:      dW_i = the rows g_it scattered (added) into row ids_it
     LayerNorm  y = â w + b:     dw_i = Σ_t â_it ⊙ g_it,  db_i = Σ_t g_it  (â: normalised input)
 
-The rules are written once over an `_Ops` table (NumPy arrays for the engine, tensors for
-torch), so both engines run the same code.
+The rules are written once over a small table of array operations (`_NumpyOps` for the
+engine's arrays, `_TorchOps` for torch tensors), so both engines run the same code.
 
 NOTE: the loss must be a mean (or sum) of per-example losses, as cross-entropy is. Layers that
 mix the examples of a batch (BatchNorm) have no per-example gradient and are refused.
@@ -69,8 +69,8 @@ class PoissonLoader:
 
     `PoissonLoader(X, y, batch_size=256, seed=0)`: q = batch_size / N, and an epoch is
     ceil(N / batch_size) batches (as many as an ordinary loader's), each of Binomial(N, q)
-    examples: 256 on average, sometimes 230, sometimes 280, in rare cases none. The draw of
-    batch b of epoch e depends only on (seed, e, b), so a resumed run sees the same batches.
+    examples: 256 on average, sometimes 230, sometimes 280, in rare cases none. The batches of
+    epoch e depend only on (seed, e), so a run resumed at epoch e sees the same batches.
     Shaped like `DataLoader` (len, set_epoch, epoch) so the training loop cannot tell them apart.
     """
 
@@ -347,10 +347,15 @@ def _check_layer(layer: Any) -> None:
     """Refuse the options of a supported layer that its rule does not cover."""
     name = type(layer).__name__
     if name == "Conv2d":
-        if getattr(layer, "groups", 1) != 1 or tuple(getattr(layer, "dilation", (1, 1))) != (1, 1):
+        plain = getattr(layer, "padding_mode", "zeros") == "zeros"
+        if (
+            not plain
+            or getattr(layer, "groups", 1) != 1
+            or tuple(getattr(layer, "dilation", (1, 1))) != (1, 1)
+        ):
             raise ConfigError(
-                f"DP-SGD: the per-example rule for Conv2d covers groups = 1 and dilation = 1; "
-                f"{layer} has others. Use plain convolutions in a private model."
+                f"DP-SGD: the per-example rule for Conv2d covers zero padding, groups = 1 and "
+                f"dilation = 1; {layer} has others. Use plain convolutions in a private model."
             )
         _conv_geometry(layer)
     if name == "Embedding" and getattr(layer, "scale_grad_by_freq", False):
@@ -427,6 +432,8 @@ class PerExampleGrads:
             if g is None:  # this output did not reach the loss
                 continue
             batch = g.shape[0]
+            if batch == 0:  # an empty Poisson batch: every per-example gradient list is empty
+                continue
             # In the weights' dtype (under bf16 autocast, activations and g are bfloat16).
             like = ops.param(module.weight)
             g = ops.cast(g, like)
@@ -439,7 +446,7 @@ class PerExampleGrads:
                 # sum of both uses, example by example.
                 total[key] = per_example if key not in total else total[key] + per_example
         self.clear()
-        if batch is None:
+        if batch is None:  # no forward pass reached the loss
             return [(p, None) for p in self.params]
         scale = batch if self.loss_reduction == "mean" else 1
         out = []
