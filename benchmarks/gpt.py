@@ -1,52 +1,38 @@
 """The character-level GPT on both engines: speed per iteration, and training to a loss.
 
-    # time per training iteration of the CPU config, NumPy engine vs torch, in one process
+    # time per training iteration of the CPU config, NumPy engine against torch, one process
     python benchmarks/gpt.py speed --data-dir ../shared/data
-    # the CPU config trained to the end (2,000 iterations), validation loss and wall time
+    # the CPU config trained to the end (2,000 iterations): validation loss, wall and CPU time
     python benchmarks/gpt.py train --engine torch --data-dir ../shared/data
     python benchmarks/gpt.py train --engine numpy --budget-min 20 --data-dir ../shared/data
     # the GPU config on one GPU, timed to a validation loss <= 1.47 (benchmarks/gpu/gpt.sh)
     python benchmarks/gpt.py train --config gpt_shakespeare_gpu --device cuda --target 1.47
-    # any of them in a tiny mode (a tiny model, a few iterations), to check the script itself
-    python benchmarks/gpt.py speed --tiny
+    # either mode with a tiny model and a few iterations, to check the script itself
+    python benchmarks/gpt.py speed --quick
 
-`--threads N` sets the BLAS / OpenMP threads of NumPy and torch (before either is imported).
-Every training run goes through `gradschool.train.fit`, the one loop; `train` reports the
-loss of every evaluation with the wall time since the start (evaluation included) and the time
-spent in training steps alone. Speeds are medians over rounds that alternate the engines, and
-are given as a ratio to torch measured in the same process: on a shared machine absolute times
-move with the load, ratios less so.
+`--threads N` (default 1) sets the BLAS / OpenMP threads of NumPy and torch before either
+starts (benchmarks/common.py); `--threads 0` leaves the libraries' defaults. Every training run
+goes through `gradschool.train.fit`, the one loop. `train` reports the loss of every evaluation
+with the wall and CPU seconds since the start (evaluations included); `speed` alternates the
+engines round by round and reports medians and the median per-round ratio to torch: on a
+shared machine absolute times move with the load, ratios much less.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 
+import common
 
-def _early_threads() -> None:
-    """Apply --threads before NumPy or torch start their thread pools."""
-    for i, arg in enumerate(sys.argv):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
-        if arg == "--threads" and i + 1 < len(sys.argv):
-            value = sys.argv[i + 1]
-        if value:
-            for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[name] = value
-
-
-_early_threads()
-
-import numpy as np  # noqa: E402
+common.early_threads()
 
 from gradschool.config import apply_overrides, load_config, with_updates  # noqa: E402
 from gradschool.train.callbacks import Callback  # noqa: E402
 from gradschool.train.trainer import fit  # noqa: E402
 
-TINY = {
+QUICK = {
     "n_layer": 1,
     "n_head": 2,
     "n_embd": 32,
@@ -93,55 +79,41 @@ class Clock(Callback):
 
 
 def _config(args: argparse.Namespace, updates: dict) -> object:
-    config = load_config(args.config)
-    base = {"progress": "off"}
+    base: dict = {"progress": "off"}
     if args.data_dir:
         base["data_dir"] = args.data_dir
     if args.dataset:
         base["dataset"] = args.dataset
-    if args.tiny:
-        base.update(TINY)
-    return with_updates(config, {**base, **updates})
-
-
-def _set_torch_threads(threads: int | None) -> None:
-    if threads:
-        try:
-            import torch
-        except ImportError:
-            return
-        torch.set_num_threads(threads)
+    if args.quick:
+        base.update(QUICK)
+    config = with_updates(load_config(args.config), {**base, **updates})
+    # --set KEY=VALUE: any config key, parsed as on the gradschool command line.
+    return apply_overrides(config, [f"--{item}" for item in args.set or []])
 
 
 def speed(args: argparse.Namespace) -> dict:
-    """Median ms per training iteration on each engine, rounds alternating the engines."""
+    """Time per training iteration on each engine, the engines alternating round by round."""
+    steps = 3 if args.quick else args.steps
+
+    def contestant(engine: str):
+        updates = {"engine": engine, "max_steps": steps, "epochs": 1, "eval_interval": steps}
+        config = _config(args, {**updates, "eval_batches": 1, "warmup_steps": 0})
+
+        def run() -> tuple[float, float]:
+            clock = common.TrainClock()  # the epoch: `steps` iterations and one eval batch
+            fit(config, callbacks=[clock], console=False)
+            return clock.seconds
+
+        return run
+
     engines = args.engines.split(",")
-    steps = 3 if args.tiny else args.steps
-    times: dict[str, list[float]] = {e: [] for e in engines}
-    for r in range(args.rounds + 1):  # round 0 warms up (allocations, lazy imports)
-        for engine in engines:
-            config = _config(
-                args,
-                {
-                    "engine": engine,
-                    "max_steps": steps,
-                    "epochs": 1,
-                    "eval_interval": steps,
-                    "eval_batches": 1,
-                    "warmup_steps": 0,
-                },
-            )
-            trainer = fit(config, console=False)
-            if r > 0:
-                times[engine].append(1000 * trainer.state.train_time / trainer.state.step)
-    result = {e: float(np.median(t)) for e, t in times.items()}
-    print(f"ms per training iteration (median of {args.rounds} rounds of {steps} iterations):")
-    reference = result.get("torch")
-    for engine, ms in result.items():
-        ratio = f"  ({ms / reference:.2f}x torch)" if reference else ""
-        spread = f"min {min(times[engine]):.1f}, max {max(times[engine]):.1f}"
-        print(f"  {engine:6s} {ms:8.1f} ms{ratio}   [{spread}]")
-    return {"ms_per_iteration": result, "rounds": times, "steps": steps}
+    rounds = common.interleave({e: contestant(e) for e in engines}, repeats=args.repeats)
+    print(f"\ntime per training iteration ({steps} iterations per round, {args.repeats} rounds):")
+    reference = "torch" if "torch" in engines else engines[0]
+    print(common.ratio_table(rounds, reference, unit=steps / 1000, unit_name="ms"))
+    return {
+        engine: {"wall_s": t.wall, "cpu_s": t.cpu, "steps": steps} for engine, t in rounds.items()
+    }
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -149,8 +121,7 @@ def train(args: argparse.Namespace) -> dict:
     updates: dict = {"engine": args.engine}
     if args.device:
         updates["device"] = args.device
-    # --set KEY=VALUE: any config key, parsed as on the gradschool command line.
-    config = apply_overrides(_config(args, updates), [f"--{item}" for item in args.set or []])
+    config = _config(args, updates)
     budget = args.budget_min * 60 if args.budget_min else None
     clock = Clock(args.target, budget, args.stop_at_budget)
     start = time.perf_counter()
@@ -160,9 +131,10 @@ def train(args: argparse.Namespace) -> dict:
     within = [r for r in rows if budget is None or r["wall_s"] <= budget]
     best = min(within, key=lambda r: r["val_loss"]) if within else None
     hit = next((r for r in rows if args.target is not None and r["val_loss"] <= args.target), None)
+    m = config.model
     print(
-        f"\n{config.train.engine} engine, {config.model.n_layer} layers x {config.model.n_embd}"
-        f", {trainer.state.step} iterations, wall {total:.1f} s with setup "
+        f"\n{config.train.engine} engine, {m.n_layer} layers x {m.n_embd}, "
+        f"{trainer.state.step} iterations, wall {total:.1f} s with setup "
         f"(training steps {trainer.state.train_time:.1f} s)"
     )
     if best is not None:
@@ -172,15 +144,13 @@ def train(args: argparse.Namespace) -> dict:
             f"{best['cpu_s']:.1f} s CPU)"
         )
     if args.target is not None:
-        print(
-            f"  time to val loss <= {args.target}: "
-            + (
-                f"{hit['wall_s']:.1f} s wall, {hit['train_s']:.1f} s in training steps, "
-                f"step {hit['step']}"
-                if hit
-                else "not reached"
-            )
+        reached = (
+            f"{hit['wall_s']:.1f} s wall ({hit['train_s']:.1f} s in training steps), "
+            f"step {hit['step']}"
+            if hit
+            else "not reached"
         )
+        print(f"  time to val loss <= {args.target}: {reached}")
     return {"evaluations": rows, "wall_s": total, "steps": trainer.state.step}
 
 
@@ -190,13 +160,12 @@ def main() -> None:
     parser.add_argument("--config", default="gpt_shakespeare", help="a bundled name or a file")
     parser.add_argument("--data-dir", default=None, help="holds tinyshakespeare/input.txt")
     parser.add_argument("--dataset", default=None, help="e.g. shakespeare-mini (embedded)")
-    parser.add_argument("--threads", type=int, default=None, help="BLAS/torch threads")
-    parser.add_argument("--tiny", action="store_true", help="a tiny model: check the script")
+    parser.add_argument("--set", action="append", help="any config key, e.g. --set seed=1")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    common.add_common_arguments(parser, repeats=5)
     speed_args = parser.add_argument_group("speed")
     speed_args.add_argument("--engines", default="numpy,torch")
     speed_args.add_argument("--steps", type=int, default=20, help="iterations per round")
-    speed_args.add_argument("--rounds", type=int, default=5)
     train_args = parser.add_argument_group("train")
     train_args.add_argument("--engine", default="torch", choices=["numpy", "torch"])
     train_args.add_argument("--device", default=None, help="torch: cpu, cuda, ...")
@@ -204,17 +173,14 @@ def main() -> None:
     train_args.add_argument(
         "--budget-min", type=float, default=None, help="report the best loss within this time"
     )
-    train_args.add_argument("--stop-at-budget", action="store_true", help="and stop at the budget")
-    train_args.add_argument(
-        "--set", action="append", help="any config key, e.g. --set precision=bf16"
-    )
+    train_args.add_argument("--stop-at-budget", action="store_true", help="and stop there")
     args = parser.parse_args()
-    _set_torch_threads(args.threads)
-    print(f"threads: {args.threads or 'default'}; load average {os.getloadavg()[0]:.1f}")
+    common.set_threads(args.threads or None)
+    print(common.machine_line())
     result = speed(args) if args.mode == "speed" else train(args)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), **result}, f, indent=2)
+            json.dump({"args": vars(args), "machine": common.machine(), **result}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -158,7 +158,8 @@ class NumpyBackend(Backend):
         return self.engine.Tensor(array)
 
     def to_numpy(self, tensor: Any) -> np.ndarray:
-        return tensor.data if hasattr(tensor, "data") else np.asarray(tensor)
+        # NOTE: test the type, not `hasattr(x, "data")`: a NumPy array's `.data` is a memoryview.
+        return tensor.data if isinstance(tensor, self.engine.Tensor) else np.asarray(tensor)
 
     def prepare_model(self, model: Any, train_config: Any = None) -> Any:
         asked = [

@@ -372,7 +372,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--top-k", type=int, default=40, help="sample among the k likeliest (40)")
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same text (0)")
-    p.add_argument("--device", default="cpu", help="torch runs only: cpu, cuda, ... (cpu)")
+    p.add_argument("--device", default="auto", help="torch runs: cpu, cuda, mps, auto (auto)")
 
 
 # ---- compare ----------------------------------------------------------------------------------

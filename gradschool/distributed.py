@@ -31,6 +31,7 @@ plots. See docs/compute.md for multi-machine runs.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import subprocess
 import sys
@@ -125,6 +126,9 @@ def process_group(train_config: Any) -> Iterator[ProcessGroup | None]:
     dist.init_process_group(backend=backend)
     try:
         yield current()
+        # Free what still holds the group (a DDP model's reducer, its pending work) while the
+        # interpreter is fully alive: a gloo thread left to die at exit aborts the process.
+        gc.collect()
         # All ranks leave together: a rank that tears its connections down while another is
         # still finishing (rank 0 writing its last files, say) can make that one fail.
         dist.barrier()

@@ -8,6 +8,8 @@ compared with each other: the same forward values, the same gradients.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from op_check import check_op
@@ -168,10 +170,33 @@ def test_leaf_gradients_never_share_memory():
     a.grad.data *= 10  # an in-place change to one gradient leaves the other alone
     np.testing.assert_array_equal(b.grad.data, [2.0, 2.0, 2.0])
 
+    # the same, with an array the engine made: one leaf keeps it, the other gets a copy
+    a.grad = b.grad = None
+    ((a + b) * 2).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    np.testing.assert_array_equal(a.grad.data + b.grad.data, [4.0, 4.0, 4.0])
+
     g = np.ones(3)
     c = E.tensor(np.ones(3), requires_grad=True)
     c.clone().backward(g)  # clone hands back the caller's own array
     assert not np.shares_memory(c.grad.data, g)
+
+
+def test_every_gradient_of_the_seed_mlp_is_kept_without_a_copy(monkeypatch):
+    """backward() hands each weight its gradient array as made, with no copy; this holds even
+    when a new array reuses the id() of one freed earlier in the same backward pass."""
+    module = sys.modules["gradschool.engine.tensor"]
+    accumulate, owned = module._accumulate, []
+
+    def spy(node, g, own=False):
+        owned.append(own)
+        accumulate(node, g, own)
+
+    monkeypatch.setattr(module, "_accumulate", spy)
+    for batch in (1, 64):
+        owned.clear()
+        _run_mlp_step(True, batch)
+        assert owned == [True] * 6, batch
 
 
 def test_a_weight_gradient_is_kept_without_a_copy_and_accumulates():

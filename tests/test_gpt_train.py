@@ -343,3 +343,32 @@ def test_gpt_config_learning_rate_follows_warmup_and_cosine():
     assert lrs[0] == pytest.approx(1e-5) and lrs[100] == pytest.approx(1e-3)
     assert lrs[1050] == pytest.approx((1e-3 + 1e-4) / 2, rel=1e-2)
     assert lrs[-1] == pytest.approx(1e-4, rel=1e-3)
+
+
+# ---- the benchmark scripts, in their quick modes (no timing is asserted) ------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="the benchmarks compare against torch")
+def test_gpt_benchmark_and_gpu_script_run_in_quick_mode(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "PRECISION": "fp32"}
+    env.update(COMPILE="false", DATA_DIR=str(tmp_path))
+    out = tmp_path / "speed.json"
+    subprocess.run(
+        [sys.executable, "benchmarks/gpt.py", "speed", "--quick", "--repeats", "1",
+         "--dataset", "shakespeare-mini", "--json", str(out)],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert set(result) >= {"numpy", "torch"} and len(result["numpy"]["wall_s"]) == 1
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu/gpt.sh", "--quick", "--target", "9", "--dataset",
+         "shakespeare-mini"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "time to val loss <= 9.0: " in done.stdout and "step 10" in done.stdout

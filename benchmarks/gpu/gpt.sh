@@ -6,7 +6,7 @@
 # 250 iterations, 200 fixed validation batches) that reaches the target.
 #
 #   benchmarks/gpu/gpt.sh                                   # on a GPU machine
-#   DEVICE=cpu PRECISION=fp32 COMPILE=false benchmarks/gpu/gpt.sh --tiny --target 4.2
+#   DEVICE=cpu PRECISION=fp32 COMPILE=false benchmarks/gpu/gpt.sh --quick --target 4.2
 #                                                           # the script itself, on a CPU
 # Settings (environment): DATA_DIR (holds tinyshakespeare/input.txt; default ../shared/data),
 # DEVICE (cuda), PRECISION (bf16: autocast, as nanoGPT), COMPILE (true: torch.compile),

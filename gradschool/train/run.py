@@ -213,7 +213,9 @@ def _model_shape(model_config: Any) -> str:
     if model_config.name == "gpt":
         c = model_config
         return f"{c.n_layer} layers, {c.n_head} heads, {c.n_embd} dims, context {c.block_size}"
-    return str(getattr(model_config, "sizes", ""))
+    if model_config.name == "cnn":
+        return f"{model_config.arch}, channels {model_config.channels}"
+    return str(model_config.sizes)
 
 
 def _number(text: str) -> Any:
