@@ -79,12 +79,19 @@ def _train_main(args: argparse.Namespace, config: Any, run: Any, group: Any) -> 
     try:
         fit(config, run=run, resume=bool(args.resume))
     except KeyboardInterrupt:
+        if not args.resume and run.discard_if_empty():
+            print("\nInterrupted before anything was saved.", file=sys.stderr)
+            return 130
         print(
             f"\nInterrupted. Every finished epoch is saved in {run.path}: continue with "
             f"`gradschool train --resume {run.path}`.",
             file=sys.stderr,
         )
         return 130
+    except Exception:
+        if not args.resume:
+            run.discard_if_empty()  # e.g. missing data: no empty run folder left behind
+        raise
     if args.resume:
         run.write_config(config)  # e.g. a longer --epochs, so a later resume knows it
     print(f"Run saved in {run.path} (report.md, metrics.csv, plots/)")

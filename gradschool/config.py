@@ -719,6 +719,9 @@ def _unknown_in_table(cls: type, key: str, value: Any, prefix: str, source: str,
         return f"unknown section [{key}] in {source}.{hint} The sections are: {listed}."
     table = f"[{prefix[:-1]}]" if prefix else "the top level"
     close = difflib.get_close_matches(key.lower().replace("-", "_"), names, n=1)
+    synonym = _SYNONYMS.get(key.lower().replace("-", "_"), "").rsplit(".", 1)[-1]
+    if synonym in names:  # learning_rate = ... in [optim]: 'lr'
+        close = [synonym]
     homes = [p.rsplit(".", 1)[0] for p in _nodes(root) if p.endswith("." + key)]
     hint = ""
     if close:
@@ -871,6 +874,18 @@ def _resolve(cls: type, key: str, flag: bool) -> str | None:
     return matches[0] if matches else None
 
 
+_SYNONYMS = {
+    "learning_rate": "lr",
+    "num_epochs": "epochs",
+    "n_epochs": "epochs",
+    "batchsize": "batch_size",
+    "bs": "batch_size",
+    "optimizer": "optim.name",
+    "scheduler": "schedule.name",
+    "wd": "weight_decay",
+}
+
+
 def _unknown_key(cls: type, key: str, flag: bool) -> ConfigError:
     """An unknown key, with a did-you-mean over every dotted key and every last part."""
     dash = "--" if flag else ""
@@ -879,7 +894,12 @@ def _unknown_key(cls: type, key: str, flag: bool) -> ConfigError:
     for p in keys:
         homes.setdefault(p.rsplit(".", 1)[-1], []).append(p)
     wanted = key.lower().replace("-", "_")
-    close = difflib.get_close_matches(wanted, sorted(set(keys) | set(homes)), n=1)
+    last = wanted.rsplit(".", 1)[-1]
+    # Names other libraries use for the same settings: a spelling match would miss them.
+    if last in _SYNONYMS:
+        close = [_SYNONYMS[last]]
+    else:
+        close = difflib.get_close_matches(wanted, sorted(set(keys) | set(homes)), n=1)
     if close:
         where = homes.get(close[0], close)  # a last part may live in several sections
         full = f" ({', '.join(where)})" if where != close else ""

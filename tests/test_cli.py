@@ -116,6 +116,8 @@ def test_missing_dataset_says_which_files_to_put_where(tmp_path, capsys, monkeyp
     )
     assert code == 2
     assert "train-images-idx3-ubyte" in err and str(tmp_path / "empty") in err
+    # the run failed before writing anything: no empty run folder is left behind
+    assert not any(p.name.startswith("mnist-mlp") for p in tmp_path.iterdir())
 
 
 def test_gradcheck_command(capsys):

@@ -189,6 +189,8 @@ def test_unknown_key_in_section(tmp_path):
     path.write_text("[optim]\nlrr = 0.1\n", encoding="utf-8")
     msg = error(load_config, path)
     assert "unknown key 'lrr' in [optim]" in msg and "Did you mean 'lr'?" in msg
+    path.write_text("[optim]\nlearning_rate = 0.1\n", encoding="utf-8")
+    assert "Did you mean 'lr'?" in error(load_config, path)
 
 
 def test_key_in_the_wrong_section(tmp_path):
@@ -295,6 +297,8 @@ def test_unknown_key_suggests():
     assert "unknown config key 'lrr'" in msg and "Did you mean 'lr' (optim.lr)?" in msg
     msg = error(apply_overrides, Config(), ["--optim.momentun", "0.1"])
     assert "Did you mean 'optim.momentum'?" in msg
+    msg = error(apply_overrides, Config(), ["--learning-rate", "0.1"])  # another library's name
+    assert "Did you mean 'lr' (optim.lr)?" in msg
     msg = error(apply_overrides, Config(), ["--xyzzy", "1"])
     assert "The keys are:" in msg and "optim.lr" in msg
 

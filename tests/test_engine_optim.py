@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from optim_twins import param_groups, run_twins, twin_mlps
 
 from gradschool import engine as E
 from gradschool.engine import nn
@@ -14,54 +15,8 @@ from gradschool.engine import nn
 STEPS = 20
 
 
-def _pair(torch):
-    """The same small float64 MLP on both engines, and a fixed stream of batches."""
-    torch.manual_seed(0)
-    theirs = torch.nn.Sequential(
-        torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)
-    ).double()
-    ours = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3)).double()
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    rng = np.random.default_rng(0)
-    batches = [(rng.standard_normal((8, 6)), rng.integers(0, 3, 8)) for _ in range(STEPS)]
-    return ours, theirs, batches
-
-
-def _groups(model, spec):
-    """`spec` None: all parameters in one group; else a list of (layer index, options)."""
-    if spec is None:
-        return list(model.parameters())
-    return [dict(params=list(model[i].parameters()), **opts) for i, opts in spec]
-
-
 def _run(torch, options, groups=None, reload_at=None):
-    ours, theirs, batches = _pair(torch)
-    opt = E.optim.SGD(_groups(ours, groups), **options)
-    t_opt = torch.optim.SGD(_groups(theirs, groups), **options)
-    for step, (X, y) in enumerate(batches):
-        if step == reload_at:
-            # Save mid-way and continue with a fresh optimizer restored from the state dict.
-            state, t_state = opt.state_dict(), t_opt.state_dict()
-            opt = E.optim.SGD(_groups(ours, groups), lr=123.0)
-            opt.load_state_dict(state)
-            t_opt = torch.optim.SGD(_groups(theirs, groups), lr=123.0)
-            t_opt.load_state_dict(t_state)
-        opt.zero_grad()
-        loss = E.nn.functional.cross_entropy(ours(E.tensor(X)), E.tensor(y))
-        loss.backward()
-        t_opt.zero_grad()
-        t_loss = torch.nn.functional.cross_entropy(theirs(torch.from_numpy(X)), torch.from_numpy(y))
-        t_loss.backward()
-        np.testing.assert_allclose(loss.item(), t_loss.item(), atol=1e-10, rtol=0)
-        for p, q in zip(ours.parameters(), theirs.parameters()):  # the same gradients
-            np.testing.assert_allclose(p.grad.data, q.grad.numpy(), atol=1e-10, rtol=0)
-        opt.step()
-        t_opt.step()
-        for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-            np.testing.assert_allclose(
-                p.data, q.detach().numpy(), atol=1e-10, rtol=0, err_msg=f"{name}, step {step}"
-            )
-    return opt, t_opt
+    return run_twins(torch, "SGD", options, STEPS, groups=groups, reload_at=reload_at)
 
 
 SGD_CASES = {
@@ -114,8 +69,8 @@ def test_optimizer_state_dict_layout_matches_torch():
         assert set(s) == set(t_state["state"][i]) == {"momentum_buffer"}
         np.testing.assert_allclose(s["momentum_buffer"], t_state["state"][i]["momentum_buffer"])
     # A torch optimizer's state (its tensors as arrays) loads into the engine's.
-    ours, _, _ = _pair(torch)
-    fresh = E.optim.SGD(_groups(ours, groups), lr=1.0)
+    ours, _, _ = twin_mlps(torch, STEPS)
+    fresh = E.optim.SGD(param_groups(ours, groups), lr=1.0)
     arrays = {i: {k: v.numpy() for k, v in s.items()} for i, s in t_state["state"].items()}
     fresh.load_state_dict({"state": arrays, "param_groups": t_state["param_groups"]})
     assert [g["lr"] for g in fresh.param_groups] == [0.3, 0.01]

@@ -323,9 +323,10 @@ def test_bundled_gpt_configs_hold_the_issue_numbers():
     )  # fmt: skip
     assert (cpu.data.batch_size, cpu.train.max_steps, cpu.model.dropout) == (12, 2000, 0.0)
     assert cpu.data.eval_interval * cpu.train.epochs == cpu.train.max_steps
-    assert (cpu.optim.name, cpu.optim.lr, cpu.optim.clip_grad_norm) == ("adamw", 1e-3, 1.0)
+    # lr: twice nanoGPT's 1e-3 (see the config); min_lr a tenth of it, as nanoGPT
+    assert (cpu.optim.name, cpu.optim.lr, cpu.optim.clip_grad_norm) == ("adamw", 2e-3, 1.0)
     assert (cpu.schedule.name, cpu.schedule.warmup_steps, cpu.schedule.min_lr) == (
-        "cosine", 100, 1e-4,
+        "cosine", 100, 2e-4,
     )  # fmt: skip
     gpu = load_config("gpt_shakespeare_gpu")
     assert (gpu.model.n_layer, gpu.model.n_head, gpu.model.n_embd, gpu.model.block_size) == (
@@ -340,9 +341,9 @@ def test_gpt_config_learning_rate_follows_warmup_and_cosine():
     from gradschool.train.builders import schedule_lrs
 
     lrs = schedule_lrs(load_config("gpt_shakespeare"), 2000)
-    assert lrs[0] == pytest.approx(1e-5) and lrs[100] == pytest.approx(1e-3)
-    assert lrs[1050] == pytest.approx((1e-3 + 1e-4) / 2, rel=1e-2)
-    assert lrs[-1] == pytest.approx(1e-4, rel=1e-3)
+    assert lrs[0] == pytest.approx(2e-5) and lrs[100] == pytest.approx(2e-3)
+    assert lrs[1050] == pytest.approx((2e-3 + 2e-4) / 2, rel=1e-2)
+    assert lrs[-1] == pytest.approx(2e-4, rel=1e-3)
 
 
 # ---- the benchmark scripts, in their quick modes (no timing is asserted) ------------------------

@@ -11,6 +11,7 @@ import inspect
 
 import numpy as np
 import pytest
+from optim_twins import param_groups, run_twins, twin_mlps
 
 from gradschool import engine as E
 from gradschool.engine import nn
@@ -56,58 +57,8 @@ CASES = {
 }
 
 
-def _pair(torch):
-    """The same small float64 MLP on both engines, and a fixed stream of batches."""
-    torch.set_num_threads(1)  # tiny tensors: threads only add overhead on a shared machine
-    torch.manual_seed(0)
-    theirs = torch.nn.Sequential(
-        torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3)
-    ).double()
-    ours = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3)).double()
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    rng = np.random.default_rng(0)
-    batches = [(rng.standard_normal((8, 6)), rng.integers(0, 3, 8)) for _ in range(STEPS)]
-    return ours, theirs, batches
-
-
-def _groups(model, spec):
-    """`spec` None: all parameters in one group; else a list of (layer index, options)."""
-    if spec is None:
-        return list(model.parameters())
-    return [dict(params=list(model[i].parameters()), **opts) for i, opts in spec]
-
-
 def _run(torch, name, options, groups=None, reload_at=None):
-    """50 steps on both engines; the weights must agree after every step."""
-    ours, theirs, batches = _pair(torch)
-    ours_cls, torch_cls = getattr(E.optim, name), getattr(torch.optim, name)
-    opt = ours_cls(_groups(ours, groups), **options)
-    t_opt = torch_cls(_groups(theirs, groups), **options)
-    for step, (X, y) in enumerate(batches):
-        if step == reload_at:
-            # Save mid-way and continue with a fresh optimizer (other hyper-parameters) that
-            # is restored from the state dict: it must carry on exactly.
-            state, t_state = opt.state_dict(), t_opt.state_dict()
-            opt = ours_cls(_groups(ours, groups), lr=123.0)
-            opt.load_state_dict(state)
-            t_opt = torch_cls(_groups(theirs, groups), lr=123.0)
-            t_opt.load_state_dict(t_state)
-        opt.zero_grad()
-        E.nn.functional.cross_entropy(ours(E.tensor(X)), E.tensor(y)).backward()
-        t_opt.zero_grad()
-        torch.nn.functional.cross_entropy(
-            theirs(torch.from_numpy(X)), torch.from_numpy(y)
-        ).backward()
-        opt.step()
-        t_opt.step()
-        for (pname, p), q in zip(ours.named_parameters(), theirs.parameters()):
-            np.testing.assert_allclose(
-                p.data, q.detach().numpy(), atol=1e-10, rtol=0, err_msg=f"{pname}, step {step}"
-            )
-    # The weights moved: a test of nothing would pass too.
-    start = dict(_pair(torch)[0].named_parameters())
-    assert any(not np.allclose(p.data, start[n].data) for n, p in ours.named_parameters())
-    return opt, t_opt
+    return run_twins(torch, name, options, STEPS, groups=groups, reload_at=reload_at)
 
 
 @pytest.mark.parametrize(
@@ -164,8 +115,8 @@ def test_state_dict_layout_matches_torch(name):
         for key, value in s.items():
             np.testing.assert_allclose(value, t_s[key].numpy(), atol=1e-10, rtol=0)
     # A torch optimizer's state (as NumPy arrays) loads into ours.
-    ours, _, _ = _pair(torch)
-    fresh = getattr(E.optim, name)(_groups(ours, GROUPS[name]), lr=1.0)
+    ours, _, _ = twin_mlps(torch, STEPS)
+    fresh = getattr(E.optim, name)(param_groups(ours, GROUPS[name]), lr=1.0)
     arrays = {i: {k: v.numpy() for k, v in s.items()} for i, s in t_state["state"].items()}
     fresh.load_state_dict({"state": arrays, "param_groups": t_state["param_groups"]})
     assert [g["lr"] for g in fresh.param_groups] == [g["lr"] for g in opt.param_groups]
@@ -173,7 +124,7 @@ def test_state_dict_layout_matches_torch(name):
 
 def test_adagrad_creates_its_state_at_construction_like_torch():
     torch = pytest.importorskip("torch")
-    ours, theirs, _ = _pair(torch)
+    ours, theirs, _ = twin_mlps(torch, STEPS)
     opt = E.optim.Adagrad(ours.parameters(), initial_accumulator_value=0.25)
     t_opt = torch.optim.Adagrad(theirs.parameters(), initial_accumulator_value=0.25)
     state, t_state = opt.state_dict()["state"], t_opt.state_dict()["state"]

@@ -17,6 +17,7 @@ import csv
 import json
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -82,6 +83,14 @@ class RunDir:
             path, n = out / f"{name}-{n}", n + 1
         (path / "plots").mkdir(parents=True, exist_ok=True)
         return cls(path)
+
+    def discard_if_empty(self) -> bool:
+        """Remove the directory if no file was written into it (a run that failed before its
+        first write, e.g. on missing data, leaves no empty folder behind). True if removed."""
+        if any(p.is_file() for p in self.path.rglob("*")):
+            return False
+        shutil.rmtree(self.path, ignore_errors=True)
+        return True
 
     @classmethod
     def open(cls, path: Path) -> RunDir:
