@@ -164,6 +164,12 @@ def test_relu_at_exactly_zero_has_gradient_zero_like_torch():
     check_op([x], F.relu, TF and TF.relu, smooth=False)
 
 
+def test_relu_of_a_negative_is_positive_zero_like_torch():
+    out = E.tensor(np.array([-3.0, -0.0, 2.0], dtype=np.float32)).relu().data
+    np.testing.assert_array_equal(np.signbit(out), [False, False, False])
+    assert out.dtype == np.float32
+
+
 def test_maximum_minimum_ties_split_the_gradient_like_torch():
     a = np.array([1.0, 2.0, 3.0, -1.0])
     b = np.array([1.0, 0.0, 3.0, 5.0])

@@ -421,9 +421,10 @@ class Tensor:
         return Tensor._make(out, (self,), lambda g: (g * (1 - out * out),), "tanh")
 
     def relu(self) -> Tensor:
-        # NOTE: at exactly 0 the derivative is taken as 0, as torch does.
+        # NOTE: at exactly 0 the derivative is taken as 0, as torch does. The forward is
+        # np.maximum, not data * mask: -3.0 * False is -0.0, which prints as "-0." (torch: 0.).
         mask = self.data > 0
-        return Tensor._make(self.data * mask, (self,), lambda g: (g * mask,), "relu")
+        return Tensor._make(np.maximum(self.data, 0), (self,), lambda g: (g * mask,), "relu")
 
     def erf(self) -> Tensor:
         """The error function, for the exact GELU. d erf(x)/dx = 2/sqrt(pi) e^(-x^2).
