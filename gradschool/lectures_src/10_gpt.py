@@ -248,10 +248,10 @@ for name, loss in baselines.items():
 # is a weighted sum, which by itself does not care in which order its inputs come; the
 # position vector tells the model where each character stands.
 #
-# Below, the run's configuration — `configs/gpt_shakespeare.toml` (nanoGPT's CPU recipe) with
-# a smaller model, the embedded corpus, batches of 16 windows and a number of steps of its own
-# (500 in quick mode, 3,000 in full mode) — and the `Trainer` that the one training loop will
-# run. It builds the model now, so we can look inside before training.
+# Below, the run's configuration — `configs/gpt_shakespeare.toml` (nanoGPT's CPU recipe at
+# twice its learning rate) with a smaller model, the embedded corpus, batches of 16 windows and
+# a number of steps of its own (500 in quick mode, 3,000 in full mode) — and the `Trainer` that
+# the one training loop will run. It builds the model now, so we can look inside before training.
 
 # %% [markdown] tags=["zh"]
 # ## 2. 嵌入：每个 token 一个向量，每个位置一个向量
@@ -267,7 +267,7 @@ for name, loss in baselines.items():
 # `embedding`）：它的反向传播把每个位置的梯度累加回它读过的那一行。为什么要位置表？因为注意力（下一节）本质上
 # 是加权求和，本身并不在乎输入的先后顺序；位置向量告诉模型每个字符站在第几位。
 #
-# 下面是这次训练的配置——以 `configs/gpt_shakespeare.toml`（nanoGPT 的 CPU 配方）为底，换成小一号的模型、
+# 下面是这次训练的配置——以 `configs/gpt_shakespeare.toml`（nanoGPT 的 CPU 配方，学习率加倍）为底，换成小一号的模型、
 # 内置语料、每批 16 个窗口，步数也另定（快速模式 500 步，完整模式 3000 步）——以及唯一的训练循环要跑的 `Trainer`。它现在就把模型建好，方便我们训练前先看看里面。
 
 # %%
