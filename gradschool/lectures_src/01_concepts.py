@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 10 s
-#     full: 15 s
+#     quick: 4 s
+#     full: 4 s
 # ---
 
 # %% [markdown] tags=["en"]

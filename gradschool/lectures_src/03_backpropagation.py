@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 10 s
-#     full: 10 s
+#     quick: 3 s
+#     full: 3 s
 # ---
 
 # %% [markdown] tags=["en"]

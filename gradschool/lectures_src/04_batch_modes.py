@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 40 s
-#     full: 2 min
+#     quick: 10 s
+#     full: 26 s
 # ---
 
 # %% [markdown] tags=["en"]

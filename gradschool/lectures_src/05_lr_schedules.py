@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 35 s
-#     full: 1.5 min
+#     quick: 7 s
+#     full: 16 s
 # ---
 
 # %% [markdown] tags=["en"]

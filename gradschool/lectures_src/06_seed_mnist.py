@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 25 s
-#     full: 60 s
+#     quick: 7 s
+#     full: 14 s
 # ---
 
 # %% [markdown] tags=["en"]

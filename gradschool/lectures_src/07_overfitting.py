@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 35 s
-#     full: 2.5 min
+#     quick: 8 s
+#     full: 38 s
 # ---
 
 # %% [markdown] tags=["en"]

@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 25 s
-#     full: 1 min
+#     quick: 6 s
+#     full: 12 s
 # ---
 
 # %% [markdown] tags=["en"]

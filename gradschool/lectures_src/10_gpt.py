@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 30 s
-#     full: 2.5 min
+#     quick: 20 s
+#     full: 98 s
 # ---
 
 # %% [markdown] tags=["en"]
