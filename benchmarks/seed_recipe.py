@@ -13,8 +13,8 @@ prints wall times as ratios to the seed's loop, with each run's test accuracy:
     seed loop           the seed's code, DataLoader over in-memory tensors, torch's default
                         threads (one per core)
     seed loop, tutorial loader
-                        the same code with the tutorials' per-sample loader (reference for
-                        the issue's target: gradschool torch / this <= 0.5)
+                        the same code with the tutorials' per-sample loader, on --threads N
+                        threads (reference for the issue's target: gradschool torch / this)
     seed loop @Nt       the in-memory version with torch on --threads N threads
     gradschool torch    `gradschool train --engine torch --threads N`: the whole data set
                         staged as tensors, index batches, no per-step host syncs
@@ -222,7 +222,8 @@ def contestants(args: argparse.Namespace, data: Any) -> dict[str, Any]:
 
     raw = load_dataset(base.data.dataset, base.data.data_dir, download=False)
     runs = {"seed loop": seed(default_threads)}
-    runs["seed loop, tutorial loader"] = seed(default_threads, raw)
+    # the tutorials' loader on the threads of the runs it is compared with (--threads N)
+    runs["seed loop, tutorial loader"] = seed(threads or default_threads, raw)
     if threads:
         runs[f"seed loop @{threads}t"] = seed(threads)
     runs["gradschool torch"] = ours("torch")
