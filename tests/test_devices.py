@@ -164,6 +164,16 @@ def test_bf16_autocast_trains_on_the_cpu() -> None:
     assert not np.allclose(fp32.model[1].weight.detach(), model[1].weight.detach(), atol=0)
 
 
+def test_the_report_says_how_the_numbers_were_computed(tmp_path) -> None:
+    from gradschool.train.run import RunDir
+
+    config = _config("--precision", "bf16", "--out-dir", str(tmp_path), "--run-name", "r")
+    run = RunDir.create(config)
+    fit(config, run=run, console=False)
+    report = (run.path / "report.md").read_text(encoding="utf-8")
+    assert "- engine: torch (float32, bf16 autocast) on cpu, seed 0" in report
+
+
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(GradschoolError, match="unknown precision"):
         get_backend("torch", device="cpu").autocast("fp8")

@@ -173,10 +173,18 @@ class RunDir:
 
         config, history = trainer.config, trainer.state.history
         last = history[-1]
+        t = config.train
+        extras = [
+            *(["bf16 autocast"] if t.precision == "bf16" else []),
+            *(["channels-last"] if t.channels_last else []),
+            *(["torch.compile"] if t.compile else []),
+        ]
+        numbers = ", ".join([t.dtype, *extras])
+        device = trainer.backend.describe()["device"]
         lines = [
             f"# Run {self.path.name}",
             "",
-            f"- engine: {config.train.engine} ({config.train.dtype}), seed {config.train.seed}",
+            f"- engine: {t.engine} ({numbers}) on {device}, seed {t.seed}",
             f"- data: {config.data.dataset} ({trainer.task.num_train} training examples), "
             f"batch size {config.data.batch_size}",
             f"- model: {config.model.name} {_model_shape(config.model)}",
