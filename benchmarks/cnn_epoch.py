@@ -24,7 +24,6 @@ common.early_threads()
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import json  # noqa: E402
 from typing import Any  # noqa: E402
 
 from gradschool.config import load_config, with_updates  # noqa: E402
@@ -98,9 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio_cpu": common.ratio(results, "numpy", "torch", cpu=True),
         "rounds_wall": {k: t.wall for k, t in results.items()},
     }
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    common.write_json(args.json, out)
     return out
 
 

@@ -367,6 +367,13 @@ def _peak_rss_mib() -> float:
     return peak / (2**20 if sys.platform == "darwin" else 1024)
 
 
+def write_json(path: str | None, data: Any) -> None:
+    """Write a benchmark's results to `path` (its --json option); nothing when none was given."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1)
+
+
 def add_common_arguments(parser: Any, repeats: int = 5) -> None:
     """--threads, --repeats and --quick, the same in every benchmark."""
     parser.add_argument(

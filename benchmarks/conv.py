@@ -25,7 +25,6 @@ import common
 common.early_threads()
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -135,9 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{results['conv_total_ratio']:.2f} (medians; conv1 "
         f"{results['conv1']['ratio']:.2f}, conv2 {results['conv2']['ratio']:.2f})"
     )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+    common.write_json(args.json, results)
     return results
 
 

@@ -21,7 +21,6 @@ shared machine absolute times move with the load, ratios much less.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import common
@@ -178,9 +177,7 @@ def main() -> None:
     common.set_threads(args.threads or None)
     print(common.machine_line())
     result = speed(args) if args.mode == "speed" else train(args)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "machine": common.machine(), **result}, f, indent=2)
+    common.write_json(args.json, {"args": vars(args), "machine": common.machine(), **result})
 
 
 if __name__ == "__main__":

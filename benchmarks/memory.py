@@ -19,7 +19,6 @@ and its test accuracy.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -106,9 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{'yes' if res['imported_torch'] else 'no':>7s} {100 * res['test_acc']:8.2f}%"
         )
     out = {"machine": common.machine(), "epochs": args.epochs, "runs": results}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    common.write_json(args.json, out)
     return out
 
 

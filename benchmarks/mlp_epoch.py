@@ -34,7 +34,6 @@ common.early_threads()
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import json  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -335,9 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["batches"].append(bench_batch(args, X, y, bs))
     out["machine_after"] = common.machine()
     print(f"\nload average at the end: {out['machine_after']['load_average']}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    common.write_json(args.json, out)
     return out
 
 

@@ -36,7 +36,6 @@ longer than the others.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
@@ -305,9 +304,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cpu_s": {k: t.cpu for k, t in results.items()},
         "test_acc": accuracy,
     }
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
+    common.write_json(args.json, out)
     return out
 
 
