@@ -95,6 +95,16 @@ def _explaining(model: Any) -> Iterator[None]:
         model.train(was_training)
 
 
+def _gradient(backend: Any, total: Any, leaf: Any) -> Any:
+    """d total / d leaf for a scalar `total`: torch.autograd.grad on torch (no .grad left on
+    the model's parameters), backward() on the engine, whose leaf then holds it."""
+    if backend.name == "torch":
+        (grad,) = backend.torch.autograd.grad(total, leaf)
+        return grad
+    total.backward()
+    return leaf.grad
+
+
 def _one_hot(target: np.ndarray, num_classes: int) -> np.ndarray:
     out = np.zeros((len(target), num_classes))
     out[np.arange(len(target)), target] = 1.0
@@ -129,12 +139,7 @@ def _grad_and_score(model: Any, backend: Any, x: np.ndarray, target: np.ndarray)
     # Σ_i f_{c_i}(x_i): each example's score depends on its own input only, so ONE backward
     # pass gives every example's gradient.
     scores = (logits * pick).sum(-1)
-    total = scores.sum()
-    if backend.name == "torch":
-        (grad,) = backend.torch.autograd.grad(total, xt)
-    else:
-        total.backward()
-        grad = xt.grad
+    grad = _gradient(backend, scores.sum(), xt)
     return backend.to_numpy(grad).astype(np.float64), backend.to_numpy(scores).astype(np.float64)
 
 
@@ -364,12 +369,7 @@ def _embedding_grads(
     try:
         logits = model(backend.tensor(ids))  # (B, T, V)
         scores = logits[:, position, target]  # (B,)
-        total = scores.sum()
-        if backend.name == "torch":
-            (grad,) = backend.torch.autograd.grad(total, leaf)
-        else:
-            total.backward()
-            grad = leaf.grad
+        grad = _gradient(backend, scores.sum(), leaf)
     finally:
         handle.remove()
     return backend.to_numpy(grad).astype(np.float64), backend.to_numpy(scores).astype(np.float64)
