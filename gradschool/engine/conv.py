@@ -10,14 +10,18 @@ from ONE new primitive:
    adds each patch's gradient back where the patch came from. This is the classic "im2col"
    trick (Chellapilla et al. 2006): it turns convolution into one matrix product.
 
-Everything else is a *composite* of that primitive and the ops of `tensor.py`, so its
-gradient comes for free:
+Everything else but one op is a *composite* of that primitive and the ops of `tensor.py`, so
+its gradient comes for free:
 
 2. `conv2d` = windows -> reshape into a matrix of patches -> `@` the kernels as a matrix.
-3. `max_pool2d` = windows -> `amax` over each window; `avg_pool2d` = windows -> `mean`.
+3. `avg_pool2d` = windows -> `mean` over each window.
 4. `adaptive_avg_pool2d` = two matrix products with fixed averaging matrices.
 5. `batch_norm` = mean and variance over (N, H, W), then scale and shift (Ioffe & Szegedy
    2015), updating the running statistics in training mode.
+
+The one exception is a second primitive, `max_pool2d`: the largest value of each window, with
+a hand-written backward that sends each window's gradient to ONE element of the window, the
+element torch picks. Why it needs a rule at all is explained beside it.
 
 The shapes, with OH = (H + 2 * padding - kh) // stride + 1 (and OW likewise):
 
@@ -75,7 +79,9 @@ def _channels_last(a: np.ndarray) -> bool:
     return a.ndim >= 4 and a.shape[1] > 1 and a.strides[1] < a.strides[3]
 
 
-def _empty_like_layout(like: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
+def _empty_like_layout(
+    like: np.ndarray, shape: tuple[int, int, int, int], dtype: Any = None
+) -> np.ndarray:
     """Zeros of logical shape (N, C, H, W), stored channels-last when `like` is.
 
     NOTE: only the memory order differs, never the values. Keeping one order through a
@@ -83,20 +89,67 @@ def _empty_like_layout(like: np.ndarray, shape: tuple[int, int, int, int]) -> np
     strides through memory and runs several times slower than one that does not.
     """
     N, C, H, W = shape
+    dtype = like.dtype if dtype is None else dtype
     if _channels_last(like):
-        return np.zeros((N, H, W, C), dtype=like.dtype).transpose(0, 3, 1, 2)
-    return np.zeros(shape, dtype=like.dtype)
+        return np.zeros((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
+    return np.zeros(shape, dtype=dtype)
 
 
-def _pad(x: np.ndarray, ph: int, pw: int, value: float) -> np.ndarray:
-    """x (N, C, H, W) with ph rows and pw columns of `value` on each side, stored
-    channels-last: the copy is made anyway, and conv2d's patches read fastest from that order."""
+def _pad(
+    x: np.ndarray, ph: int, pw: int, value: float, extra: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """x (N, C, H, W) with ph rows and pw columns of `value` on each side, and `extra` more
+    rows / columns at the bottom / right, stored channels-last: the copy is made anyway, and
+    conv2d's patches read fastest from that order."""
     N, C, H, W = x.shape
-    out = np.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=x.dtype).transpose(0, 3, 1, 2)
+    Hp, Wp = H + 2 * ph + extra[0], W + 2 * pw + extra[1]
+    out = np.zeros((N, Hp, Wp, C), dtype=x.dtype).transpose(0, 3, 1, 2)
     if value != 0:
         out[...] = value
     out[:, :, ph : ph + H, pw : pw + W] = x
     return out
+
+
+def _windows_of(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    pad_value: float,
+    ceil_mode: bool = False,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The forward of `sliding_windows`, on an array: (the windows, a view
+    (N, C, OH, OW, kh, kw); the padded size (Hp, Wp) they were cut from).
+
+    ceil_mode (pooling only): OH = ceil((H + 2 ph - kh) / sh) + 1 rather than floor, so the
+    last window may hang over the bottom edge into extra padding, as in torch; and, torch's
+    rule, a window that would start beyond the input and its top padding is dropped. W alike.
+    """
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    N, C, H, W = x.shape
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
+        raise ValueError(
+            f"kernel_size and stride must be >= 1 and padding >= 0, got kernel_size "
+            f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}"
+        )
+    if kh > Hp or kw > Wp:
+        raise RuntimeError(
+            f"kernel size {(kh, kw)} is larger than the padded input {(Hp, Wp)} (input "
+            f"{(H, W)} plus padding {(ph, pw)} on each side): use a smaller kernel or more "
+            f"padding, or remove a pooling layer that shrank the image too much"
+        )
+    OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    if ceil_mode:
+        OH, OW = -(-(Hp - kh) // sh) + 1, -(-(Wp - kw) // sw) + 1
+        OH -= int((OH - 1) * sh >= H + ph)
+        OW -= int((OW - 1) * sw >= W + pw)
+    extra = (max((OH - 1) * sh + kh - Hp, 0), max((OW - 1) * sw + kw - Wp, 0))  # ceil_mode
+    padded = ph or pw or extra != (0, 0)
+    xp = _pad(x, ph, pw, pad_value, extra) if padded else x  # (N, C, Hp (+1), Wp (+1))
+    # (N, C, Hp-kh+1, Wp-kw+1, kh, kw): every window at stride 1; keep every sh-th / sw-th.
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    return windows[:, :, ::sh, ::sw][:, :, :OH, :OW], xp.shape[2:]
 
 
 # ============================================================================================
@@ -125,23 +178,8 @@ def sliding_windows(
     (kh, kw), (sh, sw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
     ph, pw = _pair(padding, "padding")
     N, C, H, W = x.shape
-    Hp, Wp = H + 2 * ph, W + 2 * pw
-    if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
-        raise ValueError(
-            f"kernel_size and stride must be >= 1 and padding >= 0, got kernel_size "
-            f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}"
-        )
-    if kh > Hp or kw > Wp:
-        raise RuntimeError(
-            f"kernel size {(kh, kw)} is larger than the padded input {(Hp, Wp)} (input "
-            f"{(H, W)} plus padding {(ph, pw)} on each side): use a smaller kernel or more "
-            f"padding, or remove a pooling layer that shrank the image too much"
-        )
-    OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-    xp = _pad(x.data, ph, pw, pad_value) if ph or pw else x.data  # (N, C, Hp, Wp)
-    # (N, C, Hp-kh+1, Wp-kw+1, kh, kw): every window at stride 1; keep every sh-th / sw-th.
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    windows = windows[:, :, ::sh, ::sw]  # (N, C, OH, OW, kh, kw)
+    windows, (Hp, Wp) = _windows_of(x.data, (kh, kw), (sh, sw), (ph, pw), pad_value)
+    OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
 
     def backward(g: np.ndarray) -> tuple:
         # col2im. Pixel x_padded[n, c, i*sh + a, j*sw + b] was copied into window (i, j) at
@@ -278,25 +316,97 @@ def max_pool2d(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
     return_indices: bool = False,
-) -> Tensor:
-    """The largest value of each window: windows -> amax over the window's (kh, kw) axes.
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The largest value of each window, torch's `F.max_pool2d`: (N, C, H, W) -> (N, C, OH, OW).
 
-    stride defaults to kernel_size (non-overlapping windows), as in torch; padding is -inf.
-    NOTE: when a window holds several equal maxima, `amax` splits the gradient evenly among
-    them, while torch's max_pool2d gives all of it to one of them. The sum of the gradients is
-    the same, and after a ReLU (whose zeros are the usual ties) the difference vanishes, since
-    ReLU passes no gradient to its zeros either.
+    stride defaults to kernel_size (windows that tile the image), as in torch. The padding is
+    -inf, so it never wins. ceil_mode=True keeps a last, partial window at the bottom / right
+    edge where floor would drop it. return_indices=True also returns where each maximum was,
+    as torch does: its flat index h * W + w in its input plane, int64, (N, C, OH, OW).
+
+    The backward, and why it needs a rule. max(a, b) passes the gradient to the larger input
+    and nothing to the other. Where a == b it has no derivative: nudging a up moves the
+    output, nudging it down does not. Any split of the gradient among tied maxima (shares >= 0
+    that add up to 1) is a valid *subgradient*, and none is more right than another, so every
+    library picks a convention, and two engines agree only if they pick the same one. Ties
+    are everywhere in real images: an MNIST digit's background is one constant value, and so
+    is every feature map over it, so each 2x2 window there holds four equal maxima.
+
+    torch's convention (its CPU and CUDA kernels): scan the window in row-major order and keep
+    an element only if it is strictly greater than the best so far, so the FIRST maximum wins
+    and gets the window's whole gradient. This engine does the same (`_first_max`). Where
+    windows overlap (stride < kernel), one pixel can win several windows: it gets the sum.
+    NOTE: this op used to be `amax` over the windows, whose backward splits a tie evenly
+    (torch.amax's convention, right for amax): the same loss and weight gradients on real
+    digits, but input gradients, hence saliency maps, that differed from torch's by a third of
+    their range (tests/test_parity_real_digits.py).
     """
-    if _pair(dilation, "dilation") != (1, 1) or ceil_mode or return_indices:
-        raise NotImplementedError(
-            "max_pool2d: this engine supports dilation=1, ceil_mode=False and "
-            "return_indices=False only"
-        )
+    if _pair(dilation, "dilation") != (1, 1):
+        raise NotImplementedError("max_pool2d: this engine supports dilation=1 only")
+    _check_images(input, "max_pool2d")
     kernel = _pair(kernel_size, "kernel_size")
     _check_pool_padding(padding, kernel)
-    stride = kernel if stride is None else stride
-    windows = sliding_windows(input, kernel, stride, padding, pad_value=-np.inf)
-    return windows.amax(dim=(4, 5))  # (N, C, OH, OW)
+    stride = kernel if stride is None else _pair(stride, "stride")
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, _pair(padding, "padding")
+    N, C, H, W = input.shape
+    windows, (Hp, Wp) = _windows_of(input.data, kernel, stride, (ph, pw), -np.inf, ceil_mode)
+    OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
+    out = windows.max(axis=(4, 5))  # (N, C, OH, OW), in the input's memory order
+    first = _first_max(windows, out, (ph, pw), stride)  # the winner's offset a * kw + b
+
+    def backward(g: np.ndarray) -> tuple:
+        # Each window's gradient goes to its winner only. One strided `+=` per kernel offset
+        # (a, b), as in col2im: the windows whose winner sits at (a, b) add their g there.
+        # NOTE: np.where, not g * (first == k): an inf in g must not leave 0 * inf = nan on
+        # the elements that did not win. And `+=`, because overlapping windows may share a
+        # winner, which then gets the sum of their gradients (as torch's kernel adds them).
+        grad = _empty_like_layout(g, (N, C, Hp, Wp))  # zeros, in the memory order of g
+        for k in range(kh * kw):
+            a, b = divmod(k, kw)
+            grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw] += np.where(first == k, g, 0)
+        return (grad[:, :, ph : ph + H, pw : pw + W],)  # drop the padding's (zero) gradient
+
+    result = Tensor._make(out, (input,), backward, "max_pool2d")
+    if not return_indices:
+        return result
+    a, b = np.divmod(first, kw)  # the winner's row and column within its window
+    rows = sh * np.arange(OH)[:, None] - ph + a  # (N, C, OH, OW), in input coordinates
+    cols = sw * np.arange(OW)[None, :] - pw + b
+    return result, Tensor((rows * W + cols).astype(np.int64))
+
+
+def _first_max(
+    windows: np.ndarray, out: np.ndarray, padding: tuple[int, int], stride: tuple[int, int]
+) -> np.ndarray:
+    """Which element of each window torch's max pooling picks, as the offset k = a * kw + b
+    of row a, column b in the window: the first maximum in row-major order. (N, C, OH, OW).
+
+    torch's kernel, per window: best = -inf, pick = the window's first real (unpadded) pixel;
+    then for each element v in row-major order: if v > best or v is NaN: best, pick = v, k.
+    Here it runs on all windows at once, one vectorised step per offset k (kh * kw steps, no
+    loop over pixels), in reverse: wherever element k equals the window's max, k becomes the
+    pick, so the pick left at the end is the first maximum. Two cases that rule meets:
+    NOTE: a window whose real pixels are all -inf keeps torch's starting pick, its first real
+    pixel, never a padded one (which would lose the gradient).
+    NOTE: a window holding NaN has max NaN and picks its LAST NaN (torch's `or v is NaN`).
+    """
+    N, C, OH, OW, kh, kw = windows.shape
+    K = kh * kw
+    pick = _empty_like_layout(out, out.shape, np.min_scalar_type(K))
+    pick += np.asarray(K, dtype=pick.dtype)  # K = not found yet
+    for k in range(K - 1, -1, -1):
+        hit = windows[:, :, :, :, k // kw, k % kw] == out  # (N, C, OH, OW)
+        pick -= hit * (pick - k)  # pick := k where hit (branch-free; pick > k, no wrap-around)
+    (ph, pw), (sh, sw) = padding, stride
+    if (ph or pw) and np.isneginf(out).any():
+        a0 = np.maximum(ph - sh * np.arange(OH), 0)[:, None]  # the first real row, column
+        b0 = np.maximum(pw - sw * np.arange(OW), 0)[None, :]
+        pick[...] = np.where(np.isneginf(out), a0 * kw + b0, pick)
+    nan = np.isnan(out)
+    if nan.any():
+        for k in range(K):  # forward: the last NaN wins
+            pick[nan & np.isnan(windows[:, :, :, :, k // kw, k % kw])] = k
+    return pick
 
 
 def avg_pool2d(

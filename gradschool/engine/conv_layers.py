@@ -99,20 +99,40 @@ class Conv2d(Module):
 
 
 class MaxPool2d(Module):
-    """The largest value of each kernel_size window; stride defaults to kernel_size."""
+    """The largest value of each kernel_size window; stride defaults to kernel_size. Its
+    gradient goes to the first maximum of each window, as torch's (see `conv.max_pool2d`)."""
 
     def __init__(
-        self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+        self,
+        kernel_size: IntPair,
+        stride: IntPair | None = None,
+        padding: IntPair = 0,
+        dilation: IntPair = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__()
+        if _pair(dilation, "dilation") != (1, 1):
+            raise NotImplementedError("MaxPool2d: this engine supports dilation=1 only")
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = kernel_size if stride is None else stride
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
-    def forward(self, x: Tensor) -> Tensor:
-        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return max_pool2d(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
 
     def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class AvgPool2d(Module):
