@@ -10,6 +10,12 @@ It builds inputs (random float64 by default), runs the op on the NumPy engine an
 Without torch (not installed, or `GRADSCHOOL_TEST_NO_TORCH=1`), the same call checks the
 engine's gradient against central finite differences (`gradschool.gradcheck.numeric_grad`),
 so the suite still tests every backward.
+
+`ties=True` (or explicit arrays from `tie_heavy`) feeds inputs that tie the way real data
+does: small integers (so exact zeros and equal values everywhere) and a constant patch (an
+image's background). Random floats never tie, so they cannot tell two engines apart where a
+gradient has to pick among equal values (max pooling, max, maximum, clamp at its bounds, ReLU
+or |x| at 0); these inputs can.
 """
 
 from __future__ import annotations
@@ -72,13 +78,37 @@ def _weighted_sum(outs: list[Any], weights: list[np.ndarray | None], make: Calla
     return total
 
 
+def tie_heavy(
+    shape: tuple[int, ...],
+    seed: int = 0,
+    values: Sequence[float] = (-2.0, -1.0, 0.0, 1.0, 2.0),
+    patch: float | None = 1.0,
+) -> np.ndarray:
+    """float64 inputs full of ties, shaped `shape`: each element drawn from `values` (small
+    integers: exact zeros, repeats everywhere, values exactly at bounds such as clamp(-1, 1)),
+    and, for 2 or more dimensions, a constant `patch` over the top-left quarter of the last
+    two axes (a digit's background: whole pooling windows of one value). patch=None: none."""
+    rng = np.random.default_rng(seed)
+    a = rng.choice(np.asarray(values, dtype=np.float64), size=shape)
+    if patch is not None and a.ndim >= 2:
+        a[..., : (shape[-2] + 1) // 2, : (shape[-1] + 1) // 2] = patch
+    return a
+
+
 def _build_inputs(
-    shapes_or_arrays: Sequence[Any], dtype: Any, low: float, high: float, seed: int
+    shapes_or_arrays: Sequence[Any],
+    dtype: Any,
+    low: float,
+    high: float,
+    seed: int,
+    ties: bool = False,
 ) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     arrays = []
-    for spec in shapes_or_arrays:
-        if isinstance(spec, tuple):
+    for i, spec in enumerate(shapes_or_arrays):
+        if isinstance(spec, tuple) and ties:
+            arrays.append(tie_heavy(spec, seed + i).astype(dtype))
+        elif isinstance(spec, tuple):
             arrays.append(rng.uniform(low, high, spec).astype(dtype))
         else:
             a = np.array(spec.data if isinstance(spec, Tensor) else spec)  # a copy
@@ -101,6 +131,7 @@ def check_op(
     high: float = 2.0,
     seed: int = 0,
     smooth: bool = True,
+    ties: bool = False,
     use_torch: bool | None = None,
     fd_atol: float = 1e-6,
     fd_rtol: float = 1e-5,
@@ -116,6 +147,8 @@ def check_op(
     smooth: False when the inputs sit on a kink (ReLU at 0, ties), where a finite difference
         means nothing: without torch, only the gradient's shape, dtype and finiteness are
         checked, and the test should assert the expected values itself.
+    ties: shapes are filled by `tie_heavy` (small integers and a constant patch) instead of
+        uniform floats; implies smooth=False.
     use_torch: None = torch when available; False forces the finite-difference path.
     fd_atol, fd_rtol, fd_eps: tolerances and step of the finite-difference path (a larger
         step for ops that round to float32 inside, where 1e-6 drowns in rounding error).
@@ -129,7 +162,8 @@ def check_op(
     use_torch = HAS_TORCH if use_torch is None else use_torch and HAS_TORCH
     torch_fn = engine_fn if torch_fn is None else torch_fn
 
-    arrays = _build_inputs(shapes_or_arrays, dtype, low, high, seed)
+    smooth = smooth and not ties
+    arrays = _build_inputs(shapes_or_arrays, dtype, low, high, seed, ties)
     wants = [grad and a.dtype.kind == "f" for a in arrays]
     xs = [Tensor(a.copy(), requires_grad=w) for a, w in zip(arrays, wants)]
     out = engine_fn(*xs)

@@ -281,10 +281,18 @@ class Tensor:
     __hash__ = object.__hash__
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """The index of the largest element (along `dim`). NOTE: of the FIRST one where several
+        tie, and of the first NaN if there is one, as torch (and NumPy)."""
         return Tensor(np.argmax(self.data, axis=dim, keepdims=keepdim))
 
     def sign(self) -> Tensor:
-        return Tensor(np.sign(self.data))
+        """-1, 0 or 1: a constant (no gradient), as torch's sign has gradient 0 everywhere.
+        NOTE: sign(NaN) is 0, as in torch (NumPy says NaN): |x| = x * sign(x) and the L1
+        penalty rely on it to give torch's gradient, 0, at NaN as well as at 0."""
+        out = np.sign(self.data)
+        if out.dtype.kind == "f":
+            out = np.where(np.isnan(out), 0, out).astype(out.dtype, copy=False)
+        return Tensor(out)
 
     # ============================================================================================
     # Primitive ops. Each forward is followed by its backward: given g = dL/d(out), return
@@ -421,10 +429,21 @@ class Tensor:
         return Tensor._make(out, (self,), lambda g: (g * (1 - out * out),), "tanh")
 
     def relu(self) -> Tensor:
-        # NOTE: at exactly 0 the derivative is taken as 0, as torch does. The forward is
-        # np.maximum, not data * mask: -3.0 * False is -0.0, which prints as "-0." (torch: 0.).
-        mask = self.data > 0
+        # NOTE: at exactly 0, where the kink is, the derivative is taken as 0, as torch does
+        # (any value in [0, 1] is a valid subgradient there). The mask is "not x <= 0" rather
+        # than "x > 0" because that is torch's test: the two differ only at NaN, which passes
+        # its gradient in torch. The forward is np.maximum, not data * mask: -3.0 * False is
+        # -0.0, which prints as "-0." (torch: 0.).
+        mask = ~(self.data <= 0)
         return Tensor._make(np.maximum(self.data, 0), (self,), lambda g: (g * mask,), "relu")
+
+    def abs(self) -> Tensor:
+        """|x|, with d|x|/dx = sign(x). NOTE: at x = 0, where |x| has no derivative, the
+        gradient is sign(0) = 0, torch's choice (any value in [-1, 1] is a subgradient)."""
+        s = self.sign().data
+        return Tensor._make(np.abs(self.data), (self,), lambda g: (g * s,), "abs")
+
+    __abs__ = abs
 
     def erf(self) -> Tensor:
         """The error function, for the exact GELU. d erf(x)/dx = 2/sqrt(pi) e^(-x^2).
@@ -449,23 +468,38 @@ class Tensor:
     def maximum(self, other: Any) -> Tensor:
         """Elementwise max. Where the two are equal the gradient is split half and half (torch)."""
         a, b = self, _lift(other, self)
-        a_wins = (a.data > b.data) + 0.5 * (a.data == b.data)
+        x, y = a.data, b.data
 
         def backward(g: np.ndarray) -> tuple:
-            ga = _unbroadcast(g * a_wins, a.shape) if a.requires_grad else None
-            gb = _unbroadcast(g * (1 - a_wins), b.shape) if b.requires_grad else None
+            # NOTE: at a tie, max(a, b) has no derivative; torch's convention (and ours) gives
+            # each input half of g. Elsewhere g goes to the larger one. The shares are written
+            # as torch writes them: "half at a tie, else all unless smaller", which also gives
+            # both inputs all of g where one is NaN. In g's dtype: a float64 share would turn a
+            # float32 gradient into float64 for every op upstream.
+            tie = x == y
+            ga = gb = None
+            if a.requires_grad:
+                ga = _unbroadcast(g * np.where(tie, 0.5, ~(x < y)).astype(g.dtype), a.shape)
+            if b.requires_grad:
+                gb = _unbroadcast(g * np.where(tie, 0.5, ~(x > y)).astype(g.dtype), b.shape)
             return ga, gb
 
-        return Tensor._make(np.maximum(a.data, b.data), (a, b), backward, "maximum")
+        return Tensor._make(np.maximum(x, y), (a, b), backward, "maximum")
 
     def minimum(self, other: Any) -> Tensor:
+        """Elementwise min, -max(-a, -b): the same convention, half of g to each at a tie."""
         return -((-self).maximum(-_lift(other, self)))
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
         return where(mask, _lift(value, self), self)
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
-        """Clamp to [min, max]; the gradient is 1 inside and at the bounds, 0 outside (torch)."""
+        """Clamp to [min, max]; the gradient is 1 inside and at the bounds, 0 outside (torch).
+
+        NOTE: at a bound the clamp has a kink (slope 1 on one side, 0 on the other); torch, and
+        so this engine, passes the gradient there: the mask is min <= x <= max, inclusive. With
+        min > max every output is max and no gradient passes (torch's rule too).
+        """
         keep = np.ones(self.shape, dtype=bool)
         if min is not None:
             keep &= self.data >= min
@@ -494,7 +528,12 @@ class Tensor:
         return self.sum(dim, keepdim) * (1.0 / count if count else float("nan"))
 
     def amax(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
-        """Max over `dim`. Ties share the gradient evenly, as `torch.amax` does."""
+        """Max over `dim`. Ties share the gradient evenly, as `torch.amax` does.
+
+        NOTE: where k elements tie for the max, each gets g / k: torch.amax's convention, and
+        torch.max()'s without a dim. It is NOT max pooling's (the first maximum takes all,
+        conv.max_pool2d) nor max(dim)'s (the returned index takes all).
+        """
         axis = _normalize_axis(dim)
         out = self.data.max(axis=axis, keepdims=True)
         x = self.data
@@ -511,7 +550,12 @@ class Tensor:
         return Tensor._make(result, (self,), backward, "amax")
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
-        """`x.max()` is the largest element; `x.max(dim)` is (values, indices), as in torch."""
+        """`x.max()` is the largest element; `x.max(dim)` is (values, indices), as in torch.
+
+        NOTE: ties route as in torch: `x.max()` shares the gradient evenly among tied maxima
+        (it is amax); `x.max(dim)` returns the FIRST maximal index and sends the whole
+        gradient there (a gather at the argmax). `min` is the same on -x.
+        """
         if dim is None:
             return self.amax()
         indices = np.argmax(self.data, axis=dim)
