@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gradschool.backends import get_backend
+from gradschool.errors import ConfigError
 from gradschool.models import cnn, gpt, mlp
 from gradschool.trust import attribution as A
 
@@ -209,6 +210,47 @@ def test_occlusion_equals_captums():
         )
         # NOTE: Captum divides by float32 window counts, which returns float32 attributions.
         np.testing.assert_allclose(ours.values, theirs.numpy(), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["scalar", "one_input", "batch", "leading_one", "plane"])
+def test_occlusion_with_a_per_pixel_baseline_equals_captums(kind):
+    ca = _captum()
+    (t, model), (e, model_e) = _pair(_small_cnn)
+    x, c = _images()
+    rng = np.random.default_rng(3)
+    baseline = {
+        "scalar": -0.5,
+        "one_input": rng.normal(size=x.shape[1:]),  # (C, H, W): e.g. the mean training image
+        "batch": rng.normal(size=x.shape),  # (N, C, H, W): one baseline per example
+        "leading_one": rng.normal(size=(1, *x.shape[1:])),
+        "plane": rng.normal(size=x.shape[2:]),  # (H, W): broadcast over the channels
+    }[kind]
+    ours = A.occlusion(model, t, x, c, window=3, stride=2, baseline=baseline)
+    model.eval()
+    theirs = ca.Occlusion(model).attribute(
+        torch.tensor(x),
+        sliding_window_shapes=(1, 3, 3),
+        strides=(1, 2, 2),
+        baselines=baseline if kind == "scalar" else torch.tensor(baseline),
+        target=torch.tensor(c),
+    )
+    np.testing.assert_allclose(ours.values, theirs.numpy(), rtol=1e-6, atol=1e-7)
+    # and the NumPy engine gives the torch engine's numbers
+    same = A.occlusion(model_e, e, x, c, window=3, stride=2, baseline=baseline)
+    np.testing.assert_allclose(same.values, ours.values, rtol=1e-9, atol=1e-11)
+
+
+def test_baselines_of_the_wrong_shape_are_a_clear_error():
+    b = get_backend("numpy", "float64")
+    model = b.cast_model(_small_cnn(b.nn))
+    x, c = _images()  # (4, 1, 8, 8)
+    for bad in (np.zeros(4), np.zeros((1, 8, 7)), np.zeros((2, 1, 8, 8))):
+        with pytest.raises(ConfigError, match=r"does not fit the inputs of shape \(4, 1, 8, 8\)"):
+            A.occlusion(model, b, x, c, baseline=bad)
+        with pytest.raises(ConfigError, match="shaped like one input"):
+            A.integrated_gradients(model, b, x, c, baseline=bad, steps=2)
+    with pytest.raises(ConfigError, match="a number or an array of numbers"):
+        A.occlusion(model, b, x, c, baseline="black")
 
 
 # ---- language models: per-token attribution -----------------------------------------------------

@@ -165,14 +165,14 @@ POOL_CASES = [
 @needs_torch
 @pytest.mark.parametrize("shape,k,s,p", POOL_CASES, ids=str)
 def test_max_pool2d_matches_torch(shape, k, s, p):
-    # Continuous random inputs have no ties, where the two engines split gradients differently.
+    # Random inputs, which never tie; tests/test_engine_ties.py checks tied ones.
     check_op([shape], lambda x: F.max_pool2d(x, k, s, p), lambda x: TF.max_pool2d(x, k, s, p))
 
 
 @needs_torch
 def test_max_pool2d_after_relu_matches_torch_despite_ties():
-    """Ties at 0 after a ReLU: amax splits the gradient, torch's max_pool2d gives it to one
-    element; ReLU then passes no gradient to zeros, so the input gradients agree."""
+    """Ties at 0 after a ReLU: both engines give a window's gradient to its first maximum
+    (a zero, to which ReLU then passes nothing)."""
     x = np.random.default_rng(3).uniform(-1, 1, (2, 3, 6, 6))
     x[0, 0, :2, :2] = -0.5  # a whole window of zeros after the ReLU
     check_op([x], lambda t: F.max_pool2d(F.relu(t), 2), lambda t: TF.max_pool2d(TF.relu(t), 2))

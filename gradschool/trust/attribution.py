@@ -111,6 +111,35 @@ def _one_hot(target: np.ndarray, num_classes: int) -> np.ndarray:
     return out
 
 
+def _baseline_like(baseline: Any, x: np.ndarray, method: str) -> np.ndarray:
+    """The baseline x' as a float64 array shaped like the batch x (N, *shape).
+
+    Accepted, as Captum accepts them: a number (every feature); an array shaped like one
+    input (*shape), the same for every example; shaped like the batch (N, *shape), one per
+    example; or any shape that broadcasts to the batch, such as (1, *shape) or (1, H, W) for
+    images (N, C, H, W). Anything else is a clear error, never a bare broadcast traceback.
+    """
+    try:
+        base = np.asarray(baseline, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"the {method} baseline must be a number or an array of numbers, got "
+            f"{type(baseline).__name__}: pass e.g. 0.0 (a black image) or an array shaped like "
+            f"one input {x.shape[1:]}"
+        ) from None
+    try:
+        if np.broadcast_shapes(base.shape, x.shape) == x.shape:
+            return np.array(np.broadcast_to(base, x.shape))  # a copy: writable, owned
+    except ValueError:
+        pass
+    raise ConfigError(
+        f"the {method} baseline has shape {base.shape}, which does not fit the inputs of shape "
+        f"{x.shape} ({len(x)} examples of shape {x.shape[1:]}): give a number (every feature), "
+        f"an array shaped like one input {x.shape[1:]} (the same for every example), or like "
+        f"the batch {x.shape} (one baseline per example), as Captum's baselines"
+    )
+
+
 def _targets(target: Any, n: int) -> np.ndarray:
     t = np.asarray(target, dtype=np.int64).reshape(-1)
     return np.full(n, int(t[0]), dtype=np.int64) if t.size == 1 and n != 1 else t
@@ -252,7 +281,7 @@ def integrated_gradients(
     """
     x = np.asarray(x, dtype=np.float64)
     target = _targets(target, len(x))
-    base = np.array(np.broadcast_to(np.asarray(baseline, dtype=np.float64), x.shape))
+    base = _baseline_like(baseline, x, "integrated gradients")
     alphas, weights = quadrature(steps, method)
     path_grad = np.empty_like(x)
     chunk = max(1, 2048 // steps)  # examples per pass: steps x chunk points on their paths
@@ -284,6 +313,10 @@ def occlusion(
     score drops: f_c(x) - f_c(x with the window hidden). Each feature's attribution is the
     mean drop over the windows that covered it (Captum's Occlusion).
 
+    `baseline`: what a hidden feature becomes, as Captum's `baselines`: a number, an array
+    shaped like one input (a per-pixel baseline, e.g. the mean training image), or shaped
+    like the batch x (one per example); any shape that broadcasts to x's.
+
     `window`, `stride`: per input dimension (after the batch), or one int for the trailing
     spatial dimensions (2 for images (C, H, W), with all channels hidden together; 1 for flat
     inputs). Windows start at 0, stride, 2 stride, ..., and the last one may hang over the
@@ -291,6 +324,7 @@ def occlusion(
     """
     x = np.asarray(x, dtype=np.float64)
     target = _targets(target, len(x))
+    base = _baseline_like(baseline, x, "occlusion")  # (N, *shape)
     shape = x.shape[1:]
     window, stride = _window(window, shape), _window(stride, shape, fill=1)
     if any(w > s for w, s in zip(window, shape)):
@@ -304,7 +338,7 @@ def occlusion(
     for position in np.ndindex(*counts):
         box = tuple(slice(p * st, p * st + w) for p, st, w in zip(position, stride, window))
         hidden = x.copy()
-        hidden[(slice(None), *box)] = baseline
+        hidden[(slice(None), *box)] = base[(slice(None), *box)]  # the window, from x'
         drop = scores - class_scores(model, backend, hidden, target, batch_size)  # (N,)
         total[(slice(None), *box)] += drop.reshape((-1,) + (1,) * len(shape))
         covered[box] += 1
