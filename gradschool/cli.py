@@ -2,7 +2,7 @@
 arguments and calling the library, so everything the CLI does can also be done from Python.
 
     gradschool train [--config FILE] [--resume RUN_DIR] [--key value ...]
-    gradschool eval RUN_DIR [--split val|test|all] [--top-k K] [--brief]
+    gradschool eval RUN_DIR [--split val|test|all] [--top-k K] [--brief] [--checkpoint best|last]
     gradschool cv [--config FILE] [--folds K] [--key value ...]
     gradschool search [--space FILE] [--method grid|random|optuna] [--trials N] [--key value ...]
     gradschool compare [--config A B ...] [--vary KEY=V1,V2 ...] [--key value ...]
@@ -118,13 +118,16 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.config import apply_overrides
+    from gradschool.train.model_checkpoint import describe_checkpoint, find_checkpoint
     from gradschool.train.run import RunDir
     from gradschool.train.trainer import Trainer
 
     run = RunDir.open(args.run_dir)
     config = apply_overrides(run.load_config(), overrides)
     trainer = Trainer(config, console=False)
-    trainer.load_checkpoint(run.find_checkpoint(), weights_only=True)
+    checkpoint = find_checkpoint(run, args.checkpoint)
+    trainer.load_checkpoint(checkpoint, weights_only=True)
+    print(f"Checkpoint: {describe_checkpoint(run, checkpoint)}")
     if config.model.name == "gpt":  # a language model: loss on its fixed batches, perplexity
         print(f"Run {run.path}: gpt on {config.data.dataset}, {config.train.engine}")
         for split in ("train", "val"):
@@ -181,6 +184,13 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
         "--split", choices=["val", "test", "all"], default="all", help="which split to measure"
     )
     p.add_argument("--top-k", type=int, default=5, help="also report top-k accuracy (default 5)")
+    p.add_argument(
+        "--checkpoint",
+        default="last",
+        metavar="best|last|FILE",
+        help="which checkpoint: the last epoch's (default), the best by the run's "
+        "train.checkpoint_monitor, or a file",
+    )
     p.add_argument(
         "--brief", action="store_true", help="only loss and accuracy, no per-class metrics"
     )
