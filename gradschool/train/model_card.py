@@ -98,18 +98,19 @@ def _data_lines(config: Any, trainer: Any) -> list[str]:
     lines = [
         f"- data set: {d.dataset} (from {info.get('data_source', trainer.data.source)})",
         f"- licence: {data_license(d)}",
-        f"- training examples: {trainer.task.num_train}"
-        + (f" (data.train_subset = {d.train_subset})" if d.train_subset else ""),
     ]
     if config.model.name == "gpt":
         vocab = trainer.data.vocab
         lines += [
+            f"- training text: {len(trainer.data.train_ids):,} characters",
             f"- validation: the last {100 * d.val_fraction:g}% of the text; "
             f"{d.eval_batches} fixed batches",
             f"- tokens: {len(vocab.chars)} characters (run.json holds the vocabulary)",
         ]
         return lines
     data = trainer.data
+    subset = f" (data.train_subset = {d.train_subset})" if d.train_subset else ""
+    lines.append(f"- training examples: {trainer.task.num_train}{subset}")
     n_val = 0 if data.X_val is None else len(data.X_val)
     n_test = 0 if data.X_test is None else len(data.X_test)
     lines.append(
