@@ -387,11 +387,12 @@ def plot_lr_find(
     ax.set_xscale("log")
     ax.set(xlabel="learning rate (log scale)", ylabel="training loss")
     # The sweep ends where the loss explodes; a y-range set by the start keeps the valley legible.
-    finite = [v for v in smoothed if np.isfinite(v)]
+    finite = [float(v) for v in [*losses, *smoothed] if np.isfinite(v)]
     if finite:
-        low, start = min(finite), finite[0]
-        ax.set_ylim(low - 0.1 * abs(start - low) - 1e-3, max(start, low) + 0.6 * abs(start - low))
-    ax.grid(alpha=0.3, which="both")
+        low, start = min(finite), float(smoothed[0])
+        span = max(abs(start - low), 1e-3)
+        ax.set_ylim(low - 0.05 * span, start + 0.4 * span)
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
