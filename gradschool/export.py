@@ -109,7 +109,9 @@ def metadata(loaded: Any) -> dict[str, str]:
 def _arrays(loaded: Any) -> dict[str, np.ndarray]:
     # NOTE: copies: the GPT's lm_head.weight and wte.weight are one tied tensor in the model,
     # and safetensors refuses two names for one memory; as copies, each loads into its name.
-    return {k: np.ascontiguousarray(v).copy() for k, v in loaded.state_dict().items()}
+    # NOTE: np.array(order="C"), not np.ascontiguousarray, which turns a 0-d array (BatchNorm's
+    # num_batches_tracked) into shape (1,).
+    return {k: np.array(v, order="C", copy=True) for k, v in loaded.state_dict().items()}
 
 
 def _safetensors(loaded: Any, out: Path) -> Exported:
