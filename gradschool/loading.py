@@ -60,10 +60,13 @@ class Preprocessing:
         """A batch (or one example) of raw inputs as the model's input array."""
         if self.vocab is not None:
             return self._text(raw)
-        if self.audio is not None and isinstance(raw, (str, Path, list, tuple)):
-            from gradschool.data.audio import wav_features
+        paths = [raw] if isinstance(raw, (str, Path)) else raw
+        is_files = isinstance(paths, (list, tuple)) and all(
+            isinstance(p, (str, Path)) for p in paths
+        )
+        if self.audio is not None and is_files and paths:
+            from gradschool.data.audio import wav_features  # recordings: WAV files
 
-            paths = [raw] if isinstance(raw, (str, Path)) else list(raw)
             raw = np.stack([wav_features(p, self.audio)[None] for p in paths])
         X = np.asarray(raw)
         if X.shape == self.input_shape:  # one example: add the batch axis
