@@ -5,3 +5,13 @@ Two engines behind one training loop: a from-scratch NumPy engine with a PyTorch
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load_run"]
+
+
+def __getattr__(name: str):  # PEP 562: `gradschool.load_run` without importing it up front
+    if name == "load_run":
+        from gradschool.loading import load_run
+
+        return load_run
+    raise AttributeError(f"module 'gradschool' has no attribute {name!r}")

@@ -2,7 +2,9 @@
 arguments and calling the library, so everything the CLI does can also be done from Python.
 
     gradschool train [--config FILE] [--resume RUN_DIR] [--key value ...]
-    gradschool eval RUN_DIR [--split val|test|all] [--top-k K] [--brief]
+    gradschool eval RUN_DIR [--split val|test|all] [--top-k K] [--brief] [--checkpoint best|last]
+    gradschool export RUN_DIR --to safetensors|onnx|npz [--out PATH] [--checkpoint best|last]
+    gradschool lr-find [--config FILE] [--start-lr A] [--end-lr B] [--steps N] [--key value ...]
     gradschool cv [--config FILE] [--folds K] [--key value ...]
     gradschool search [--space FILE] [--method grid|random|optuna] [--trials N] [--key value ...]
     gradschool compare [--config A B ...] [--vary KEY=V1,V2 ...] [--key value ...]
@@ -118,13 +120,16 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.config import apply_overrides
+    from gradschool.train.model_checkpoint import describe_checkpoint, find_checkpoint
     from gradschool.train.run import RunDir
     from gradschool.train.trainer import Trainer
 
     run = RunDir.open(args.run_dir)
     config = apply_overrides(run.load_config(), overrides)
     trainer = Trainer(config, console=False)
-    trainer.load_checkpoint(run.find_checkpoint(), weights_only=True)
+    checkpoint = find_checkpoint(run, args.checkpoint)
+    trainer.load_checkpoint(checkpoint, weights_only=True)
+    print(f"Checkpoint: {describe_checkpoint(run, checkpoint)}")
     if config.model.name == "gpt":  # a language model: loss on its fixed batches, perplexity
         print(f"Run {run.path}: gpt on {config.data.dataset}, {config.train.engine}")
         for split in ("train", "val"):
@@ -182,7 +187,83 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--top-k", type=int, default=5, help="also report top-k accuracy (default 5)")
     p.add_argument(
+        "--checkpoint",
+        default="last",
+        metavar="best|last|FILE",
+        help="which checkpoint: the last epoch's (default), the best by the run's "
+        "train.checkpoint_monitor, or a file",
+    )
+    p.add_argument(
         "--brief", action="store_true", help="only loss and accuracy, no per-class metrics"
+    )
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.export import export_run
+
+    result = export_run(
+        args.run_dir, args.to, args.out, checkpoint=args.checkpoint, dynamo=args.dynamo
+    )
+    print(
+        f"Exported {args.run_dir} ({args.checkpoint} checkpoint) as {result.format}: {result.path}"
+    )
+    for line in result.lines:
+        print(f"  {line}")
+    return 0
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run directory, e.g. runs/<name>")
+    p.add_argument("--to", required=True, choices=["safetensors", "onnx", "npz"], help="format")
+    p.add_argument("--out", default=None, help="the file to write (default RUN_DIR/export/)")
+    p.add_argument(
+        "--checkpoint", default="last", metavar="best|last|FILE", help="which checkpoint (last)"
+    )
+    p.add_argument(
+        "--dynamo",
+        action="store_true",
+        help="onnx: torch.export-based exporter (needs onnxscript) instead of TorchScript",
+    )
+    p.epilog = (
+        "safetensors and npz hold the weights and, as metadata, the config and preprocessing; "
+        "onnx is checked in onnxruntime against gradschool's outputs. See docs/interop.md."
+    )
+
+
+# ---- lr-find --------------------------------------------------------------------------------
+
+
+def _lr_find(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.config import load_config
+    from gradschool.experiments.lr_find import default_out_dir, lr_find, save_lr_find
+
+    config = load_config(args.config or "seed_mlp", overrides)
+    out = Path(args.out) if args.out else default_out_dir(config)
+    print(
+        f"Learning-rate range test: {config.model.name} on {config.data.dataset} "
+        f"({config.train.engine} engine, {config.optim.name}), lr {args.start_lr:g} -> "
+        f"{args.end_lr:g} over at most {args.steps} steps",
+        flush=True,
+    )
+    result = lr_find(config, args.start_lr, args.end_lr, args.steps)
+    paths = save_lr_find(result, config, out)
+    print(result.summary())
+    print(f"Saved in {out} ({', '.join(p.name for p in paths)}); no run was changed.")
+    return 0
+
+
+def _lr_find_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="a TOML file, or a bundled name (seed_mlp)")
+    p.add_argument("--start-lr", type=float, default=1e-7, help="first rate (1e-7)")
+    p.add_argument("--end-lr", type=float, default=10.0, help="last rate (10)")
+    p.add_argument("--steps", type=int, default=200, help="steps of the sweep (200)")
+    p.add_argument("--out", default=None, help="output folder (default runs/lr-find-...)")
+    p.epilog = (
+        "Any --key value after these overrides the config (optimizer, batch size, model...), "
+        "as for `gradschool train`. See docs/optimization.md."
     )
 
 
@@ -729,6 +810,16 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
         _eval,
         "evaluate a run's checkpoint: loss, accuracy, per-class metrics, confusion matrix",
     ),
+    "export": (
+        _export_args,
+        _export,
+        "export a run's model: safetensors, ONNX (checked in onnxruntime) or npz",
+    ),
+    "lr-find": (
+        _lr_find_args,
+        _lr_find,
+        "learning-rate range test: loss against an exponential lr sweep, suggested rates",
+    ),
     "cv": (_cv_args, _cv, "stratified k-fold cross-validation: per-fold and mean ± std"),
     "search": (
         _search_args,
@@ -770,7 +861,17 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 # Commands whose extra --key value arguments are config overrides.
-_TAKES_OVERRIDES = {"train", "eval", "cv", "search", "compare", "schedule", "rl", "explain"}
+_TAKES_OVERRIDES = {
+    "train",
+    "eval",
+    "lr-find",
+    "cv",
+    "search",
+    "compare",
+    "schedule",
+    "rl",
+    "explain",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -385,6 +385,21 @@ class TrainConfig:
         0, ge=0, help="batches between console lines within an epoch; 0 = once per epoch"
     )
     checkpoint_every: int = setting(1, ge=1, help="epochs between checkpoints")
+    # Best checkpoints beside the last one (train/model_checkpoint.py; docs/interop.md).
+    save_top_k: int = setting(
+        1, ge=-1, help="best checkpoints kept beside the last one; 0 = none, -1 = every epoch's"
+    )
+    checkpoint_monitor: str = setting(
+        "auto",
+        check=_not_a_test_metric,
+        help="metric that ranks the best checkpoints (*_acc: higher is better); auto = val_loss",
+    )
+    log: list[Literal["tensorboard"]] = setting(
+        [], help="loggers beside metrics.csv: tensorboard = event files in the run folder"
+    )
+    log_histograms: bool = setting(
+        False, help="tensorboard: weight and gradient histograms after every epoch"
+    )
     max_steps: int | None = setting(
         None, ge=1, help="stop after this many optimizer steps; none = run every epoch"
     )

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -345,4 +346,54 @@ def plot_text_attribution(
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9, loc="left")
+    return _save(fig, path)
+
+
+def prediction_grid(
+    images: list[Any], titles: list[str], correct: list[bool], cols: int = 8
+) -> Any:
+    """Inputs with the model's predictions above them (green: right, red: wrong), as an
+    (H, W, 3) uint8 RGB array: what TensorBoard's image tab shows each epoch. An image is
+    (H, W) grey or (H, W, 3) colour in [0, 1]."""
+    import numpy as np
+
+    rows = max(1, -(-len(images) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.35 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label, ok in zip(axes.flat, images, titles, correct):
+        ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None)
+        ax.set_title(label, fontsize=7, color="green" if ok else "red")
+    fig.tight_layout(pad=0.3)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return rgb
+
+
+def plot_lr_find(
+    lrs: Any, losses: Any, smoothed: Any, suggestions: dict[str, float], path: Path, title: str = ""
+) -> Path:
+    """The learning-rate range test (gradschool lr-find): the loss of each batch against its
+    learning rate on a log axis, the smoothed loss over it, and the suggested rates marked."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="batch loss")
+    ax.plot(lrs, smoothed, color="C0", linewidth=1.8, label="smoothed loss")
+    markers = {"steepest": ("C3", "o"), "minimum/10": ("C2", "s")}
+    for name, lr in suggestions.items():
+        color, marker = markers.get(name, ("C1", "^"))
+        y = float(np.interp(np.log(lr), np.log(lrs), smoothed))
+        ax.plot([lr], [y], marker, color=color, markersize=8, label=f"{name}: {lr:.2g}")
+    ax.set_xscale("log")
+    ax.set(xlabel="learning rate (log scale)", ylabel="training loss")
+    # The sweep ends where the loss explodes; a y-range set by the start keeps the valley legible.
+    finite = [float(v) for v in [*losses, *smoothed] if np.isfinite(v)]
+    if finite:
+        low, start = min(finite), float(smoothed[0])
+        span = max(abs(start - low), 1e-3)
+        ax.set_ylim(low - 0.05 * span, start + 0.4 * span)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     return _save(fig, path)

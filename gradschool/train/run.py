@@ -7,8 +7,11 @@ runs/<name>/
   metrics.csv     one row per epoch
   checkpoint.npz  (NumPy engine) or checkpoint.pt (torch): weights, optimizer, schedule,
                   random state and history after the last completed epoch
+  best-epochN.npz the best epoch's weights by a validation metric, and checkpoints.json
+                  saying which are kept (train/model_checkpoint.py)
+  events.out.tfevents.*  TensorBoard event files, with train.log = ["tensorboard"]
   plots/*.png     loss and accuracy curves
-  report.md       a summary written at the end
+  report.md       a summary written at the end, which doubles as a model card
 """
 
 from __future__ import annotations
@@ -204,6 +207,14 @@ class RunDir:
             "![loss and accuracy](plots/curves.png)",
             "",
         ]
+        # Then the model card: checkpoints, intended use, data and its licence, metrics,
+        # limitations, loading (train/model_card.py).
+        from gradschool.train.model_card import model_card_lines
+        from gradschool.train.model_checkpoint import ModelCheckpoint
+
+        keeper = next((cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)), None)
+        kept = keeper.report_lines(trainer) if keeper is not None else []
+        lines += model_card_lines(trainer, kept)
         atomic_write_text(self.path / "report.md", "\n".join(lines))
 
     def read_metrics(self) -> list[dict[str, Any]]:

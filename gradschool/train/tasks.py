@@ -86,6 +86,10 @@ class ClassificationTask:
             return 0.0
         return normalizer(np.zeros((1, X.shape[1]), dtype=np.float32)).reshape(-1)
 
+    def run_info(self) -> dict[str, Any]:
+        """What run.json keeps so that `gradschool.load_run` rebuilds the model with no data."""
+        return {"input_shape": list(self.input_shape), "classes": list(self.data.classes)}
+
     def loss(self, F: Any, output: Any, y: Any) -> Any:
         if len(y) == 0:
             # NOTE: an empty batch (possible, if rarely, under DP-SGD's Poisson sampling) has

@@ -34,6 +34,7 @@ from gradschool.threads import set_threads
 from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
 from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
 from gradschool.train.early_stopping import EarlyStopping
+from gradschool.train.model_checkpoint import ModelCheckpoint
 from gradschool.train.regularization import l1_penalty
 from gradschool.train.run import RunDir
 from gradschool.train.tasks import build_task
@@ -111,7 +112,13 @@ class Trainer:
             # NOTE: before RunLogger, so each epoch's checkpoint holds its updated state.
             self.callbacks.append(EarlyStopping.from_config(config.early_stopping, console))
         if run is not None:
+            # NOTE: before RunLogger, so the last checkpoint holds which best ones are kept.
+            self.callbacks.append(ModelCheckpoint.from_config(config.train))
             self.callbacks.append(RunLogger(config.train.checkpoint_every))
+            if "tensorboard" in config.train.log:
+                from gradschool.train.tensorboard import TensorBoardLogger
+
+                self.callbacks.append(TensorBoardLogger(config.train.log_histograms))
         self.callbacks += callbacks or []
         self.stop = False  # a callback (early stopping) may set this
 
@@ -162,6 +169,8 @@ class Trainer:
                         cb.on_batch_end(self, loss)
                     if max_steps is not None and self.state.step >= max_steps:
                         self.stop, self.state.stop_reason = True, f"max_steps = {max_steps}"
+                        break
+                    if self.stop:  # a callback asked to stop now (the LR range test)
                         break
                 train_loss = self._check_finite(running, batches) / max(batches, 1)
                 self.state.train_time += time.perf_counter() - start
