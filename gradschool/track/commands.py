@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gradschool.track import grader
+from gradschool.track import grader, report
 from gradschool.track.source import solution_listing
 from gradschool.track.steps import STEPS, find_step
 from gradschool.track.workspace import DEFAULT_DIR, PACKAGE, Workspace, find_workspaces, start
@@ -53,15 +53,15 @@ def check_action(args: argparse.Namespace) -> int:
         lang = args.lang or workspace.lang
         results = grader.grade(workspace, steps)
         title = (
-            f"gradschool build check: {workspace.root} (oracle: {grader.oracle_name()})"
+            f"gradschool build check: {workspace.root} (oracle: {report.oracle_name()})"
             if lang == "en"
-            else f"gradschool build check：{workspace.root}（参照：{grader.oracle_name()}）"
+            else f"gradschool build check：{workspace.root}（参照：{report.oracle_name()}）"
         )
-        print(grader.format_table(results, lang, title))
+        print(report.format_table(results, lang, title))
         failed = next((r for r in results if r.failure is not None), None)
         if failed is not None:
             print()
-            print(grader.format_failure(failed, lang))
+            print(report.format_failure(failed, lang))
         elif any(r.status == "not started" for r in results):
             nxt = next(r for r in results if r.status == "not started").step
             print(
@@ -89,7 +89,7 @@ def _records_here(path: str, steps: list | None) -> list[dict[str, Any]]:
     # NOTE: a submission's prints would corrupt the JSON on stdout.
     with contextlib.redirect_stdout(io.StringIO()):
         results = grader.grade(workspace, steps)
-    return grader.records(workspace.name, str(workspace.root), results)
+    return report.records(workspace.name, str(workspace.root), results)
 
 
 def _records_apart(path: str, step: str | None, timeout: float) -> list[dict[str, Any]]:

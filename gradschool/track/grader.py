@@ -1,8 +1,7 @@
 """The grader: run each step's cases on a learner's engine, compare, and say what went wrong.
 
     results = grade(Workspace.open("my-engine"))      # one StepResult per step
-    print(format_table(results, "en"))               # the progress table
-    print(format_failure(first_failure, "en"))       # the first failure, with its hint
+    print(report.format_table(results, "en"))        # the progress table (report.py)
 
 A step is "not started" while all of its blanks are as `build start` left them (then nothing
 is run), "passed" when every case agrees with the oracle, "failed" otherwise. The oracle is
@@ -20,7 +19,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -251,165 +250,3 @@ def grade(
         cases = checks.cases_for(step, ctx)
         results.append(run_cases(step, cases, str(workspace.package_dir), timeout))
     return results
-
-
-# ---- reporting -------------------------------------------------------------------------------
-
-_STATUS = {
-    "en": {"passed": "passed", "failed": "FAILED", "not started": "not started", "error": "ERROR"},
-    "zh": {"passed": "通过", "failed": "未通过", "not started": "未开始", "error": "出错"},
-}
-_HEAD = {
-    "en": ("#", "step", "status", "cases", "first failing case"),
-    "zh": ("#", "步骤", "状态", "用例", "第一个失败的用例"),
-}
-
-
-def _width(text: str) -> int:
-    """Columns a string takes in a terminal (CJK characters take two)."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(0, width - _width(text))
-
-
-def oracle_name(use_torch: bool | None = None) -> str:
-    from gradschool.track.oracle import torch_or_none
-
-    torch = torch_or_none(use_torch)
-    return f"torch {torch.__version__}" if torch is not None else "finite differences"
-
-
-def format_table(results: list[StepResult], lang: str = "en", title: str = "") -> str:
-    rows = []
-    for r in results:
-        cases = f"{r.passed}/{r.total}" if r.total else ""
-        first = ""
-        if r.failure is not None:
-            first = r.failure.case if r.failure.case != "(import)" else r.failure.detail
-            first = first if len(first) <= 60 else first[:57] + "..."
-        rows.append((str(r.step.number), r.step.name, _STATUS[lang][r.status], cases, first))
-    head = _HEAD[lang]
-    widths = [max(_width(row[i]) for row in [head, *rows]) for i in range(len(head))]
-    lines = [title] if title else []
-    for row in [head, *rows]:
-        lines.append("  ".join(_pad(cell, w) for cell, w in zip(row, widths)).rstrip())
-    done = sum(r.ok for r in results)
-    lines.append(
-        f"{done} of {len(results)} steps pass."
-        if lang == "en"
-        else f"{len(results)} 个步骤中通过了 {done} 个。"
-    )
-    return "\n".join(lines)
-
-
-_KIND_LEAD = {
-    "shape": (
-        "The gradient has the wrong shape: a gradient always has the shape of its input.",
-        "梯度的形状不对：梯度的形状永远和对应的输入相同。",
-    ),
-    "value": ("The values differ from the oracle's.", "数值和参照结果不一致。"),
-    "structure": ("The result is not what the caller expects.", "返回的结果不是调用方需要的形式。"),
-    "not_implemented": (
-        "Part of this step still raises NotImplementedError: fill in every blank of the step.",
-        "这一步还有空白函数在抛 NotImplementedError：这一步的每个空白都要补上。",
-    ),
-    "recursion": (
-        "Python ran out of recursion: a deep graph needs a loop with an explicit stack.",
-        "Python 递归层数用完了：很深的图需要用循环加显式栈来处理。",
-    ),
-    "error": ("Your code raised an error.", "你的代码抛出了异常。"),
-    "mutation": (
-        "Your code changed its input array in place; that array may be shared, so compute new "
-        "arrays instead.",
-        "你的代码原地修改了传进来的数组；这个数组可能被别处共用，应该算出新的数组。",
-    ),
-    "timeout": ("The step did not finish in time.", "这一步没有在限定时间内跑完。"),
-}
-
-
-def format_failure(result: StepResult, lang: str = "en") -> str:
-    """The first failure of a step in full, then a hint (in `lang`: "en" or "zh")."""
-    f = result.failure
-    if f is None:
-        return ""
-    step = result.step
-    zh = lang == "zh"
-    lines = [
-        f"第 {step.number} 步（{step.name}）第一个失败的用例：{f.case}"
-        if zh
-        else f"Step {step.number} ({step.name}) fails on: {f.case}"
-    ]
-    if f.kind in ("value", "shape", "structure", "mutation"):
-        lines.append(f"  {f.what}:")
-        if f.expected is not None:
-            lines.append(f"    {'期望' if zh else 'expected'}: {f.expected}")
-            lines.append(f"    {'得到' if zh else 'got'}:      {f.got}")
-        if f.max_error is not None:
-            detail = f" ({_detail(f.detail, zh)})" if f.detail else ""
-            lines.append(f"    {'最大误差' if zh else 'largest error'}: {f.max_error:.3g}{detail}")
-        elif f.kind == "shape":
-            lines.append(
-                "    最大误差：无法比较（形状不同）"
-                if zh
-                else "    largest error: n/a (the shapes differ)"
-            )
-        elif f.detail:
-            lines.append(f"    {f.detail}")
-    else:
-        lines.append(f"  {f.detail}")
-    lead = _KIND_LEAD.get(f.kind, _KIND_LEAD["error"])[1 if zh else 0]
-    lines.append(("提示：" if zh else "Hint: ") + lead + " " + step.hint[lang])
-    lines.append(
-        f"（参考答案：gradschool build solution {step.name}）"
-        if zh
-        else f"(The reference: gradschool build solution {step.name})"
-    )
-    return "\n".join(lines)
-
-
-def _detail(detail: str, zh: bool) -> str:
-    if not zh:
-        return detail
-    # "3 of 12 values differ; the largest error is at [0, 1]"
-    import re
-
-    m = re.match(r"(\d+) of (\d+) values differ; the largest error is(?: at (.*))?", detail)
-    if not m:
-        return detail
-    at = f"，最大误差在 {m.group(3)}" if m.group(3) else ""
-    return f"{m.group(2)} 个值里有 {m.group(1)} 个不同{at}"
-
-
-def records(workspace_name: str, path: str, results: list[StepResult]) -> list[dict[str, Any]]:
-    """One JSON-ready record per step (what `build check --json` prints)."""
-    out = []
-    for r in results:
-        f = r.failure
-        out.append(
-            {
-                "workspace": workspace_name,
-                "path": path,
-                "number": r.step.number,
-                "step": r.step.name,
-                "status": r.status,
-                "passed": r.passed,
-                "total": r.total,
-                "case": f.case if f else None,
-                "what": f.what if f else None,
-                "kind": f.kind if f else None,
-                "expected": f.expected if f else None,
-                "got": f.got if f else None,
-                "max_error": f.max_error
-                if f and f.max_error is not None and np.isfinite(f.max_error)
-                else None,
-                "detail": f.detail if f else None,
-                "seconds": round(r.seconds, 3),
-            }
-        )
-    return out
-
-
-def failure_dict(failure: Failure) -> dict[str, Any]:
-    return asdict(failure)

@@ -114,16 +114,16 @@ def solution_listing(step: Step, lang: str = "en") -> str:
     out = []
     for blank in step.blanks:
         path = source_path(blank.file)
-        spot = _locate(reference_text(blank.file), blank)
+        spot = _locate(path.read_text(encoding="utf-8"), blank)  # lines of the file itself
+        line = spot.node.lineno if spot.lam is None else spot.stmt.lineno  # type: ignore[union-attr]
         try:
             shown = path.relative_to(Path(import_module("gradschool").__file__).parent.parent)
         except ValueError:
             shown = path
-        origin = f"{shown}, line {spot.node.lineno if spot.lam is None else spot.stmt.lineno}"
         header = (
-            f"# {blank.where()}  (from {origin})"
+            f"# {blank.where()}  (from {shown}, line {line})"
             if lang == "en"
-            else f"# {blank.where()}（取自 {origin}）"
+            else f"# {blank.where()}（取自 {shown} 第 {line} 行）"
         )
         body = textwrap.indent(solution_body(blank), "    ")
         out.append(f"{header}\n{_signature(blank)}\n{body}")
