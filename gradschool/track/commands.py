@@ -14,7 +14,14 @@ from typing import Any
 from gradschool.track import grader, report
 from gradschool.track.source import solution_listing
 from gradschool.track.steps import STEPS, find_step
-from gradschool.track.workspace import DEFAULT_DIR, PACKAGE, Workspace, find_workspaces, start
+from gradschool.track.workspace import (
+    DEFAULT_DIR,
+    MARKER,
+    PACKAGE,
+    Workspace,
+    find_workspaces,
+    start,
+)
 
 SUBMISSION_TIMEOUT_S = 900  # per workspace, when grading a folder of them
 
@@ -23,29 +30,32 @@ def start_action(args: argparse.Namespace) -> int:
     directory = args.dir or DEFAULT_DIR
     root = start(directory, args.lang, force=args.force)
     first = STEPS[0]
+    where = "" if directory == DEFAULT_DIR else f" --dir {root}"  # check's default is my-engine
     if args.lang == "zh":
         print(f"已创建 {root}/：{len(STEPS)} 个步骤等你来写，都在 {root}/{PACKAGE}/*.py 里。")
         print(f"从第 1 步开始：打开 {root}/{PACKAGE}/{first.blanks[0].file}，搜索 TODO(step 1。")
-        print(f"写完后检查：gradschool build check {first.name} --dir {root}")
+        print(f"写完后检查：gradschool build check {first.name}{where}")
     else:
         print(f"Created {root}/: {len(STEPS)} steps to fill in, in {root}/{PACKAGE}/*.py.")
         print(
             f"Start with step 1: open {root}/{PACKAGE}/{first.blanks[0].file} and search for "
             f"TODO(step 1."
         )
-        print(f"Then check it: gradschool build check {first.name} --dir {root}")
+        print(f"Then check it: gradschool build check {first.name}{where}")
     return 0
 
 
 def check_action(args: argparse.Namespace) -> int:
     steps = [find_step(args.step)] if args.step else None
-    if args.json:
+    many = args.dir is not None and (len(args.dir) > 1 or not Path(args.dir[0], MARKER).is_file())
+    if args.json or many:
         paths = [str(p) for p in find_workspaces(args.dir or [_default_dir()])]
         if len(paths) == 1 and not args.isolate:
             out = _records_here(paths[0], steps)
         else:
             out = [r for path in paths for r in _records_apart(path, args.step, args.timeout)]
-        print(json.dumps(out, indent=1))
+        lang = args.lang or "en"
+        print(json.dumps(out, indent=1) if args.json else report.format_grid(out, lang))
         return 0 if all(r["status"] == "passed" for r in out) else 1
     ok = True
     for path in args.dir or [None]:
@@ -95,8 +105,8 @@ def _records_here(path: str, steps: list | None) -> list[dict[str, Any]]:
 def _records_apart(path: str, step: str | None, timeout: float) -> list[dict[str, Any]]:
     """Grade one submission in its own process: a crash, an endless loop or a submission
     that changes NumPy or gradschool cannot touch the others."""
-    cmd = [sys.executable, "-m", "gradschool", "build", "check", "--json", "--dir", path]
-    cmd += [step] if step else []
+    cmd = [sys.executable, "-m", "gradschool", "build", "check", *([step] if step else [])]
+    cmd += ["--json", "--dir", path]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         return json.loads(done.stdout)
@@ -123,6 +133,7 @@ def _records_apart(path: str, step: str | None, timeout: float) -> list[dict[str
             "max_error": None,
             "detail": why,
             "seconds": 0.0,
+            "oracle": None,
         }
         for s in steps
     ]

@@ -78,6 +78,23 @@ def _zh(text: str | None) -> str | None:
     return re.sub(r"^shape ", "形状 ", text)
 
 
+_KINDS_ZH = {
+    "random": "随机",
+    "small integers": "小整数",
+    "zeros": "全零",
+    "constant patches": "常数块",
+}
+
+
+def _case(label: str, zh: bool) -> str:
+    """A case's label; in Chinese, its kind of input translated (the rest is code)."""
+    if zh:
+        for en, cn in _KINDS_ZH.items():
+            if label.endswith(", " + en):
+                return label[: -len(en) - 2] + "，" + cn
+    return label
+
+
 def _width(text: str) -> int:
     """Columns a string takes in a terminal (CJK characters take two)."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
@@ -110,7 +127,8 @@ def format_table(results: list[StepResult], lang: str = "en", title: str = "") -
         cases = f"{r.passed}/{r.total}" if r.total else ""
         first = ""
         if r.failure is not None:
-            first = r.failure.case if r.failure.case != "(import)" else r.failure.detail
+            f = r.failure
+            first = _case(f.case, zh) if f.case != "(import)" else f.detail
             first = first if len(first) <= 64 else first[:61] + "..."
         error = _error_cell(r.failure, zh)
         rows.append((str(r.step.number), r.step.name, _STATUS[lang][r.status], cases, error, first))
@@ -133,7 +151,7 @@ def format_failure(result: StepResult, lang: str = "en") -> str:
         return ""
     step, zh = result.step, lang == "zh"
     lines = [
-        f"第 {step.number} 步（{step.name}）第一个失败的用例：{f.case}"
+        f"第 {step.number} 步（{step.name}）第一个失败的用例：{_case(f.case, True)}"
         if zh
         else f"Step {step.number} ({step.name}) fails on: {f.case}"
     ]
@@ -180,7 +198,7 @@ def _detail(detail: str, zh: bool) -> str:
 
 def records(workspace_name: str, path: str, results: list[StepResult]) -> list[dict[str, Any]]:
     """One JSON-ready record per step: what `build check --json` prints (docs/teaching.md)."""
-    out = []
+    out, oracle = [], oracle_name()
     for r in results:
         f = r.failure
         finite = f is not None and f.max_error is not None and bool(np.isfinite(f.max_error))
@@ -201,6 +219,42 @@ def records(workspace_name: str, path: str, results: list[StepResult]) -> list[d
                 "max_error": f.max_error if finite else None,  # type: ignore[union-attr]
                 "detail": f.detail if f else None,
                 "seconds": round(r.seconds, 3),
+                "oracle": oracle,
             }
         )
     return out
+
+
+_MARK = {"passed": "✓", "failed": "✗", "not started": "·", "error": "!"}
+
+
+def format_grid(rows: list[dict[str, Any]], lang: str = "en") -> str:
+    """A class at a glance, from `records` of several workspaces: one line per workspace, one
+    column per step (✓ passed, ✗ failed, · not started, ! error), under a title that names the
+    oracle."""
+    paths = list(dict.fromkeys(r["path"] for r in rows))
+    shown = {r["path"]: r["workspace"] for r in rows}
+    if len(set(shown.values())) < len(paths):  # two submissions of one name: show paths
+        shown = {p: p for p in paths}
+    numbers = sorted({r["number"] for r in rows})
+    width = max([_width(n) for n in shown.values()] + [9])
+    head = _pad("工作区" if lang == "zh" else "workspace", width)
+    steps = " ".join(f"{n:>2}" for n in numbers)
+    oracle = next((r["oracle"] for r in rows if r.get("oracle")), oracle_name())
+    title = (
+        f"gradschool build check：{len(paths)} 个工作区（参照：{oracle}）"
+        if lang == "zh"
+        else f"gradschool build check: {len(paths)} workspaces (oracle: {oracle})"
+    )
+    lines = [title, f"{head}  {steps}  {'通过' if lang == 'zh' else 'passed'}"]
+    for path in paths:
+        mine = {r["number"]: r["status"] for r in rows if r["path"] == path}
+        marks = " ".join(f"{_MARK[mine.get(n, 'not started')]:>2}" for n in numbers)
+        done = sum(status == "passed" for status in mine.values())
+        lines.append(f"{_pad(shown[path], width)}  {marks}  {done}/{len(numbers)}")
+    lines.append(
+        "✓ 通过  ✗ 未通过  · 未开始  ! 出错（详情：--json）"
+        if lang == "zh"
+        else "✓ passed  ✗ failed  · not started  ! error (details: --json)"
+    )
+    return "\n".join(lines)

@@ -242,8 +242,9 @@ def _strip_comment(line: str) -> str:
 
 
 def _stub_body(step: Step, blank: Blank, lang: str) -> str:
-    todo = f"TODO(step {step.number}, {step.name}): {step.title[lang]}."
-    see = ("See: " if lang == "en" else "参见：") + step.lecture[lang] + "."
+    stop = "。" if lang == "zh" else "."
+    todo = f"TODO(step {step.number}, {step.name}): {step.title[lang]}{stop}"
+    see = ("See: " if lang == "en" else "参见：") + step.lecture[lang] + stop
     check = (
         f"Check it: gradschool build check {step.name}"
         if lang == "en"

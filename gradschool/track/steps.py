@@ -344,7 +344,7 @@ The backward of out = x.sum(dim, keepdim).
 In scope: `axis` (None for the sum of everything, an int, or a tuple of ints, possibly
 negative), `keepdim` (bool) and `shape` (x's shape). g: dL/d(out), of out's shape: with
 keepdim=False the summed axes are missing from it; with keepdim=True they are there with
-size 1; with axis None, g is 0-d (or all ones in shape with keepdim).
+size 1; with axis None, g is 0-d (with keepdim, every axis is there, of size 1).
 Every element of x was added once into its sum, so its gradient is the g of that sum.
 Return (dL/dx,) of x's shape: put the summed axes back into g as size 1 (np.expand_dims
 takes a tuple of axes), then stretch it to `shape` (np.broadcast_to).
@@ -354,7 +354,8 @@ out = x.sum(dim, keepdim) 的反向传播。
 
 可以直接用的变量：`axis`（None 表示全部求和，或者一个整数、一个整数元组，可能是负数）、
 `keepdim`（布尔值）和 `shape`（x 的形状）。g：dL/d(out)，形状与 out 相同：keepdim=False 时
-被求和的轴在 g 里没有了；keepdim=True 时这些轴还在，大小为 1；axis 为 None 时 g 是 0 维的。
+被求和的轴在 g 里没有了；keepdim=True 时这些轴还在，大小为 1；axis 为 None 时 g 是 0 维的
+（带 keepdim 时所有轴都在，大小都是 1）。
 x 的每个元素都恰好被加进了它所在的那个和里一次，所以它的梯度就是那个和的 g。
 返回与 x 同形的 (dL/dx,)：先把求和掉的轴以大小 1 补回 g（np.expand_dims 可以接受轴的元组），
 再把它撑到 `shape`（np.broadcast_to）。

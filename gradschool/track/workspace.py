@@ -191,7 +191,12 @@ def find_workspaces(paths: list[str]) -> list[Path]:
                 )
             found.extend(subs)
         else:
-            raise WorkspaceError(f"{root} does not exist.")
+            hint = ""
+            if p.isdigit() or p in {s.name for s in STEPS}:
+                hint = (
+                    f" If {p} is a step, put it before --dir: gradschool build check {p} --dir ..."
+                )
+            raise WorkspaceError(f"{root} does not exist.{hint}")
     return found
 
 
