@@ -196,7 +196,10 @@ def find_workspaces(paths: list[str]) -> list[Path]:
                 hint = (
                     f" If {p} is a step, put it before --dir: gradschool build check {p} --dir ..."
                 )
-            raise WorkspaceError(f"{root} does not exist.{hint}")
+            raise WorkspaceError(
+                f"{root} does not exist: check the path, or create a workspace there with "
+                f"`gradschool build start --dir {root}`.{hint}"
+            )
     return found
 
 
