@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from gradschool.track.grader import Case, CaseFailed, compare, fmt_shape
-from gradschool.track.oracle import TOL, Context, Fn, _EngineSide, _seed, _TorchSide, expected, make
+from gradschool.track.oracle import TOL, Context, EngineSide, Fn, TorchSide, expected, make, seed_of
 
 # ---- primitives and composites ---------------------------------------------------------------
 
@@ -52,7 +52,7 @@ def op_case(
 ) -> Case:
     """A primitive op: the learner's forward, then its backward called on the output node."""
     requires = [True] * len(inputs) if requires is None else requires
-    seed = _seed(label)
+    seed = seed_of(label)
 
     def run() -> None:
         exp_out, exp_grads, w = expected(ctx, fn, inputs, requires, seed, kink)
@@ -141,7 +141,7 @@ def composite_case(
     modules: list[ModuleType],
 ) -> Case:
     """A composite: the learner's function on gradschool's Tensors, backward through them."""
-    seed = _seed(label)
+    seed = seed_of(label)
 
     def run() -> None:
         exp_out, exp_grads, w = expected(ctx, fn, inputs, requires, seed, kink=False)
@@ -217,7 +217,7 @@ def _check_order(order: Any, root: Any) -> None:
 
 def graph_case(ctx: Context, label: str, fn: Fn, inputs: list[np.ndarray], names: tuple) -> Case:
     requires = [True] * len(inputs)
-    seed = _seed(label)
+    seed = seed_of(label)
 
     def run() -> None:
         exp_out, exp_grads, w = expected(ctx, fn, inputs, requires, seed, kink=False)
@@ -276,8 +276,8 @@ def _trajectory(
 
 def optim_case(ctx: Context, label: str, make_opt: Callable, steps: int = 12) -> Case:
     def run() -> None:
-        params, grad = _problem(_seed(label))
-        oracle = _TorchSide(ctx.torch) if ctx.torch is not None else ctx.ref
+        params, grad = _problem(seed_of(label))
+        oracle = TorchSide(ctx.torch) if ctx.torch is not None else ctx.ref
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             want = _trajectory(oracle, make_opt, params, grad, steps)
@@ -300,11 +300,11 @@ def optim_case(ctx: Context, label: str, make_opt: Callable, steps: int = 12) ->
     return Case(label, run)
 
 
-def _optim(side: Any, ctx: Context) -> Any:
-    return ctx.torch.optim if isinstance(side, _TorchSide) else _optim_module(side, ctx)
+def optim_of(side: Any, ctx: Context) -> Any:
+    return ctx.torch.optim if isinstance(side, TorchSide) else _engine_optim(side, ctx)
 
 
-def _optim_module(side: _EngineSide, ctx: Context) -> ModuleType:
+def _engine_optim(side: EngineSide, ctx: Context) -> ModuleType:
     from gradschool import engine
 
     return ctx.L.optim if side.T is ctx.learner.T else engine.optim
@@ -314,10 +314,10 @@ def sched_case(ctx: Context, label: str, cls: str, kw: dict, lrs: tuple = (0.1,)
     steps = 30
 
     def rates(side: Any) -> list[list[float]]:
-        optim = _optim(side, ctx)
+        optim = optim_of(side, ctx)
         sched_mod = (
             ctx.torch.optim.lr_scheduler
-            if isinstance(side, _TorchSide)
+            if isinstance(side, TorchSide)
             else (ctx.L.lr_scheduler if optim is ctx.L.optim else _ref_scheduler())
         )
         groups = [{"params": [side.tensor(np.zeros(2), True)], "lr": lr} for lr in lrs]
@@ -331,7 +331,7 @@ def sched_case(ctx: Context, label: str, cls: str, kw: dict, lrs: tuple = (0.1,)
         return out
 
     def run() -> None:
-        oracle = _TorchSide(ctx.torch) if ctx.torch is not None else ctx.ref
+        oracle = TorchSide(ctx.torch) if ctx.torch is not None else ctx.ref
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             want = rates(oracle)
@@ -378,7 +378,7 @@ def loop_case(ctx: Context, label: str, settings: dict, n: int) -> Case:
         from gradschool.train.trainer import Trainer, fit
 
         config = Config.from_dict(settings)
-        data = _synthetic(n, _seed(label))
+        data = _synthetic(n, seed_of(label))
         reference = fit(config, data=data, console=False)  # gradschool's own loop
         want = np.array([row["train_loss"] for row in reference.state.history])
         trainer = Trainer(config, data=data, console=False)  # same seed: weights and batches

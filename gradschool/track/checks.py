@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 
 from gradschool.track.cases import (
-    _optim,
     composite_case,
     graph_case,
     loop_case,
     op_case,
     optim_case,
+    optim_of,
     sched_case,
 )
 from gradschool.track.grader import Case, fmt_shape
-from gradschool.track.oracle import KINDS, Context, Fn, _seed, _shapes, make
+from gradschool.track.oracle import KINDS, Context, Fn, make, seed_of, shapes_text
 from gradschool.track.steps import Step
 
 _BINARY_SHAPES = [
@@ -39,12 +39,12 @@ _BINARY_SHAPES = [
 
 
 def _binary(ctx: Context, symbol: str, fn: Fn) -> list[Case]:
-    rng = np.random.default_rng(_seed(symbol))
+    rng = np.random.default_rng(seed_of(symbol))
     cases = []
     for i, (sa, sb) in enumerate(_BINARY_SHAPES):
         kind = KINDS[i % len(KINDS)]
         inputs = [make(sa, kind, rng), make(sb, "random" if kind == "zeros" else kind, rng)]
-        a_txt, b_txt = _shapes(inputs, ("a", "b"))
+        a_txt, b_txt = shapes_text(inputs, ("a", "b"))
         cases.append(op_case(ctx, f"{a_txt} {symbol} {b_txt}, {kind}", fn, inputs))
     # one input without requires_grad, and a Python number as the other operand
     a, b = make((3, 4), "random", rng), make((4,), "small integers", rng)
@@ -70,7 +70,7 @@ def _check_mul(ctx: Context) -> list[Case]:
 
 
 def _check_matmul(ctx: Context) -> list[Case]:
-    rng = np.random.default_rng(_seed("matmul"))
+    rng = np.random.default_rng(seed_of("matmul"))
     shapes = [
         ((4, 4), (4, 4)),  # square first: a transposed gradient still has the right shape
         ((3, 4), (4, 5)),
@@ -86,7 +86,7 @@ def _check_matmul(ctx: Context) -> list[Case]:
     for i, (sa, sb) in enumerate(shapes):
         kind = KINDS[i % len(KINDS)]
         inputs = [make(sa, kind, rng), make(sb, "random" if kind == "zeros" else kind, rng)]
-        a_txt, b_txt = _shapes(inputs, ("a", "b"))
+        a_txt, b_txt = shapes_text(inputs, ("a", "b"))
         cases.append(op_case(ctx, f"{a_txt} @ {b_txt}, {kind}", lambda s, a, b: a @ b, inputs))
     a, b = make((3, 4), "random", rng), make((4, 2), "random", rng)
     cases.append(
@@ -102,15 +102,15 @@ def _check_matmul(ctx: Context) -> list[Case]:
 
 
 def _unary(ctx: Context, name: str, fn: Fn, positive: bool = False, **kw: Any) -> list[Case]:
-    rng = np.random.default_rng(_seed(name))
+    rng = np.random.default_rng(seed_of(name))
     shapes = [(3, 4), (2, 3, 4), (5,), (3, 4), ()]
     cases = []
     for i, shape in enumerate(shapes):
         kind = KINDS[i % len(KINDS)]
         x = make(shape, kind, rng, positive=positive)
-        cases.append(
-            op_case(ctx, f"{name}(x), x {fmt_shape(shape)}, {kind}", fn, [x], names=("x",), **kw)
-        )
+        shown = "ones" if positive and kind == "zeros" else kind  # log needs x > 0
+        label = f"{name}(x), x {fmt_shape(shape)}, {shown}"
+        cases.append(op_case(ctx, label, fn, [x], names=("x",), **kw))
     return cases
 
 
@@ -151,7 +151,7 @@ def _check_relu(ctx: Context) -> list[Case]:
 
 
 def _check_sum(ctx: Context) -> list[Case]:
-    rng = np.random.default_rng(_seed("sum"))
+    rng = np.random.default_rng(seed_of("sum"))
     specs: list[tuple[tuple[int, ...], Any, bool]] = [
         ((3, 4), None, False),
         ((3, 4), 0, False),
@@ -185,7 +185,7 @@ def _deep(s: Any, x: Any) -> Any:
 
 
 def _check_backward(ctx: Context) -> list[Case]:
-    rng = np.random.default_rng(_seed("backward"))
+    rng = np.random.default_rng(seed_of("backward"))
     x, y = make((3, 4), "random", rng), make((3, 4), "small integers", rng)
     c = make((3, 4), "constant patches", rng)
     graphs: list[tuple[str, Fn, list[np.ndarray], tuple[str, ...]]] = [
@@ -231,7 +231,7 @@ def _check_backward(ctx: Context) -> list[Case]:
 
 
 def _check_softmax(ctx: Context) -> list[Case]:
-    rng = np.random.default_rng(_seed("softmax"))
+    rng = np.random.default_rng(seed_of("softmax"))
     modules = [ctx.module("functional")]
     big = np.array([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, 5.0], [1e3, 1e3, 1e3]])
     specs = [((3, 5), -1, "random"), ((4, 3), 0, "small integers"), ((2, 3, 4), 1, "zeros")]
@@ -316,9 +316,9 @@ def _check_sgd(ctx: Context) -> list[Case]:
     ]
     cases = []
     for label, kw in specs:
-        make_opt = lambda s, ps, kw=kw: _optim(s, ctx).SGD(ps, **kw)  # noqa: E731
+        make_opt = lambda s, ps, kw=kw: optim_of(s, ctx).SGD(ps, **kw)  # noqa: E731
         cases.append(optim_case(ctx, label, make_opt))
-    groups = lambda s, ps: _optim(s, ctx).SGD(  # noqa: E731
+    groups = lambda s, ps: optim_of(s, ctx).SGD(  # noqa: E731
         [{"params": [ps[0]], "lr": 0.2}, {"params": [ps[1]], "momentum": 0.5}],
         lr=0.05,
         momentum=0.9,
@@ -345,7 +345,7 @@ def _check_adam(ctx: Context) -> list[Case]:
     ]
     cases = []
     for label, cls, kw in specs:
-        make_opt = lambda s, ps, c=cls, kw=kw: getattr(_optim(s, ctx), c)(ps, **kw)  # noqa: E731
+        make_opt = lambda s, ps, c=cls, kw=kw: getattr(optim_of(s, ctx), c)(ps, **kw)  # noqa: E731
         cases.append(optim_case(ctx, label, make_opt, steps=15))
     return cases
 
@@ -427,7 +427,7 @@ def _check_loop(ctx: Context) -> list[Case]:
 
 
 def _check_conv2d(ctx: Context) -> list[Case]:
-    rng = np.random.default_rng(_seed("conv2d"))
+    rng = np.random.default_rng(seed_of("conv2d"))
     specs = [
         # x shape, weight shape, bias, stride, padding, kind
         ((2, 3, 6, 6), (4, 3, 3, 3), True, 1, 0, "random"),
@@ -460,7 +460,7 @@ def _check_conv2d(ctx: Context) -> list[Case]:
 
 
 def _check_attention(ctx: Context) -> list[Case]:
-    rng = np.random.default_rng(_seed("attention"))
+    rng = np.random.default_rng(seed_of("attention"))
     modules = [ctx.module("transformer")]
     causal_keep = np.tril(np.ones((4, 6), dtype=bool)) | (rng.random((4, 6)) < 0.3)
     specs: list[tuple[str, tuple, tuple, str, dict]] = [

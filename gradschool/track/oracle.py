@@ -53,7 +53,7 @@ def torch_or_none(use_torch: bool | None = None) -> Any:
 # ---- the three engines a case runs on ------------------------------------------------------
 
 
-class _TorchSide:
+class TorchSide:
     def __init__(self, torch: Any) -> None:
         self.torch, self.F = torch, torch.nn.functional
 
@@ -73,7 +73,7 @@ class _TorchSide:
         return self.torch.no_grad()
 
 
-class _EngineSide:
+class EngineSide:
     """gradschool's engine, or the learner's (`tensor_module` is the package's tensor.py)."""
 
     def __init__(self, tensor_module: ModuleType, F: Any) -> None:
@@ -99,9 +99,9 @@ class _EngineSide:
 class Context:
     L: ModuleType  # the learner's package
     torch: Any  # or None: finite differences
-    ref: _EngineSide  # gradschool's engine
-    learner: _EngineSide  # the learner's tensors, for primitives and the topological sort
-    composites: _EngineSide  # gradschool's tensors, the learner's composite functions
+    ref: EngineSide  # gradschool's engine
+    learner: EngineSide  # the learner's tensors, for primitives and the topological sort
+    composites: EngineSide  # gradschool's tensors, the learner's composite functions
 
     @classmethod
     def create(cls, package: ModuleType, use_torch: bool | None = None) -> Context:
@@ -122,9 +122,9 @@ class Context:
         return cls(
             package,
             torch_or_none(use_torch),
-            _EngineSide(ref_tensor, ref_functional),
-            _EngineSide(tensor, functional),
-            _EngineSide(ref_tensor, F),
+            EngineSide(ref_tensor, ref_functional),
+            EngineSide(tensor, functional),
+            EngineSide(ref_tensor, F),
         )
 
     def module(self, name: str) -> ModuleType:
@@ -146,7 +146,7 @@ def expected(
 ) -> tuple[np.ndarray, list[np.ndarray | None], np.ndarray]:
     """(forward, gradient of each input, weights w) for loss = sum(w * fn(inputs))."""
     rng = np.random.default_rng(seed)
-    side: Any = _TorchSide(ctx.torch) if ctx.torch is not None else ctx.ref
+    side: Any = TorchSide(ctx.torch) if ctx.torch is not None else ctx.ref
     xs = [side.tensor(a.copy(), r) for a, r in zip(inputs, requires)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -160,7 +160,7 @@ def expected(
 
 
 def _finite_differences(
-    ref: _EngineSide, fn: Fn, inputs: list[np.ndarray], requires: list[bool], w: np.ndarray
+    ref: EngineSide, fn: Fn, inputs: list[np.ndarray], requires: list[bool], w: np.ndarray
 ) -> list[np.ndarray | None]:
     arrays = [a.copy() for a in inputs]
 
@@ -190,7 +190,9 @@ def _finite_differences(
 # ---- inputs ----------------------------------------------------------------------------------
 
 
-def make(shape: tuple[int, ...], kind: str, rng: np.random.Generator, positive: bool = False):
+def make(
+    shape: tuple[int, ...], kind: str, rng: np.random.Generator, positive: bool = False
+) -> np.ndarray:
     """A float64 array of `shape`: random, small integers, zeros, or constant patches."""
     n = int(np.prod(shape, dtype=np.int64))
     if kind == "random":
@@ -205,9 +207,9 @@ def make(shape: tuple[int, ...], kind: str, rng: np.random.Generator, positive: 
     return np.asarray(a, dtype=np.float64).reshape(shape)
 
 
-def _seed(*parts: Any) -> int:
+def seed_of(*parts: Any) -> int:
     return zlib.crc32(repr(parts).encode())
 
 
-def _shapes(inputs: list[np.ndarray], names: tuple[str, ...]) -> list[str]:
+def shapes_text(inputs: list[np.ndarray], names: tuple[str, ...]) -> list[str]:
     return [f"{n} {fmt_shape(a.shape)}" for n, a in zip(names, inputs)]

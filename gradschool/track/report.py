@@ -83,6 +83,7 @@ _KINDS_ZH = {
     "small integers": "小整数",
     "zeros": "全零",
     "constant patches": "常数块",
+    "ones": "全一",
 }
 
 
