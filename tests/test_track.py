@@ -264,3 +264,10 @@ def test_solution_prints_the_engines_own_code(capsys):
     assert "return (g * out,)" in capsys.readouterr().out
     assert main(["build", "solution", "nope"]) == 2
     assert "unknown step" in capsys.readouterr().err
+
+
+def test_an_endless_loop_is_stopped(tmp_path):
+    workspace = _workspace(tmp_path / "ws", backward={0: "while True:\n    pass"})
+    result = _result(workspace, "backward", timeout=1)
+    assert result.status == "failed" and result.failure.kind == "timeout"
+    assert "超时" in format_table([result], "zh")
