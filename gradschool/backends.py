@@ -447,11 +447,26 @@ def resolve_device(
     raise GradschoolError(f"unknown device {device!r}: choose auto, cpu, cuda or mps")
 
 
+# A stand-in for the NumPy engine, set by `numpy_engine_as` (gradschool/track/train.py).
+_NUMPY_STANDIN: list[Any] = []
+
+
+@contextlib.contextmanager
+def numpy_engine_as(make: Any) -> Any:
+    """Inside this block, runs on the NumPy engine get `make(dtype)` instead of NumpyBackend:
+    how `gradschool build train` trains on a learner's own engine, through the same trainer."""
+    _NUMPY_STANDIN.append(make)
+    try:
+        yield
+    finally:
+        _NUMPY_STANDIN.pop()
+
+
 def get_backend(name: str, dtype: str = "float32", device: str = "cpu") -> Backend:
     """The backend called `name` ("numpy" or "torch") on `device` ("auto" = the fastest)."""
     if name == "numpy":
         resolve_device(device, "numpy")
-        return NumpyBackend(dtype)
+        return _NUMPY_STANDIN[-1](dtype) if _NUMPY_STANDIN else NumpyBackend(dtype)
     if name == "torch":
         return TorchBackend(dtype, resolve_device(device, "torch", dtype))
     raise GradschoolError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")

@@ -21,6 +21,7 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool explain RUN_DIR [--method ig|saliency|gxi|smoothgrad|occlusion] [--index N ...]
     gradschool lecture list [--lang en|zh]
     gradschool lecture run N|all [--quick] [--lang en|zh|both] [--out reports/]
+    gradschool build start|check|solution|train  (the engine track: docs/track.md)
 """
 
 from __future__ import annotations
@@ -782,6 +783,39 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="the figure to write (default RUN_DIR/plots/)")
 
 
+# ---- build (the engine track: write your own engine; docs/track.md) ---------------------------
+
+
+def _build(args: argparse.Namespace, overrides: list[str]) -> int:
+    from gradschool.track import commands
+
+    return getattr(commands, f"{args.action}_action")(args)
+
+
+def _build_args(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    start = actions.add_parser("start", help="create a workspace: the engine with blanks to fill")
+    start.add_argument("--dir", default=None, help="the folder to create (default my-engine)")
+    start.add_argument("--lang", choices=["en", "zh"], default="en", help="docstrings' language")
+    start.add_argument("--force", action="store_true", help="write into a non-empty folder")
+    check = actions.add_parser("check", help="grade the steps against torch: table, first failure")
+    check.add_argument("step", nargs="?", help="one step, by number or name (default: all)")
+    check.add_argument(
+        "--dir", nargs="+", default=None, help="workspaces, or folders of them (submissions)"
+    )
+    check.add_argument("--json", action="store_true", help="JSON records, one per step")
+    check.add_argument("--isolate", action="store_true", help="--json: each in its own process")
+    check.add_argument("--timeout", type=float, default=900, help="--json: seconds per workspace")
+    check.add_argument("--lang", choices=["en", "zh"], default=None, help="the hint's language")
+    solution = actions.add_parser("solution", help="print a step's reference (gradschool's code)")
+    solution.add_argument("step", help="the step, by number or name")
+    solution.add_argument("--lang", choices=["en", "zh"], default=None, help="language")
+    train = actions.add_parser("train", help="train the seed's MLP on your engine")
+    train.add_argument("--dir", default=None, help="the workspace (default my-engine)")
+    train.add_argument("--lang", choices=["en", "zh"], default=None, help="language")
+    train.add_argument("--no-compare", action="store_true", help="skip gradschool's own run")
+
+
 # ---- main -------------------------------------------------------------------------------------
 
 
@@ -858,6 +892,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
         "attribution heat maps of a run's decisions (integrated gradients, saliency, ...)",
     ),
     "lecture": (_lecture_args, _lecture, "the course: list the lectures, or run them into reports"),
+    "build": (_build_args, _build, "the engine track: write your own engine, graded against torch"),
 }
 
 # Commands whose extra --key value arguments are config overrides.
