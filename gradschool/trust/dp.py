@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.data.loader import _index_like
+from gradschool.data.loader import index_like
 from gradschool.errors import ConfigError, TrainingError
 from gradschool.trust import accountant
 
@@ -107,7 +107,7 @@ class PoissonLoader:
         for _ in range(self.num_batches):
             # One coin per example: the definition of Poisson sampling, read literally.
             idx = np.flatnonzero(rng.random(self.num_examples) < self.sample_rate)
-            idx = _index_like(self.arrays[0], idx)  # on the data's GPU, if it is on one
+            idx = index_like(self.arrays[0], idx)  # on the data's GPU, if it is on one
             yield tuple(a[idx] for a in self.arrays)
 
     def __repr__(self) -> str:
