@@ -48,15 +48,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gradschool.config import (
-    OptimConfig,
-    ScheduleConfig,
-    apply_overrides,
-    describe,
-    setting,
-    with_updates,
-)
+from gradschool import settings
+from gradschool.config import OptimConfig, ScheduleConfig
 from gradschool.errors import ConfigError, GradschoolError
+from gradschool.settings import describe, setting
 
 SOLVED_RETURN = 475.0  # CartPole-v1's reward_threshold: mean return over 100 episodes
 
@@ -141,16 +136,7 @@ class RLConfig:
 
 def load_rl_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> RLConfig:
     """Defaults, then a TOML file (if given), then `--key value` overrides; validated."""
-    config = RLConfig()
-    if path is not None:
-        from gradschool.config import tomllib  # the stdlib's, or tomli on Python 3.10
-
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ConfigError(f"cannot read the RL config {path}: {e}") from None
-        config = with_updates(config, data)
-    return apply_overrides(config, list(overrides))
+    return settings.load(RLConfig, path, overrides, bundled=None, kind="RL config file")
 
 
 def rl_describe() -> str:
