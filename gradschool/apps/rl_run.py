@@ -83,7 +83,7 @@ def create_run(config: RLConfig) -> Any:
 
 
 def _write_episodes(run: Any, episodes: list[dict[str, Any]]) -> None:
-    from gradschool.train.checkpoint import atomic_write
+    from gradschool.checkpoint import atomic_write
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as f:
@@ -234,7 +234,7 @@ def _save(run: Any, agent: Agent, optimizer: Any, scheduler: Any, update: int,
 
 def _finish_run(run: Any, config: RLConfig, result: RLResult) -> None:
     from gradschool import plots
-    from gradschool.train.checkpoint import atomic_write_text
+    from gradschool.checkpoint import atomic_write_text
 
     a, t = config.agent, config.train
     returns = [row["return"] for row in result.episodes]

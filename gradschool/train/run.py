@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from gradschool import __version__
+from gradschool.checkpoint import atomic_write_text
 from gradschool.config import Config, load_config, save_config
 from gradschool.errors import CheckpointError
-from gradschool.train.checkpoint import atomic_write_text
 
 
 def git_commit() -> str | None:
@@ -163,7 +163,7 @@ class RunDir:
                 writer.writeheader()
                 writer.writerows(history)
 
-        from gradschool.train.checkpoint import atomic_write
+        from gradschool.checkpoint import atomic_write
 
         atomic_write(self.metrics_path, write)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.backends import backend_for
+from gradschool.backends import Backend, backend_for
 from gradschool.config import Config
 from gradschool.distributed import check_sharded
 from gradschool.errors import CheckpointError, TrainingError
@@ -69,10 +69,12 @@ class Trainer:
         run: RunDir | None = None,
         callbacks: list[Callback] | None = None,
         console: bool = True,
+        backend: Backend | None = None,
     ) -> None:
         self.config = config
-        # Engine, device, and this process's place among data-parallel processes (if any).
-        self.backend = backend = backend_for(config.train)
+        # Engine, device, and this process's place among data-parallel processes (if any);
+        # `gradschool train` builds it first (train/launch.py), so a bad device fails early.
+        self.backend = backend = backend if backend is not None else backend_for(config.train)
         backend.manual_seed(config.train.seed)
         if config.train.threads:  # CPU threads of BLAS and torch (0: their defaults)
             set_threads(config.train.threads)
@@ -302,11 +304,14 @@ def fit(
     resume: bool | Path = False,
     callbacks: list[Callback] | None = None,
     console: bool = True,
+    backend: Backend | None = None,
 ) -> Trainer:
     """Build a Trainer for `config`, optionally resume it from `run` (or, given a path, from
     that checkpoint file: what the processes other than rank 0 do, having no run), train it,
     return it."""
-    trainer = Trainer(config, data=data, run=run, callbacks=callbacks, console=console)
+    trainer = Trainer(
+        config, data=data, run=run, callbacks=callbacks, console=console, backend=backend
+    )
     if resume:
         trainer.load_checkpoint(run.find_checkpoint() if resume is True else Path(resume))
     elif run is not None:
