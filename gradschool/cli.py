@@ -40,6 +40,7 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.config import apply_overrides, load_config
     from gradschool.train import launch
     from gradschool.train.run import RunDir
+    from gradschool.trust.dp import fit_for
 
     run = RunDir.open(args.resume) if args.resume else None
     if run is not None:
@@ -49,7 +50,8 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     # What `--nproc N` runs again in each of the N processes.
     argv = ["train", *(["--config", args.config] if args.config else [])]
     argv += [*(["--resume", args.resume] if args.resume else []), *overrides]
-    return launch.train(config, argv, resume=run)
+    # DP-SGD, when the config asks for it, plugs into the loop as a task and a callback.
+    return launch.train(config, argv, resume=run, fit=fit_for(config))
 
 
 def _train_epilog() -> str:

@@ -151,7 +151,7 @@ def run_compare(
     (e.g. one that records the loss of every batch, finer than the epoch history).
     """
     from gradschool.train.run import RunDir
-    from gradschool.train.trainer import fit
+    from gradschool.trust.dp import fit_for
 
     results: list[CompareRun] = []
     prepared: dict[tuple[str, int], Any] = {}
@@ -169,7 +169,7 @@ def run_compare(
         extra = callbacks(i, result) if callbacks is not None else []
         start = time.perf_counter()
         try:
-            fit(
+            fit_for(config)(
                 config,
                 data=prepared.get(key),
                 run=run,

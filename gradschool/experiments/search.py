@@ -308,7 +308,7 @@ def run_trial(
     callbacks: list[Callback] | None = None,
 ) -> Trial:
     """Train one candidate through `train.fit`, blind to the test split; score it on val."""
-    from gradschool.train.trainer import fit
+    from gradschool.trust.dp import fit_for
 
     trial = Trial(number, params)
     start = time.perf_counter()
@@ -316,7 +316,7 @@ def run_trial(
     trial.config = config
     data = prepare_data(config.data, config.train.seed, dataset=dataset, with_test=False)
     try:
-        trainer = fit(config, data=data, console=False, callbacks=callbacks)
+        trainer = fit_for(config)(config, data=data, console=False, callbacks=callbacks)
     except TrainingError:
         # A diverging candidate (a learning rate too high) is a result, not a crash.
         trial.status, trial.score = "failed: the loss diverged", None

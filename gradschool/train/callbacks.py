@@ -1,6 +1,8 @@
 """What happens around the loop, kept out of the loop: printing, logging, saving, plotting.
 
-Each callback sees the `Trainer` at four moments: when fitting starts, after each batch,
+Each callback sees the `Trainer` at these moments: once it is built (`on_setup`, before
+anything is trained or written), when fitting starts, between each batch's backward pass and
+its optimizer step (`on_before_step`: where DP-SGD replaces the gradients), after each batch,
 after each epoch (with that epoch's row of metrics) and when fitting ends. The loop itself
 stays the few lines of the seed's example; everything else plugs in here.
 """
@@ -19,11 +21,19 @@ if TYPE_CHECKING:
 class Callback:
     """Override the moments you need. State to keep across a resume goes in state_dict()."""
 
+    def on_setup(self, trainer: Trainer) -> None:
+        """The trainer is built (model, optimizer, batches): check what must hold and prepare.
+        An error here stops the run before it trains or writes anything."""
+
     def on_fit_start(self, trainer: Trainer) -> None:
         pass
 
     def on_epoch_start(self, trainer: Trainer) -> None:
         pass
+
+    def on_before_step(self, trainer: Trainer) -> None:
+        """The batch's gradients are in each parameter's .grad (clipped, if asked); the
+        optimizer steps next."""
 
     def on_batch_end(self, trainer: Trainer, loss: Any) -> None:
         pass

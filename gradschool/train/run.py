@@ -193,7 +193,8 @@ class RunDir:
             f"- epochs: {last['epoch']} of {config.train.epochs}"
             + (f" (stopped: {trainer.state.stop_reason})" if trainer.state.stop_reason else ""),
             f"- training time: {trainer.state.train_time:.1f} s, {trainer.state.step} steps",
-            *_privacy_line(trainer, last),
+            # A task may add lines of its own (DP-SGD: the privacy spent).
+            *getattr(trainer.task, "report_lines", lambda trainer, last: [])(trainer, last),
             "",
             "## Epochs",
             "",
@@ -211,19 +212,6 @@ class RunDir:
             return []
         with open(self.metrics_path, newline="") as f:
             return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def _privacy_line(trainer: Any, last: dict[str, Any]) -> list[str]:
-    """A DP-SGD run's privacy spent (docs/trust.md); nothing for other runs."""
-    privacy = getattr(trainer, "privacy", None)
-    if privacy is None or last.get("epsilon") is None:
-        return []
-    dp = trainer.config.dp
-    return [
-        f"- privacy: DP-SGD, (epsilon {last['epsilon']:.3f}, delta {dp.delta:g})-DP; noise "
-        f"multiplier {privacy.noise_multiplier:.4g}, clipping norm {dp.max_grad_norm:g}, "
-        f"sampling rate {privacy.sample_rate:.4g}"
-    ]
 
 
 def _model_shape(model_config: Any) -> str:

@@ -46,28 +46,7 @@ class ClassificationTask:
         # NOTE: augmented batches are made in NumPy, so with data.augment the inputs stay
         # NumPy arrays and each augmented batch is converted by the loop's backend.tensor().
         stage = backend.stage if not augmenter else np.asarray
-        if config.dp.enabled:
-            from gradschool.trust.dp import PoissonLoader
-
-            # DP-SGD: each example joins each batch with probability batch_size / N (its
-            # privacy accounting assumes exactly this sampling; docs/trust.md).
-            loader = PoissonLoader(
-                stage(self.data.X_train),
-                stage(self.data.y_train),
-                batch_size=config.data.batch_size,
-                seed=config.train.seed,
-            )
-        else:
-            loader = DataLoader(
-                stage(self.data.X_train),
-                stage(self.data.y_train),
-                batch_size=config.data.batch_size,
-                shuffle=config.data.shuffle,
-                seed=config.train.seed,
-                # Data-parallel: this process's part of each global batch (distributed.py).
-                rank=backend.rank,
-                world_size=backend.world_size,
-            )
+        loader = self.batches(stage(self.data.X_train), stage(self.data.y_train), backend, config)
         if not augmenter:
             return loader
         if self.data.X_train.ndim != 4:
@@ -77,6 +56,21 @@ class ClassificationTask:
                 f"{self.data.X_train.shape}. Leave data.augment empty for this data set."
             )
         return AugmentedLoader(loader, augmenter, config.train.seed)
+
+    def batches(self, X: Any, y: Any, backend: Any, config: Any) -> Any:
+        """How batches are drawn from the (staged) training set: shuffled mini-batches, each
+        process its own part of every global batch. An extension may draw them another way
+        (DP-SGD: Poisson sampling, gradschool/trust/dp.py)."""
+        return DataLoader(
+            X,
+            y,
+            batch_size=config.data.batch_size,
+            shuffle=config.data.shuffle,
+            seed=config.train.seed,
+            # Data-parallel: this process's part of each global batch (distributed.py).
+            rank=backend.rank,
+            world_size=backend.world_size,
+        )
 
     def _background(self) -> np.ndarray | float:
         """The value of a black (0) pixel after normalisation, per channel: what augmentation

@@ -28,7 +28,7 @@ import numpy as np
 from gradschool.backends import Backend, backend_for
 from gradschool.config import Config
 from gradschool.distributed import check_sharded
-from gradschool.errors import CheckpointError, TrainingError
+from gradschool.errors import CheckpointError, ConfigError, TrainingError
 from gradschool.models import build_model
 from gradschool.threads import set_threads
 from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
@@ -70,6 +70,7 @@ class Trainer:
         callbacks: list[Callback] | None = None,
         console: bool = True,
         backend: Backend | None = None,
+        task: Any = None,
     ) -> None:
         self.config = config
         # Engine, device, and this process's place among data-parallel processes (if any);
@@ -78,7 +79,7 @@ class Trainer:
         backend.manual_seed(config.train.seed)
         if config.train.threads:  # CPU threads of BLAS and torch (0: their defaults)
             set_threads(config.train.threads)
-        self.task = task = build_task(config, data)
+        self.task = task = task if task is not None else build_task(config, data)
         self.data = task.data
         self.model = backend.cast_model(
             build_model(backend.nn, config.model, task.input_shape, task.num_classes)
@@ -97,13 +98,6 @@ class Trainer:
             config.train.epochs,
             config.train.max_steps,
         )
-        # DP-SGD (config [dp]; gradschool/trust/dp.py): per-example clipping and noise
-        # between backward and step, over the task's Poisson-sampled batches.
-        self.privacy = None
-        if config.dp.enabled:
-            from gradschool.trust.dp import make_private
-
-            self.privacy = make_private(self, console and backend.is_main)
         self.state = TrainState()
         self.run = run
         self.callbacks: list[Callback] = [ProgressBar(config.train.progress)]
@@ -116,6 +110,8 @@ class Trainer:
             self.callbacks.append(RunLogger(config.train.checkpoint_every))
         self.callbacks += callbacks or []
         self.stop = False  # a callback (early stopping) may set this
+        for cb in self.callbacks:
+            cb.on_setup(self)
 
     # ---- the loop --------------------------------------------------------------------------
 
@@ -128,6 +124,7 @@ class Trainer:
         clip = self.config.optim.clip_grad_norm
         per_batch = self.scheduler is not None and self.config.schedule.interval == "batch"
         net, precision = self.net, self.config.train.precision
+        _refuse_unplugged(self)
         for cb in self.callbacks:
             cb.on_fit_start(self)
         try:
@@ -146,10 +143,10 @@ class Trainer:
                     objective = loss + l1_penalty(model, l1) if l1 else loss
                     optimizer.zero_grad()
                     objective.backward()
-                    if self.privacy is not None:  # DP-SGD: .grad := clipped sum + noise
-                        self.privacy.privatize()
-                    elif clip is not None:  # gradient clipping, between backward and step
+                    if clip is not None:  # gradient clipping, between backward and step
                         backend.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    for cb in self.callbacks:  # DP-SGD: .grad := clipped sum + noise
+                        cb.on_before_step(self)
                     optimizer.step()
                     if per_batch:
                         self.scheduler.step()
@@ -217,8 +214,6 @@ class Trainer:
         # stopping and plateau schedules decide the same in all of them.
         main = self.backend.is_main
         row.update(self.backend.broadcast_object(self.task.metrics(self) if main else None))
-        if self.privacy is not None:  # privacy spent so far: (epsilon, delta)-DP
-            row["epsilon"] = self.privacy.epsilon(self.state.step)
         row.update(epoch_time=epoch_time, train_time=self.state.train_time)
         return row
 
@@ -305,13 +300,21 @@ def fit(
     callbacks: list[Callback] | None = None,
     console: bool = True,
     backend: Backend | None = None,
+    task: Any = None,
 ) -> Trainer:
     """Build a Trainer for `config`, optionally resume it from `run` (or, given a path, from
     that checkpoint file: what the processes other than rank 0 do, having no run), train it,
     return it."""
     trainer = Trainer(
-        config, data=data, run=run, callbacks=callbacks, console=console, backend=backend
+        config,
+        data=data,
+        run=run,
+        callbacks=callbacks,
+        console=console,
+        backend=backend,
+        task=task,
     )
+    _refuse_unplugged(trainer)  # before the run directory gets its first file
     if resume:
         trainer.load_checkpoint(run.find_checkpoint() if resume is True else Path(resume))
     elif run is not None:
@@ -323,3 +326,14 @@ def fit(
         )
     trainer.fit()
     return trainer
+
+
+def _refuse_unplugged(trainer: Trainer) -> None:
+    """A config that asks for DP-SGD must be trained with it: the loop itself knows nothing
+    of privacy, which plugs in as a task and a callback (gradschool/trust/dp.py)."""
+    if trainer.config.dp.enabled and getattr(trainer.task, "privacy", None) is None:
+        raise ConfigError(
+            "dp.enabled = true asks for DP-SGD, which plugs into the training loop from "
+            "gradschool.trust.dp: train with gradschool.trust.dp.fit_private(config) (what "
+            "`gradschool train --dp` runs), or switch it off with --no-dp."
+        )
