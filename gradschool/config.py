@@ -220,6 +220,9 @@ class OptimConfig:
     clip_grad_norm: float | None = setting(
         None, gt=0, help="rescale the gradient to at most this total 2-norm; none = no clipping"
     )
+    clip_per_module: bool = setting(
+        False, help="clip_grad_norm: clip each top-level module on its own (an actor-critic's nets)"
+    )
 
     def cross_check(self, where: str) -> str | None:
         if self.nesterov and self.name != "sgd":

@@ -66,8 +66,9 @@ class ProgressBar(Callback):
     def on_epoch_start(self, trainer: Trainer) -> None:
         if self.enabled:
             epoch, total = trainer.state.epoch + 1, trainer.config.train.epochs
+            loader = trainer.loader
             self.bar = tqdm(
-                total=len(trainer.loader),
+                total=len(loader) if hasattr(loader, "__len__") else None,  # RL: not known
                 desc=f"epoch {epoch}/{total}",
                 leave=False,
                 unit="batch",
@@ -129,10 +130,10 @@ class ConsoleLogger(Callback):
 
 class RunLogger(Callback):
     """Keeps the run directory current: metrics.csv and the checkpoint after every epoch, the
-    plots and report.md at the end."""
+    plots and report.md at the end (unless `report=False`: the caller writes its own)."""
 
-    def __init__(self, checkpoint_every: int = 1) -> None:
-        self.checkpoint_every = checkpoint_every
+    def __init__(self, checkpoint_every: int = 1, report: bool = True) -> None:
+        self.checkpoint_every, self.report = checkpoint_every, report
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         run = trainer.run
@@ -145,6 +146,6 @@ class RunLogger(Callback):
         from gradschool import plots
 
         history = trainer.state.history
-        if history:
+        if history and self.report:
             plots.plot_history(history, trainer.run.plot_path("curves.png"))
             trainer.run.write_report(trainer)

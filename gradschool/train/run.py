@@ -69,12 +69,17 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, config: Config) -> RunDir:
-        """A new directory under `config.train.out_dir`, named by the config or generated."""
+    def create(cls, config: Any, name: str | None = None) -> RunDir:
+        """A new directory under `config.train.out_dir`, named by `config.train.run_name`,
+        else `name`, else generated from the config; "-2", "-3"... if it is taken."""
         out = Path(config.train.out_dir)
-        name = config.train.run_name or (
-            f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
-            f"{time.strftime('%Y%m%d-%H%M%S')}"
+        name = (
+            config.train.run_name
+            or name
+            or (
+                f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
+                f"{time.strftime('%Y%m%d-%H%M%S')}"
+            )
         )
         # NOTE: data set names may hold ':' (fsdd-speaker:theo), which Windows forbids in paths.
         name = re.sub(r"[^\w.+-]", "-", name)

@@ -58,7 +58,10 @@ class Trainer:
 
     `data` may be given (cross-validation passes each fold's arrays); `run` is the run
     directory to log into, or None for a run that writes nothing (experiments, tests).
-    What is learned (the batches, the loss, the metrics) comes from a task (tasks.py).
+    What is learned (the batches, the loss, the metrics) comes from a task (tasks.py); `task`
+    replaces the one the config names (DP-SGD's Poisson batches, an RL agent's rollouts).
+    `report=False` leaves plots/curves.png and report.md to the caller (RL writes its own,
+    after evaluating the agent).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class Trainer:
         console: bool = True,
         backend: Backend | None = None,
         task: Any = None,
+        report: bool = True,
     ) -> None:
         self.config = config
         # Engine, device, and this process's place among data-parallel processes (if any);
@@ -81,23 +85,33 @@ class Trainer:
             set_threads(config.train.threads)
         self.task = task = task if task is not None else build_task(config, data)
         self.data = task.data
-        self.model = backend.cast_model(
-            build_model(backend.nn, config.model, task.input_shape, task.num_classes)
+        # The network the config describes, or one a task builds itself (RL: the policy and
+        # value nets as one module).
+        build = getattr(task, "build_model", None)
+        model = (
+            build(backend)
+            if build is not None
+            else build_model(backend.nn, config.model, task.input_shape, task.num_classes)
         )
+        self.model = backend.cast_model(model)
         # What the loop calls: the model itself, or compiled / DDP-wrapped around the same
         # parameters (backends.py). self.model stays the plain module for state_dict and eval.
         self.net = backend.prepare_model(self.model, config.train)
         self.optimizer = build_optimizer(backend, self.model.parameters(), config.optim)
         self.loader = task.make_loader(backend, config)
         check_sharded(self.loader, backend.world_size)  # data-parallel: own batches
+        # NOTE: a loader that cannot know its length ahead (RL's rollouts end an epoch after
+        # so many environment steps) counts as one batch per epoch for the schedule's length;
+        # it takes epoch-interval schedules.
         self.scheduler = build_scheduler(
             backend,
             self.optimizer,
             config.schedule,
-            len(self.loader),
+            len(self.loader) if hasattr(self.loader, "__len__") else 1,
             config.train.epochs,
             config.train.max_steps,
         )
+        self.grad_norms: list[Any] = []  # the last batch's gradient norms, before clipping
         self.state = TrainState()
         self.run = run
         self.callbacks: list[Callback] = [ProgressBar(config.train.progress)]
@@ -107,7 +121,7 @@ class Trainer:
             # NOTE: before RunLogger, so each epoch's checkpoint holds its updated state.
             self.callbacks.append(EarlyStopping.from_config(config.early_stopping, console))
         if run is not None:
-            self.callbacks.append(RunLogger(config.train.checkpoint_every))
+            self.callbacks.append(RunLogger(config.train.checkpoint_every, report=report))
         self.callbacks += callbacks or []
         self.stop = False  # a callback (early stopping) may set this
         for cb in self.callbacks:
@@ -117,8 +131,8 @@ class Trainer:
 
     def fit(self) -> list[dict[str, Any]]:
         """Train until `config.train.epochs` epochs are done (or a callback stops it)."""
-        backend, model, optimizer = self.backend, self.model, self.optimizer
-        loss_fn, F = self.task.loss, backend.F
+        backend, optimizer, task = self.backend, self.optimizer, self.task
+        model = self.model
         max_steps = self.config.train.max_steps
         l1 = self.config.train.l1
         clip = self.config.optim.clip_grad_norm
@@ -135,16 +149,15 @@ class Trainer:
                     cb.on_epoch_start(self)
                 lr = self.optimizer.param_groups[0]["lr"]
                 start, running, batches = time.perf_counter(), None, 0
-                for xb, yb in self.loader:
-                    x, y = backend.tensor(xb), backend.tensor(yb)
+                for batch in self.loader:
                     with backend.autocast(precision):  # bf16: forward and loss only
-                        loss = loss_fn(F, net(x), y)
+                        loss, examples = task.batch_loss(backend, net, batch)
                     # A penalty on the weights joins the objective, not the logged loss.
                     objective = loss + l1_penalty(model, l1) if l1 else loss
                     optimizer.zero_grad()
                     objective.backward()
                     if clip is not None:  # gradient clipping, between backward and step
-                        backend.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                        self.grad_norms = self._clip_gradients(clip)
                     for cb in self.callbacks:  # DP-SGD: .grad := clipped sum + noise
                         cb.on_before_step(self)
                     optimizer.step()
@@ -154,7 +167,7 @@ class Trainer:
                     running = loss.detach() if running is None else running + loss.detach()
                     batches += 1
                     self.state.step += 1
-                    self.state.examples_seen += len(yb)
+                    self.state.examples_seen += examples
                     if batches % CHECK_EVERY == 0:
                         self._check_finite(running, batches)
                     for cb in self.callbacks:
@@ -177,6 +190,18 @@ class Trainer:
                 cb.on_fit_end(self)
         return self.state.history
 
+    def _clip_gradients(self, max_norm: float) -> list[Any]:
+        """Rescale the gradient to norm <= max_norm; return the norm(s) before clipping.
+
+        With optim.clip_per_module, each top-level module is clipped on its own (an
+        actor-critic's policy and value nets: clipped together, the value net's far larger
+        gradient would set the joint norm and shrink the policy's to almost nothing).
+        """
+        clip = self.backend.nn.utils.clip_grad_norm_
+        if self.config.optim.clip_per_module:
+            return [clip(child.parameters(), max_norm) for child in self.model.children()]
+        return [clip(self.model.parameters(), max_norm)]
+
     def _check_finite(self, running: Any, batches: int) -> float:
         """The summed loss so far; stop with a clear message if it is NaN or infinite."""
         if running is not None:
@@ -188,13 +213,16 @@ class Trainer:
             return total
         self.state.stop_reason = "non-finite loss"
         where = f"in epoch {self.state.epoch + 1}, within its first {batches} batches"
-        saved = (
-            f"The last good checkpoint (epoch {self.state.epoch}) is kept in {self.run.path}; "
-            f"resume from it with a smaller rate: gradschool train --resume {self.run.path} "
-            f"--lr <smaller>."
-            if self.run is not None and self.state.epoch > 0
-            else "No epoch had finished, so there is no checkpoint to resume from."
-        )
+        saved = "No epoch had finished, so there is no checkpoint to resume from."
+        if self.run is not None and self.state.epoch > 0:
+            kept = self.run.path
+            saved = f"The last good checkpoint (epoch {self.state.epoch}) is kept in {kept}"
+            saved += (
+                f"; resume from it with a smaller rate: gradschool train --resume "
+                f"{self.run.path} --lr <smaller>."
+                if getattr(self.task, "resumable", True)
+                else "."
+            )
         raise TrainingError(
             f"the training loss became {total} {where} (lr = "
             f"{self.optimizer.param_groups[0]['lr']}). The steps diverged: the learning rate "
@@ -240,6 +268,7 @@ class Trainer:
     # ---- checkpoints -----------------------------------------------------------------------
 
     def checkpoint(self) -> dict[str, Any]:
+        normalizer = getattr(self.data, "normalizer", None)  # (an RL task has no data set)
         return {
             "format": 1,
             "model": self.model.state_dict(),
@@ -254,7 +283,7 @@ class Trainer:
                 "history": self.state.history,
             },
             "callbacks": [cb.state_dict() for cb in self.callbacks],
-            "normalizer": self.data.normalizer.state_dict() if self.data.normalizer else None,
+            "normalizer": normalizer.state_dict() if normalizer is not None else None,
         }
 
     def save_checkpoint(self) -> Path:
