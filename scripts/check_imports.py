@@ -44,12 +44,24 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("cli", ["cli", "__main__"]),
 ]
 
-# (importer, imported or private name) -> why it is allowed. Keep this list short.
+# (importer, imported module or private name) -> why it is allowed. Keep this list short:
+# every entry is a knot someone means to untie.
 ALLOWED: dict[tuple[str, str], str] = {
     # Lecture 3 opens the engine up on purpose, to show the order backward() visits the graph
-    # in. The name is public now (engine.tensor.topological_order); the course files are
-    # being moved by another change, which switches the lecture to it.
+    # in. The name is public now (engine.tensor.topological_order); the course files are being
+    # moved to gradschool/course/ by another change, which switches the lecture to it.
     ("gradschool.lectures_src.03_backpropagation", "_topological_order"): "lecture 3 (course)",
+    # The course runner and its helpers (gradschool/lectures/) share two private flags; the
+    # same move to gradschool/course/ untangles them.
+    ("gradschool.lectures.runner", "_under_runner"): "course runner (being moved)",
+    ("gradschool.lectures.runner", "_images"): "course runner (being moved)",
+}
+
+# Cycles that are known, each as its modules joined by " <-> " (sorted), with the reason.
+ALLOWED_CYCLES: dict[str, str] = {
+    "gradschool.lectures <-> gradschool.lectures.report <-> gradschool.lectures.runner": (
+        "course runner (being moved to gradschool/course/)"
+    ),
 }
 
 
@@ -231,8 +243,10 @@ def report(root: Path = ROOT, graph: bool = False) -> tuple[str, int]:
     found = cycles(imports)
     lines.append(f"\nImport cycles (type-only imports excluded): {len(found)}")
     for component in found:
-        lines.append("  " + " <-> ".join(component))
-        problems += 1
+        key = " <-> ".join(component)
+        ok = key in ALLOWED_CYCLES
+        problems += not ok
+        lines.append(f"  {key}" + (f"  (allowed: {ALLOWED_CYCLES[key]})" if ok else ""))
 
     ups = upward(imports)
     lines.append(f"\nUpward imports: {len({(u.importer, u.imported) for u in ups})}")
