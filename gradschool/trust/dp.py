@@ -326,8 +326,6 @@ def _refuse_incompatible(config: Config) -> None:
         problems.append("optim.clip_grad_norm (DP-SGD clips each example: dp.max_grad_norm)")
     if config.train.compile:
         problems.append("train.compile (the per-example hooks need the eager model)")
-    if config.train.nproc > 1:
-        problems.append("several processes (run DP-SGD in one process)")
     if config.model.name == "gpt":
         problems.append("model.name = gpt (it uses its position table outside a layer)")
     if problems:
