@@ -371,7 +371,8 @@ class TrainConfig:
 
     def cross_check(self, where: str) -> str | None:
         # NOTE: said before a run starts, so a NumPy-engine run never half-starts on settings
-        # that only torch has (gradschool/backends.py repeats the device check for direct use).
+        # that only torch has. The backend keeps one guard for direct use of the API
+        # (backends.NUMPY_LIMITS, numpy_engine_refuses).
         if self.engine == "numpy":
             torch_only = [
                 f"{where}.{name} = {shown}"

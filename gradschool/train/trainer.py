@@ -1,7 +1,8 @@
 """The one training loop.
 
 Every experiment in gradschool runs through `Trainer.fit`: the seed's example, the
-gradient-descent comparisons, cross-validation folds, hyper-parameter trials. At its heart
+gradient-descent comparisons, cross-validation folds, hyper-parameter trials, private (DP-SGD)
+training and the reinforcement-learning agents. At its heart
 are the five lines of the source's worked example (section 4):
 
     y_hat = model(x)                 # forward
@@ -12,7 +13,9 @@ are the five lines of the source's worked example (section 4):
 
 The trainer does not know which engine runs it: it speaks only through a `Backend`
 (`backend.tensor`, `backend.nn`, `backend.optim`...). Printing, logging, checkpoints and
-plots are callbacks (callbacks.py), not code in the loop.
+plots are callbacks (callbacks.py), not code in the loop; what differs between problems is
+the task (tasks.py). DP-SGD (trust/dp.py) and RL (apps/rl_task.py) plug in through those
+same two extension points, so this package imports neither (docs/architecture.md).
 """
 
 from __future__ import annotations
