@@ -170,7 +170,11 @@ def load_agent(run_dir: str | Path) -> Agent:
         env.close()
     path = run.find_checkpoint()
     try:
-        agent.net.load_state_dict(agent.backend.numpy_to_state(agent.backend.load(path)["model"]))
+        ckpt = agent.backend.load(path)
+        if "model" in ckpt:  # the training loop's checkpoint: one module, policy.* and value.*
+            agent.net.load_state_dict(agent.backend.numpy_to_state(ckpt["model"]))
+        else:  # a run from before RL trained through the loop: the two nets side by side
+            agent.load_state_dict(ckpt)
     except (KeyError, RuntimeError, ValueError) as err:
         raise CheckpointError(
             f"the checkpoint {path} does not match the run's config ({err}): was config.toml "
