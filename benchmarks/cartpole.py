@@ -53,7 +53,7 @@ def main() -> int:
                     "algo": algo,
                     "engine": engine,
                     "seed": seed,
-                    "updates": result.history[-1]["update"],
+                    "updates": result.history[-1]["step"],
                     "env_steps": result.env_steps,
                     "episodes": len(result.episodes),
                     "solved_at": result.solved_at,

@@ -259,7 +259,13 @@ class TrainClock:
 
     # The Callback interface (gradschool.train.callbacks.Callback), written out so that this
     # module imports nothing from gradschool at import time.
+    def on_setup(self, trainer: Any) -> None:
+        pass
+
     def on_fit_start(self, trainer: Any) -> None:
+        pass
+
+    def on_before_step(self, trainer: Any) -> None:
         pass
 
     def on_epoch_start(self, trainer: Any) -> None:

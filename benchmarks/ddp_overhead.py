@@ -72,7 +72,7 @@ def _worker(args: argparse.Namespace) -> None:
             self.last = now
 
     timer = StepTimer(args.warmup)
-    with distributed.process_group(config.train) as group:
+    with distributed.process_group(config.train.device) as group:
         trainer = fit(config, console=False, callbacks=[timer])
         if group is None or group.is_main:
             weights = {k: v.detach().numpy() for k, v in trainer.model.state_dict().items()}

@@ -24,6 +24,7 @@ common.early_threads(1)  # one thread: on a shared 2-core machine, more threads 
 
 from gradschool.config import load_config  # noqa: E402
 from gradschool.train.trainer import Trainer  # noqa: E402
+from gradschool.trust.dp import private_training  # noqa: E402
 
 
 def make_step(engine: str, dp: bool, data_dir: str | None, batch: int):
@@ -31,7 +32,12 @@ def make_step(engine: str, dp: bool, data_dir: str | None, batch: int):
     overrides += ["--progress", "off", "--epochs", "1"]
     overrides += ["--data-dir", data_dir] if data_dir else ["--dataset", "mnist-mini"]
     overrides += [] if dp else ["--no-dp"]
-    trainer = Trainer(load_config("mnist_dp", overrides), console=False)
+    config = load_config("mnist_dp", overrides)
+    if dp:  # DP-SGD's task (Poisson batches) and callback (clipping and noise before the step)
+        config, task, steps = private_training(config)
+        trainer = Trainer(config, task=task, callbacks=[steps], console=False)
+    else:
+        trainer = Trainer(config, console=False)
     backend, model, optimizer = trainer.backend, trainer.model, trainer.optimizer
     F = backend.F
     batches = iter(())
@@ -46,8 +52,8 @@ def make_step(engine: str, dp: bool, data_dir: str | None, batch: int):
         loss = F.cross_entropy(model(backend.tensor(xb)), backend.tensor(yb))
         optimizer.zero_grad()
         loss.backward()
-        if trainer.privacy is not None:
-            trainer.privacy.privatize()
+        for cb in trainer.callbacks:  # what the loop does between backward and step
+            cb.on_before_step(trainer)
         optimizer.step()
 
     return step

@@ -4,7 +4,7 @@ Two engines behind one training loop: a from-scratch NumPy engine with a PyTorch
 (`gradschool.engine`) and PyTorch itself. See README.md and docs/.
 """
 
-__version__ = "0.1.0"
+from gradschool.version import __version__
 
 __all__ = ["__version__", "load_run"]
 

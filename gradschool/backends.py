@@ -20,9 +20,30 @@ from typing import Any
 
 import numpy as np
 
+from gradschool import distributed
+from gradschool.checkpoint import atomic_write, load_tree, save_tree
 from gradschool.errors import CheckpointError, GradschoolError
 
 ENGINES = ("numpy", "torch")
+
+# What the NumPy engine does not do, by what was asked for. A run's config refuses these
+# first (config.TrainConfig.cross_check); `numpy_engine_refuses` is the one guard for direct
+# use of the API, where no config was validated.
+NUMPY_LIMITS = {
+    "device": "runs on the CPU only (it is NumPy code, and NumPy computes on the CPU)",
+    "processes": "trains in one process (data-parallel training is PyTorch's "
+    "DistributedDataParallel)",
+    "precision": "computes in float32 or float64 only",
+    "compile": "runs its Python ops as written, with no compiler and one memory layout",
+}
+
+
+def numpy_engine_refuses(limit: str, asked: str) -> GradschoolError:
+    """The error for asking the NumPy engine for what only torch does (`NUMPY_LIMITS`)."""
+    return GradschoolError(
+        f"{asked} needs the torch engine: the NumPy engine {NUMPY_LIMITS[limit]}. Use "
+        f"--engine torch, or leave {asked} out."
+    )
 
 
 class Backend:
@@ -75,12 +96,7 @@ class Backend:
 
     def autocast(self, precision: str = "fp32") -> contextlib.AbstractContextManager:
         """The context in which forward passes run at `precision` ("fp32": as they are)."""
-        if precision != "fp32":
-            raise GradschoolError(
-                f"precision {precision!r} needs the torch engine (the {self.name} engine "
-                f"computes in {self.dtype} only); use --engine torch or --precision fp32"
-            )
-        return contextlib.nullcontext()
+        raise NotImplementedError
 
     def prepare_model(self, model: Any, train_config: Any = None) -> Any:
         """The module the training loop calls: `model` itself, or `model` compiled and/or
@@ -140,8 +156,10 @@ class NumpyBackend(Backend):
 
     name = "numpy"
 
-    def __init__(self, dtype: str = "float32") -> None:
+    def __init__(self, dtype: str = "float32", processes: int = 1) -> None:
         super().__init__(dtype)
+        if processes > 1:
+            raise numpy_engine_refuses("processes", f"training in {processes} processes")
         from gradschool import engine
 
         self.engine = engine
@@ -161,19 +179,15 @@ class NumpyBackend(Backend):
         # NOTE: test the type, not `hasattr(x, "data")`: a NumPy array's `.data` is a memoryview.
         return tensor.data if isinstance(tensor, self.engine.Tensor) else np.asarray(tensor)
 
+    def autocast(self, precision: str = "fp32") -> contextlib.AbstractContextManager:
+        if precision != "fp32":
+            raise numpy_engine_refuses("precision", f"precision {precision!r}")
+        return contextlib.nullcontext()
+
     def prepare_model(self, model: Any, train_config: Any = None) -> Any:
-        asked = [
-            f"train.{name}"
-            for name in ("compile", "channels_last")
-            if getattr(train_config, name, False)
-        ]
-        if asked:
-            raise GradschoolError(
-                f"{' and '.join(asked)} {'needs' if len(asked) == 1 else 'need'} the torch "
-                f"engine: the NumPy engine runs its "
-                f"Python ops as written, with no compiler and one memory layout. Use "
-                f"--engine torch, or leave them off."
-            )
+        for name in ("compile", "channels_last"):
+            if getattr(train_config, name, False):
+                raise numpy_engine_refuses("compile", f"train.{name}")
         return model
 
     def no_grad(self) -> contextlib.AbstractContextManager:
@@ -193,13 +207,9 @@ class NumpyBackend(Backend):
         return ".npz"
 
     def save(self, obj: dict, path: Path) -> None:
-        from gradschool.train.checkpoint import save_tree
-
         save_tree(obj, Path(path), to_numpy=self.to_numpy)
 
     def load(self, path: Path) -> dict:
-        from gradschool.train.checkpoint import load_tree
-
         return load_tree(Path(path))
 
 
@@ -227,9 +237,14 @@ class TorchBackend(Backend):
                 "the MPS device (Apple GPU) has no float64: use --dtype float32 there, or "
                 "--device cpu for float64."
             )
-        self.channels_last = channels_last
         # group: a gradschool.distributed.ProcessGroup when this process is one of several
         # data-parallel processes (torchrun), else None.
+        if group is not None and group.world_size > 1 and self.device.type == "mps":
+            raise GradschoolError(
+                "data-parallel training on MPS (Apple GPU) is not supported by "
+                "torch.distributed: use --device cpu (gloo) with --nproc, or one process on MPS."
+            )
+        self.channels_last = channels_last
         self.group = group
         if group is not None:
             self.rank, self.world_size = group.rank, group.world_size
@@ -295,9 +310,7 @@ class TorchBackend(Backend):
             model.to(memory_format=torch.channels_last)
         net = model
         if self.world_size > 1:
-            from gradschool.distributed import wrap_ddp
-
-            net = wrap_ddp(model, self.device)
+            net = distributed.wrap_ddp(model, self.device)
         if getattr(train_config, "compile", False):
             # NOTE: compiled after the DDP wrap, as PyTorch's DDP docs advise: the compiler
             # then splits its graph at DDP's gradient buckets, so communication still overlaps
@@ -306,18 +319,10 @@ class TorchBackend(Backend):
         return net
 
     def all_reduce_mean(self, value: Any) -> Any:
-        if self.world_size == 1:
-            return value
-        from gradschool.distributed import all_reduce_mean
-
-        return all_reduce_mean(value)
+        return value if self.world_size == 1 else distributed.all_reduce_mean(value)
 
     def broadcast_object(self, obj: Any) -> Any:
-        if self.world_size == 1:
-            return obj
-        from gradschool.distributed import broadcast_object
-
-        return broadcast_object(obj)
+        return obj if self.world_size == 1 else distributed.broadcast_object(obj)
 
     def to_numpy(self, tensor: Any) -> np.ndarray:
         if isinstance(tensor, self.torch.Tensor):
@@ -354,8 +359,6 @@ class TorchBackend(Backend):
         return ".pt"
 
     def save(self, obj: dict, path: Path) -> None:
-        from gradschool.train.checkpoint import atomic_write
-
         atomic_write(Path(path), lambda tmp: self.torch.save(obj, tmp))
 
     def load(self, path: Path) -> dict:
@@ -399,11 +402,7 @@ def resolve_device(
     kind = device.split(":")[0]
     if engine == "numpy":
         if kind not in ("cpu", "auto"):
-            raise GradschoolError(
-                f"the NumPy engine runs on the CPU only (it is NumPy code, and NumPy computes "
-                f"on the CPU), but device {device!r} was asked for. Use --engine torch to "
-                f"train on {kind}, or --device cpu."
-            )
+            raise numpy_engine_refuses("device", f"device {device!r}")
         return "cpu"
     torch = _import_torch()
     if kind == "auto":
@@ -462,38 +461,40 @@ def numpy_engine_as(make: Any) -> Any:
         _NUMPY_STANDIN.pop()
 
 
+def _numpy_backend(dtype: str, processes: int = 1) -> Backend:
+    if _NUMPY_STANDIN and processes == 1:
+        return _NUMPY_STANDIN[-1](dtype)
+    return NumpyBackend(dtype, processes)
+
+
 def get_backend(name: str, dtype: str = "float32", device: str = "cpu") -> Backend:
     """The backend called `name` ("numpy" or "torch") on `device` ("auto" = the fastest)."""
     if name == "numpy":
         resolve_device(device, "numpy")
-        return _NUMPY_STANDIN[-1](dtype) if _NUMPY_STANDIN else NumpyBackend(dtype)
+        return _numpy_backend(dtype)
     if name == "torch":
         return TorchBackend(dtype, resolve_device(device, "torch", dtype))
     raise GradschoolError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
 
 
-def backend_for(train_config: Any) -> Backend:
-    """The backend a run's [train] settings ask for: engine, dtype, device, memory layout, and,
-    inside a torchrun process group, this process's place in it (gradschool/distributed.py)."""
-    from gradschool import distributed
+def backend_for(train_config: Any, group: Any = None) -> Backend:
+    """The backend a run's [train] settings ask for: engine, dtype, device, memory layout.
 
-    group = distributed.current()
-    engine, dtype = train_config.engine, train_config.dtype
-    if engine == "numpy":
-        if group is not None and group.world_size > 1:
-            raise GradschoolError(
-                "the NumPy engine trains in one process only: data-parallel training "
-                "(torchrun, --nproc) runs on PyTorch's DistributedDataParallel. Add "
-                "--engine torch, or run without torchrun."
-            )
-        return get_backend("numpy", dtype, train_config.device)
+    `group` is this process's place among data-parallel processes (a
+    `distributed.ProcessGroup`; default: the group this process has joined, if any). The
+    device is resolved here, once per run: "auto" becomes the fastest device there is, and
+    with several processes per machine each takes its own GPU (LOCAL_RANK).
+    """
+    group = distributed.current() if group is None else group
+    processes = group.world_size if group is not None else 1
+    if train_config.engine == "numpy":
+        resolve_device(train_config.device, "numpy")
+        return _numpy_backend(train_config.dtype, processes)
     local_rank = group.local_rank if group is not None else 0
-    device = resolve_device(train_config.device, "torch", dtype, local_rank)
-    if group is not None and group.world_size > 1 and device == "mps":
-        raise GradschoolError(
-            "data-parallel training on MPS (Apple GPU) is not supported by torch.distributed: "
-            "use --device cpu (gloo) with --nproc, or one process on MPS."
-        )
+    device = resolve_device(train_config.device, "torch", train_config.dtype, local_rank)
     return TorchBackend(
-        dtype, device, channels_last=getattr(train_config, "channels_last", False), group=group
+        train_config.dtype,
+        device,
+        channels_last=getattr(train_config, "channels_last", False),
+        group=group,
     )

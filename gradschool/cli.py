@@ -32,73 +32,29 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from gradschool import __version__
 from gradschool.errors import GradschoolError
+from gradschool.version import __version__
 
 # ---- train ------------------------------------------------------------------------------------
 
 
 def _train(args: argparse.Namespace, overrides: list[str]) -> int:
-    from gradschool import distributed
-    from gradschool.backends import resolve_device
     from gradschool.config import apply_overrides, load_config
+    from gradschool.train import launch
     from gradschool.train.run import RunDir
+    from gradschool.trust.dp import fit_for
 
-    if args.resume:
-        run = RunDir.open(args.resume)
+    run = RunDir.open(args.resume) if args.resume else None
+    if run is not None:
         config = apply_overrides(run.load_config(), overrides)
     else:
         config = load_config(args.config or "seed_mlp", overrides)
-    # A device that is not there is an error before any run directory exists.
-    resolve_device(config.train.device, config.train.engine, config.train.dtype)
-    if config.train.nproc > 1 and not distributed.launched():
-        # --nproc N: this same command, in N processes that torchrun starts and connects.
-        argv = ["train", *(["--config", args.config] if args.config else [])]
-        argv += [*(["--resume", args.resume] if args.resume else []), *overrides]
-        return distributed.launch(config.train.nproc, argv, config.train.engine)
-    with distributed.process_group(config.train) as group:
-        if group is not None and not group.is_main:
-            return distributed.train_worker(config, run.find_checkpoint() if args.resume else None)
-        return _train_main(args, config, run if args.resume else None, group)
-
-
-def _train_main(args: argparse.Namespace, config: Any, run: Any, group: Any) -> int:
-    """The run in one process, or rank 0 of several: the one that prints and saves."""
-    from gradschool.train.run import RunDir
-    from gradschool.train.trainer import fit
-
-    processes = f", {group.world_size} processes" if group is not None else ""
-    if args.resume:
-        print(f"Resuming {run.path} ({config.train.engine} engine{processes})", flush=True)
-    else:
-        run = RunDir.create(config)
-        print(
-            f"Training {config.model.name} on {config.data.dataset} with the "
-            f"{config.train.engine} engine{processes} -> {run.path}",
-            flush=True,
-        )
-    try:
-        fit(config, run=run, resume=bool(args.resume))
-    except KeyboardInterrupt:
-        if not args.resume and run.discard_if_empty():
-            print("\nInterrupted before anything was saved.", file=sys.stderr)
-            return 130
-        print(
-            f"\nInterrupted. Every finished epoch is saved in {run.path}: continue with "
-            f"`gradschool train --resume {run.path}`.",
-            file=sys.stderr,
-        )
-        return 130
-    except Exception:
-        if not args.resume:
-            run.discard_if_empty()  # e.g. missing data: no empty run folder left behind
-        raise
-    if args.resume:
-        run.write_config(config)  # e.g. a longer --epochs, so a later resume knows it
-    print(f"Run saved in {run.path} (report.md, metrics.csv, plots/)")
-    return 0
+    # What `--nproc N` runs again in each of the N processes.
+    argv = ["train", *(["--config", args.config] if args.config else [])]
+    argv += [*(["--resume", args.resume] if args.resume else []), *overrides]
+    # DP-SGD, when the config asks for it, plugs into the loop as a task and a callback.
+    return launch.train(config, argv, resume=run, fit=fit_for(config))
 
 
 def _train_epilog() -> str:

@@ -15,10 +15,15 @@ GPUs or gloo between CPU processes. This module only connects gradschool to them
     torchrun --nproc_per_node=2 -m gradschool train --engine torch ...   # what --nproc 2 runs
     gradschool train --engine torch --nproc 2 ...                          # the same, shorter
 
-- `launched()` / `current()`: is this process one of several, and which one;
-- `process_group(train_config)`: join the group (init_process_group) and leave it at the end;
-- `launch(nproc, argv)`: what `gradschool train --nproc N` does: start N copies under torchrun;
-- `wrap_ddp`, `all_reduce_mean`, `broadcast_object`: what `TorchBackend` calls (backends.py).
+- `launched()` / `from_environment()` / `current()`: is this process one of several, and which;
+- `process_group(device)`: join the group (init_process_group) and leave it at the end;
+- `wrap_ddp`, `all_reduce_mean`, `broadcast_object`: what `TorchBackend` calls (backends.py);
+- `check_sharded(loader, world_size)`: refuse a loader that would give every process the same
+  batches.
+
+It is glue, and sits below the backends that call it: it imports nothing of gradschool's but
+its errors. What `gradschool train --nproc N` does - start N copies of itself under torchrun,
+and run ranks other than 0 silently - is the training loop's business: train/launch.py.
 
 How the one training loop runs in such a group: the DataLoader gives each rank its own
 contiguous part of every global batch (same order on every rank, data/loader.py); the model
@@ -33,10 +38,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import subprocess
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +54,6 @@ class ProcessGroup:
     rank: int  # 0 .. world_size-1 over all machines; rank 0 logs and saves
     local_rank: int  # number on this machine: the GPU it uses
     world_size: int  # processes in all
-    backend: str  # "gloo" (CPU) or "nccl" (CUDA GPUs)
 
     @property
     def is_main(self) -> bool:
@@ -69,6 +72,19 @@ def launched() -> bool:
         return False
 
 
+def from_environment() -> ProcessGroup | None:
+    """This process's place as torchrun announced it, before joining the group (None outside
+    torchrun): enough to choose this process's GPU and refuse what cannot work, before any
+    process waits for the others."""
+    if not launched():
+        return None
+    return ProcessGroup(
+        rank=int(os.environ["RANK"]),
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        world_size=int(os.environ["WORLD_SIZE"]),
+    )
+
+
 def current() -> ProcessGroup | None:
     """The process group this process has joined, or None (a single-process run)."""
     torch = sys.modules.get("torch")  # never import torch for a NumPy-engine run
@@ -81,46 +97,31 @@ def current() -> ProcessGroup | None:
         rank=dist.get_rank(),
         local_rank=int(os.environ.get("LOCAL_RANK", "0")),
         world_size=dist.get_world_size(),
-        backend=str(dist.get_backend()),
     )
 
 
 @contextlib.contextmanager
-def process_group(train_config: Any) -> Iterator[ProcessGroup | None]:
+def process_group(device: str) -> Iterator[ProcessGroup | None]:
     """Join the process group torchrun set up (if it did), and leave it on the way out.
 
-    NCCL when the processes train on CUDA GPUs (each process on GPU `LOCAL_RANK`), gloo on the
-    CPU. Outside torchrun this yields None and does nothing, so the caller can always write
-    `with process_group(config.train) as group:`.
+    `device` is where this process computes (backends.resolve_device, from LOCAL_RANK): NCCL
+    between CUDA GPUs (each process on its own), gloo on the CPU. Outside torchrun this yields
+    None and does nothing, so the caller can always write `with process_group(device):`.
     """
     if not launched() or current() is not None:
         yield current()
         return
-    if train_config.engine != "torch":
-        raise GradschoolError(
-            "torchrun started this process as one of several, but the NumPy engine trains in "
-            "one process only: data-parallel training runs on PyTorch's "
-            "DistributedDataParallel. Add --engine torch."
-        )
-    from gradschool.backends import _import_torch, resolve_device
+    import torch  # torchrun started this process, so torch is installed
 
-    torch = _import_torch()
     dist = torch.distributed
     if not dist.is_available():
         raise GradschoolError(
             "this PyTorch was built without torch.distributed, so it cannot train in several "
             "processes; run a single process (--nproc 1)."
         )
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(train_config.device, "torch", train_config.dtype, local_rank)
-    if device.startswith("cuda"):
+    if str(device).startswith("cuda"):
         torch.cuda.set_device(torch.device(device))
         backend = "nccl"
-    elif device == "mps":
-        raise GradschoolError(
-            "data-parallel training on MPS (Apple GPU) is not supported by torch.distributed: "
-            "use --device cpu (gloo) with several processes, or one process on MPS."
-        )
     else:
         backend = "gloo"
     dist.init_process_group(backend=backend)
@@ -180,53 +181,7 @@ def broadcast_object(obj: Any) -> Any:
     return box[0]
 
 
-# ---- the launcher behind `gradschool train --nproc N` -----------------------------------------
-
-
-def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
-    """`python -m torch.distributed.run --standalone --nproc_per_node=N -m gradschool -- ARGV`.
-
-    `--standalone` runs the rendezvous on this machine, on a free port. For several machines,
-    run torchrun yourself with --nnodes, --node_rank and --rdzv_endpoint (docs/compute.md).
-    """
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={nproc}",
-        "-m",
-        "gradschool",
-        # NOTE: "--" ends torchrun's own options. Without it torchrun's parser would take
-        # gradschool's --nproc for its --nproc-per-node and --monitor for --monitor-interval
-        # (argparse accepts abbreviations).
-        "--",
-        *argv,
-    ]
-
-
-def launch(nproc: int, argv: Sequence[str], engine: str = "torch") -> int:
-    """Run `gradschool ARGV` in `nproc` processes under torchrun; return its exit status.
-
-    The child processes see torchrun's environment, so their own `gradschool train` joins
-    the group instead of launching again.
-    """
-    if engine != "torch":
-        raise GradschoolError(
-            f"--nproc {nproc} needs the torch engine: the NumPy engine trains in one process "
-            f"only. Add --engine torch, or use --nproc 1."
-        )
-    command = torchrun_command(nproc, argv)
-    env = dict(os.environ)
-    # NOTE: the children import gradschool from the same place this process did, even when it
-    # is not installed (e.g. run from a checkout with PYTHONPATH).
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    print(f"Launching {nproc} processes: {' '.join(command[1:])}", flush=True)
-    try:
-        return subprocess.run(command, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        return 130
+# ---- what the training loop checks -------------------------------------------------------------
 
 
 def check_sharded(loader: Any, world_size: int) -> None:
@@ -258,19 +213,3 @@ def check_sharded(loader: Any, world_size: int) -> None:
             f"that leaves no such remainder to train on every example.",
             stacklevel=2,
         )
-
-
-def train_worker(config: Any, checkpoint: Any = None) -> int:
-    """What every rank but 0 runs: the same training, silently and without a run directory.
-
-    It computes its share of every batch and joins every all-reduce, but prints nothing
-    (standard output goes nowhere; errors still reach standard error) and writes no file.
-    Resuming, it reads the checkpoint rank 0 resumes from, so all ranks start equal.
-    """
-    from gradschool.config import with_updates
-    from gradschool.train.trainer import fit
-
-    quiet = with_updates(config, {"train.progress": "off"})
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
-        fit(quiet, run=None, resume=checkpoint if checkpoint is not None else False)
-    return 0

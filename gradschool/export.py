@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from gradschool import __version__
 from gradschool.errors import GradschoolError
+from gradschool.loading import EXPORT_INSTALL as INSTALL
+from gradschool.loading import require
+from gradschool.version import __version__
 
 FORMATS = {"safetensors": ".safetensors", "onnx": ".onnx", "npz": ".npz"}
-INSTALL = 'pip install "gradschool[export]"'
 ONNX_TOLERANCE = 1e-5  # max |onnxruntime - gradschool| / max(1, max |gradschool|)
 OPSET = 17
 
@@ -42,17 +43,6 @@ class Exported:
     path: Path
     format: str
     lines: list[str] = field(default_factory=list)
-
-
-def require(module: str, package: str) -> Any:
-    """Import `module`, or say how to install the export extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise GradschoolError(
-            f"exporting needs the {package} package, which is not installed ({err}). Install "
-            f"the export tools with `{INSTALL}` (or `pip install {package}`)."
-        ) from err
 
 
 def export_run(
@@ -115,7 +105,7 @@ def _arrays(loaded: Any) -> dict[str, np.ndarray]:
 
 
 def _safetensors(loaded: Any, out: Path) -> Exported:
-    from gradschool.train.checkpoint import atomic_write
+    from gradschool.checkpoint import atomic_write
 
     st = require("safetensors.numpy", "safetensors")
     arrays = _arrays(loaded)
@@ -125,7 +115,7 @@ def _safetensors(loaded: Any, out: Path) -> Exported:
 
 
 def _npz(loaded: Any, out: Path) -> Exported:
-    from gradschool.train.checkpoint import atomic_write
+    from gradschool.checkpoint import atomic_write
 
     arrays = _arrays(loaded)
     # A str array, not an object array: np.load reads it back with allow_pickle=False.
@@ -145,9 +135,9 @@ def _npz(loaded: Any, out: Path) -> Exported:
 def torch_twin(loaded: Any) -> Any:
     """The run's model on torch in float32 on the CPU, with the run's weights (a torch run's
     own model; a NumPy-engine run's twin, built by the same models.py function)."""
-    from gradschool.loading import _build
+    from gradschool.loading import build_model_with_weights
 
-    model, _ = _build(
+    model, _ = build_model_with_weights(
         loaded.config,
         loaded.preprocess,
         loaded.classes,
@@ -173,7 +163,7 @@ def _onnx(loaded: Any, out: Path, dynamo: bool, check: bool) -> Exported:
     import inspect
     import warnings
 
-    from gradschool.train.checkpoint import atomic_write
+    from gradschool.checkpoint import atomic_write
 
     torch = require("torch", "torch")
     onnx = require("onnx", "onnx")

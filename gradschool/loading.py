@@ -19,6 +19,7 @@ A `.safetensors` file written by `gradschool export` loads the same way, with no
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -27,9 +28,23 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.errors import CheckpointError, DataError
+from gradschool.errors import CheckpointError, DataError, GradschoolError
 
 __all__ = ["LoadedRun", "Preprocessing", "load_run"]
+
+
+EXPORT_INSTALL = 'pip install "gradschool[export]"'
+
+
+def require(module: str, package: str) -> Any:
+    """Import `module` (safetensors, onnx, onnxruntime), or say how to install the export extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise GradschoolError(
+            f"exporting needs the {package} package, which is not installed ({err}). Install "
+            f"the export tools with `{EXPORT_INSTALL}` (or `pip install {package}`)."
+        ) from err
 
 
 @dataclass
@@ -166,7 +181,9 @@ def load_run(
     ckpt = reader.load(path)
     weights = {k: reader.to_numpy(v) for k, v in ckpt["model"].items()}
     preprocess, classes = _preprocessing(config, info, ckpt.get("normalizer"), rundir)
-    model, backend = _build(config, preprocess, classes, weights, engine, device, path)
+    model, backend = build_model_with_weights(
+        config, preprocess, classes, weights, engine, device, path
+    )
     return LoadedRun(model, config, preprocess, backend, classes, rundir.path, path, info)
 
 
@@ -212,7 +229,7 @@ def _preprocessing(
     return Preprocessing(d.normalize, normalizer, None, None, shape), classes
 
 
-def _build(
+def build_model_with_weights(
     config: Any,
     preprocess: Preprocessing,
     classes: list[str] | None,
@@ -221,6 +238,8 @@ def _build(
     device: str,
     source: Path,
 ) -> tuple[Any, Any]:
+    """The model `config` describes, on `engine` (default: the run's own) and `device`, holding
+    `weights`, in eval mode; and its backend. `source` names the weights' file in errors."""
     from gradschool.models import build_model
 
     backend = _backend(engine or config.train.engine, config.train.dtype, device)
@@ -246,7 +265,6 @@ def _load_safetensors(path: Path, engine: str | None, device: str) -> LoadedRun:
         import tomli as tomllib
 
     from gradschool.config import Config
-    from gradschool.export import require
 
     safetensors_numpy = require("safetensors.numpy", "safetensors")
     from safetensors import safe_open
@@ -264,7 +282,9 @@ def _load_safetensors(path: Path, engine: str | None, device: str) -> LoadedRun:
     weights = safetensors_numpy.load_file(str(path))
     pre = info.get("preprocessing", {})
     preprocess, classes = _preprocessing(config, info, pre.get("normalizer"), _Where(path))
-    model, backend = _build(config, preprocess, classes, weights, engine, device, path)
+    model, backend = build_model_with_weights(
+        config, preprocess, classes, weights, engine, device, path
+    )
     return LoadedRun(model, config, preprocess, backend, classes, path.parent, path, info)
 
 

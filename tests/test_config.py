@@ -12,8 +12,6 @@ import pytest
 
 from gradschool.config import (
     Config,
-    _is_union,
-    _nodes,
     apply_overrides,
     bundled_configs,
     describe,
@@ -25,13 +23,15 @@ from gradschool.config import (
     with_updates,
 )
 from gradschool.errors import ConfigError
+from gradschool.settings import paths
+from gradschool.settings.fields import is_union
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_TOML = ROOT / "gradschool" / "configs" / "seed_mlp.toml"
 
 
 def leaf_keys() -> list[str]:
-    return [p for p, (tp, _) in _nodes(Config).items() if not dataclasses.is_dataclass(tp)]
+    return [p for p, (tp, _) in paths(Config).items() if not dataclasses.is_dataclass(tp)]
 
 
 def error(fn, *args) -> str:
@@ -76,8 +76,8 @@ def test_default_lists_are_not_shared():
 
 def test_optional_fields_default_to_none():
     # TOML has no null: None is written by leaving the key out, so it must be the default.
-    for path, (tp, f) in _nodes(Config).items():
-        if _is_union(tp) and type(None) in get_args(tp):
+    for path, (tp, f) in paths(Config).items():
+        if is_union(tp) and type(None) in get_args(tp):
             assert f.default is None, f"{path} may be None, so it must default to None"
 
 
@@ -86,7 +86,7 @@ def test_every_key_has_help_and_is_documented():
         (ROOT / "docs" / name).read_text(encoding="utf-8")
         for name in ("config.md", "config.zh-CN.md")
     ]
-    for path, (tp, f) in _nodes(Config).items():
+    for path, (tp, f) in paths(Config).items():
         if dataclasses.is_dataclass(tp):
             continue
         assert f.metadata.get("help"), f"{path} needs help=..."

@@ -133,12 +133,12 @@ def test_the_loader_indexes_a_device_tensor_with_a_device_index() -> None:
     # NOTE: a GPU tensor indexed with a NumPy array would copy the index to the GPU each batch
     # and wait for the GPU (a sync). The loader turns the epoch's order into a tensor on the
     # data's device once; "meta" tensors stand in for a GPU here.
-    from gradschool.data.loader import DataLoader, _index_like
+    from gradschool.data.loader import DataLoader, index_like
 
     order = np.arange(5, dtype=np.int64)
-    assert _index_like(np.zeros(5), order) is order
-    assert _index_like(torch.zeros(5), order) is order  # CPU tensors take NumPy indices
-    on_meta = _index_like(torch.empty(5, device="meta"), order)
+    assert index_like(np.zeros(5), order) is order
+    assert index_like(torch.zeros(5), order) is order  # CPU tensors take NumPy indices
+    on_meta = index_like(torch.empty(5, device="meta"), order)
     assert isinstance(on_meta, torch.Tensor) and on_meta.device.type == "meta"
     X, y = torch.empty(10, 3, device="meta"), torch.empty(10, dtype=torch.long, device="meta")
     shapes = [tuple(xb.shape) for xb, _ in DataLoader(X, y, batch_size=4, shuffle=True)]

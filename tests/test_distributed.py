@@ -26,6 +26,7 @@ from gradschool import distributed  # noqa: E402
 from gradschool.cli import main  # noqa: E402
 from gradschool.config import load_config  # noqa: E402
 from gradschool.errors import GradschoolError  # noqa: E402
+from gradschool.train import launch  # noqa: E402
 from gradschool.train.run import RunDir  # noqa: E402
 from gradschool.train.trainer import fit  # noqa: E402
 
@@ -178,14 +179,14 @@ def test_outside_torchrun_nothing_is_distributed(monkeypatch: pytest.MonkeyPatch
     assert not distributed.launched()
     assert distributed.current() is None
     config = load_config("seed_mlp", ["--engine", "torch"])
-    with distributed.process_group(config.train) as group:
+    with distributed.process_group(config.train.device) as group:
         assert group is None
     trainer = fit(load_config("seed_mlp", [*COMMON, "--max-steps", "2"]), console=False)
     assert trainer.backend.world_size == 1 and trainer.net is trainer.model
 
 
 def test_torchrun_command_ends_torchruns_options() -> None:
-    command = distributed.torchrun_command(4, ["train", "--nproc", "4", "--monitor", "val_acc"])
+    command = launch.torchrun_command(4, ["train", "--nproc", "4", "--monitor", "val_acc"])
     assert command[1:3] == ["-m", "torch.distributed.run"]
     assert "--nproc_per_node=4" in command and "--standalone" in command
     # "--" before gradschool's own arguments, or torchrun reads --nproc as its --nproc-per-node
@@ -202,7 +203,7 @@ def test_nproc_needs_the_torch_engine(capsys: pytest.CaptureFixture) -> None:
     err = capsys.readouterr().err
     assert "train.nproc = 2 needs the torch engine" in err and "--engine torch" in err
     with pytest.raises(GradschoolError, match="NumPy engine trains in one process"):
-        distributed.launch(2, ["train"], engine="numpy")
+        launch.launch(2, ["train"], engine="numpy")
 
 
 def test_a_loader_that_does_not_shard_is_refused() -> None:

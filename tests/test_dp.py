@@ -14,10 +14,12 @@ import pytest
 from gradschool.backends import get_backend
 from gradschool.cli import main
 from gradschool.config import load_config
+from gradschool.data.poisson import PoissonLoader
 from gradschool.errors import ConfigError
 from gradschool.train.trainer import fit
 from gradschool.trust import accountant
-from gradschool.trust.dp import DPSGD, PoissonLoader, per_example_grads
+from gradschool.trust.dp import DPSGD, fit_private
+from gradschool.trust.per_example import per_example_grads
 
 ENGINES = ["numpy", "torch"]
 
@@ -291,7 +293,9 @@ def test_dp_training_without_noise_or_clipping_equals_plain_gradient_descent(tmp
     # clipping divides the same sum by the same N as full-batch gradient descent.
     plain = fit(_tiny(tmp_path, "--engine", engine, "--batch-size", "full"), console=False)
     dp = ["--dp", "--noise-multiplier", "0", "--max-grad-norm", "1e12"]
-    private = fit(_tiny(tmp_path, "--engine", engine, "--batch-size", "200", *dp), console=False)
+    private = fit_private(
+        _tiny(tmp_path, "--engine", engine, "--batch-size", "200", *dp), console=False
+    )
     for a, b in zip(plain.model.parameters(), private.model.parameters()):
         np.testing.assert_allclose(private.backend.to_numpy(b), plain.backend.to_numpy(a),
                                    rtol=1e-10, atol=1e-12)  # fmt: skip

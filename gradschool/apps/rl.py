@@ -48,15 +48,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gradschool.config import (
-    OptimConfig,
-    ScheduleConfig,
-    apply_overrides,
-    describe,
-    setting,
-    with_updates,
-)
+from gradschool import settings
+from gradschool.config import OptimConfig, ScheduleConfig
 from gradschool.errors import ConfigError, GradschoolError
+from gradschool.settings import describe, setting
 
 SOLVED_RETURN = 475.0  # CartPole-v1's reward_threshold: mean return over 100 episodes
 
@@ -114,8 +109,11 @@ class RLTrainConfig:
 
 
 def _default_optim() -> OptimConfig:
-    # Adam with clipping at 0.5 (as A2C implementations clip); momentum etc. are SGD's, unused.
-    return OptimConfig(name="adam", lr=0.002, clip_grad_norm=0.5)
+    # Adam with clipping at 0.5 (as A2C implementations clip), each network on its own: the
+    # value net's gradient is far larger (returns near 100, squared errors near 10^4); clipped
+    # together, it would set the joint norm and shrink the policy's to almost nothing.
+    # Momentum etc. are SGD's, unused.
+    return OptimConfig(name="adam", lr=0.002, clip_grad_norm=0.5, clip_per_module=True)
 
 
 def _default_schedule() -> ScheduleConfig:
@@ -141,16 +139,7 @@ class RLConfig:
 
 def load_rl_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> RLConfig:
     """Defaults, then a TOML file (if given), then `--key value` overrides; validated."""
-    config = RLConfig()
-    if path is not None:
-        from gradschool.config import tomllib  # the stdlib's, or tomli on Python 3.10
-
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ConfigError(f"cannot read the RL config {path}: {e}") from None
-        config = with_updates(config, data)
-    return apply_overrides(config, list(overrides))
+    return settings.load(RLConfig, path, overrides, bundled=None, kind="RL config file")
 
 
 def rl_describe() -> str:
@@ -309,25 +298,48 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 # ---- the agent ----------------------------------------------------------------------------
 
 
-class Agent:
-    """A policy network and a value network on one backend, with one optimizer for both."""
+def actor_critic(nn: Any, obs_dim: int, n_actions: int, hidden: list[int], activation: str) -> Any:
+    """The policy and value networks as ONE module (on either engine's `nn`): one set of
+    parameters for the optimizer, one state_dict for the checkpoint, and children `policy` and
+    `value`, which the loop clips one by one (optim.clip_per_module)."""
+    from gradschool.models import mlp
 
-    def __init__(self, config: RLConfig, obs_dim: int, n_actions: int) -> None:
+    class ActorCritic(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.policy = mlp(nn, [obs_dim, *hidden, n_actions], activation)  # logits of pi(a|s)
+            self.value = mlp(nn, [obs_dim, *hidden, 1], activation)  # V(s)
+
+        def forward(self, obs: Any) -> tuple[Any, Any]:
+            return self.policy(obs), self.value(obs).reshape(-1)  # (B, n_actions), (B,)
+
+    return ActorCritic()
+
+
+class Agent:
+    """A policy network and a value network on one backend, with one optimizer for both.
+
+    `backend`: the engine to build on, already seeded (the training loop's); None builds one
+    for `config.train` and seeds it with `train.seed`.
+    """
+
+    def __init__(self, config: RLConfig, obs_dim: int, n_actions: int, backend: Any = None) -> None:
         from gradschool.backends import get_backend
-        from gradschool.models import mlp
 
         a = config.agent
         self.config = config
-        self.backend = backend = get_backend(config.train.engine, config.train.dtype)
-        backend.manual_seed(config.train.seed)
-        self.policy = backend.cast_model(
-            mlp(backend.nn, [obs_dim, *a.hidden, n_actions], a.activation)
+        if backend is None:
+            backend = get_backend(config.train.engine, config.train.dtype)
+            backend.manual_seed(config.train.seed)
+        self.backend = backend
+        self.net = backend.cast_model(
+            actor_critic(backend.nn, obs_dim, n_actions, a.hidden, a.activation)
         )
-        self.value = backend.cast_model(mlp(backend.nn, [obs_dim, *a.hidden, 1], a.activation))
+        self.policy, self.value = self.net.policy, self.net.value
         self.obs_dim, self.n_actions = obs_dim, n_actions
 
     def parameters(self) -> list[Any]:
-        return [*self.policy.parameters(), *self.value.parameters()]
+        return list(self.net.parameters())  # the policy's, then the value net's
 
     def probs(self, obs: np.ndarray) -> np.ndarray:
         """pi(. | obs) for a batch of observations (n, obs_dim), as NumPy (n, n_actions)."""

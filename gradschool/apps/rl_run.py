@@ -5,39 +5,28 @@
     record_episode(agent, "episode.gif")
 
 The algorithms themselves (returns, advantages, the loss, collecting experience) are in
-`apps/rl.py`; this module is what turns them into a run like `gradschool train`'s: the same
-optimizers and schedules (`train/builders.py`), checkpoints (`backend.save`, atomic), run
-directory (`train/run.py`: config.toml, run.json, metrics.csv), plots and a tqdm bar.
+`apps/rl.py`, and the task that feeds them to the one training loop in `apps/rl_task.py`; this
+module runs that loop (the same progress bar, NaN guard, checkpoints and run directory as
+`gradschool train`), evaluates the agent, writes its report, and plays it back.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import sys
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gradschool.apps.rl import (
-    SCHEDULE_UNIT,
-    SOLVED_RETURN,
-    Agent,
-    Envs,
-    RLConfig,
-    collect_a2c,
-    collect_episodes,
-    evaluate,
-    load_rl_config,
-    make_env,
-)
-from gradschool.errors import CheckpointError, ConfigError, GradschoolError
+from gradschool.apps.rl import SOLVED_RETURN, Agent, RLConfig, evaluate, load_rl_config, make_env
+from gradschool.apps.rl_task import RolloutProgress, RolloutTask, loop_config
+from gradschool.errors import CheckpointError, ConfigError
+from gradschool.train.run import RunDir
+from gradschool.train.trainer import Trainer
 
 __all__ = [
     "RLResult",
@@ -50,7 +39,7 @@ __all__ = [
 ]
 
 
-# ---- the loop -------------------------------------------------------------------------------
+# ---- training: the one loop, with the rollout task ---------------------------------------------
 
 
 @dataclass
@@ -67,174 +56,64 @@ class RLResult:
     solved_at: int | None  # env steps when the 100-episode mean first reached 475
 
 
-def create_run(config: RLConfig) -> Any:
+def create_run(config: RLConfig) -> RunDir:
     """A new run directory under train.out_dir (named by train.run_name, or generated)."""
-    from gradschool.train.run import RunDir
-
     a, t = config.agent, config.train
-    name = t.run_name or (
-        f"rl-{a.env.lower()}-{a.algo}-{t.engine}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
-    path, n = Path(t.out_dir) / name, 2
-    while path.exists() and any(path.iterdir()):
-        path, n = Path(t.out_dir) / f"{name}-{n}", n + 1
-    (path / "plots").mkdir(parents=True, exist_ok=True)
-    return RunDir(path)
+    name = f"rl-{a.env.lower()}-{a.algo}-{t.engine}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return RunDir.create(config, name=name)
 
 
-def _write_episodes(run: Any, episodes: list[dict[str, Any]]) -> None:
-    from gradschool.train.checkpoint import atomic_write
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["episode", "env_steps", "return", "length"])
-            writer.writeheader()
-            writer.writerows(episodes)
-
-    atomic_write(run.path / "episodes.csv", write)
-
-
-def train_agent(config: RLConfig, run: Any = None, console: bool = True) -> RLResult:
+def train_agent(config: RLConfig, run: RunDir | None = None, console: bool = True) -> RLResult:
     """Learn `config.agent.env` with `config.agent.algo`; log to `run` (a RunDir) if given.
 
     Each update: collect a batch of experience with the current policy, compute returns and
     advantages, one gradient step on the joint loss (each network's gradient clipped), then
     the schedule catches up with the environment steps taken. Stops after
-    `train.env_steps` environment steps, or when `train.target_return` is reached.
+    `train.env_steps` environment steps, or when `train.target_return` is reached. It runs
+    through the one training loop (`train.trainer.Trainer`, apps/rl_task.py), then evaluates
+    the greedy policy on fresh episodes.
     """
-    from tqdm.auto import tqdm
-
-    from gradschool.train.builders import build_optimizer, build_scheduler
-
-    a, t = config.agent, config.train
     if config.schedule.name == "plateau":
         raise ConfigError(
             'schedule.name = "plateau" needs a validation metric, which RL does not have; '
             'use "linear", "cosine", "step"... (docs/rl.md).'
         )
-    envs = Envs(a.env, a.n_envs, t.seed)
-    agent = Agent(config, envs.obs_dim, envs.n_actions)
-    backend = agent.backend
-    optimizer = build_optimizer(backend, agent.parameters(), config.optim)
-    units = max(math.ceil(t.env_steps / SCHEDULE_UNIT), 1)
-    scheduler = build_scheduler(backend, optimizer, config.schedule, 1, units)
-    rng = np.random.default_rng([t.seed, 0x52C])  # the agent's action samples
-    clip = config.optim.clip_grad_norm
-    if run is not None:
-        run.write_config(config)
-        run.write_info(config, {"env": a.env, "algo": a.algo})
-    recent: deque[float] = deque(maxlen=100)
-    history: list[dict[str, Any]] = []
-    episodes: list[dict[str, Any]] = []
-    env_steps, update, scheduled, solved_at = 0, 0, 0, None
-    sums: dict[str, float] = {}
-    show = t.progress == "on" or (t.progress == "auto" and sys.stderr.isatty())
-    bar = tqdm(total=t.env_steps, unit="step", leave=False, disable=not show, dynamic_ncols=True)
-    start = time.perf_counter()
+    task = RolloutTask(config)
     try:
-        while env_steps < t.env_steps:
-            update += 1
-            lr = optimizer.param_groups[0]["lr"]
-            batch = (
-                collect_a2c(agent, envs, rng)
-                if a.algo == "a2c"
-                else collect_episodes(agent, envs, rng)
-            )
-            loss, parts = agent.loss(batch["obs"], batch["actions"], batch["returns"])
-            optimizer.zero_grad()
-            loss.backward()
-            grad_norm = float("nan")
-            if clip is not None:
-                # NOTE: each network is clipped on its own. The value net's gradient is far
-                # larger (returns near 100, squared errors near 10^4): clipped together, it
-                # would set the joint norm and shrink the policy's gradient to almost nothing.
-                clip_ = backend.nn.utils.clip_grad_norm_
-                grad_norm = float(clip_(agent.policy.parameters(), clip))
-                clip_(agent.value.parameters(), clip)
-            optimizer.step()
-            before, env_steps = env_steps, env_steps + batch["steps"]
-            while scheduler is not None and scheduled < min(env_steps // SCHEDULE_UNIT, units):
-                scheduler.step()
-                scheduled += 1
-            for ret, length in batch["finished"]:
-                recent.append(ret)
-                episodes.append(
-                    {"episode": len(episodes) + 1, "env_steps": env_steps, "return": ret,
-                     "length": length}
-                )  # fmt: skip
-                if solved_at is None and len(recent) == 100 and np.mean(recent) >= SOLVED_RETURN:
-                    solved_at = env_steps
-            for k, v in {"loss": loss, **parts}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.item())
-            sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
-            sums["n"] = sums.get("n", 0) + 1
-            mean100 = float(np.mean(recent)) if recent else float("nan")
-            bar.update(min(env_steps, t.env_steps) - before)
-            bar.set_postfix(ret100=f"{mean100:.1f}", refresh=False)
-            reached = t.target_return is not None and len(recent) == 100
-            reached = reached and mean100 >= t.target_return
-            log_now = env_steps // t.log_every > before // t.log_every
-            if log_now or env_steps >= t.env_steps or reached:
-                train_time = time.perf_counter() - start
-                n = sums.pop("n")
-                row = {
-                    "update": update,
-                    "env_steps": env_steps,
-                    "episodes": len(episodes),
-                    "return_mean100": mean100,
-                    "lr": lr,
-                    **{k: v / n for k, v in sums.items()},
-                    "train_time": train_time,
-                }
-                sums = {}
-                history.append(row)
-                if console:
-                    bar.clear()
-                    print(
-                        f"steps {env_steps:8d}  updates {update:5d}  episodes {len(episodes):5d}"
-                        f"  return(100) {mean100:6.1f}  entropy {row['entropy']:.3f}"
-                        f"  ({train_time:.1f}s)",
-                        flush=True,
-                    )
-                if not math.isfinite(row["loss"]):
-                    raise GradschoolError(
-                        f"the RL loss became {row['loss']} at update {update}: the steps "
-                        f"diverged. Lower the learning rate (--lr) or clip harder "
-                        f"(--clip-grad-norm 0.5)."
-                    )
-                if run is not None:
-                    _save(run, agent, optimizer, scheduler, update, env_steps, train_time)
-                    run.write_metrics(history)
-                    _write_episodes(run, episodes)
-            if reached:
-                break
+        trainer = Trainer(
+            loop_config(config),
+            task=task,
+            run=run,
+            callbacks=[RolloutProgress(config, task)],
+            console=console,
+            report=False,  # RL's report needs the evaluation below: _finish_run writes it
+        )
+        if run is not None:
+            run.write_config(config)
+            run.write_info(config, {"env": config.agent.env, "algo": config.agent.algo})
+        trainer.fit()
     finally:
-        bar.close()
-        envs.close()
-    train_time = time.perf_counter() - start
-    eval_returns = evaluate(agent, t.eval_episodes, seed=t.seed + 1_000_000)
-    result = RLResult(agent, history, episodes, eval_returns, run, env_steps, train_time, solved_at)
+        task.close()
+    agent = task.agent
+    eval_returns = evaluate(agent, config.train.eval_episodes, seed=config.train.seed + 1_000_000)
+    result = RLResult(
+        agent,
+        trainer.state.history,
+        task.episodes,
+        eval_returns,
+        run,
+        task.env_steps,
+        trainer.state.train_time,
+        task.solved_at,
+    )
     if run is not None:
         _finish_run(run, config, result)
     return result
 
 
-def _save(run: Any, agent: Agent, optimizer: Any, scheduler: Any, update: int,
-          env_steps: int, train_time: float) -> None:  # fmt: skip
-    backend = agent.backend
-    state = {
-        "format": 1,
-        **agent.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "state": {"update": update, "env_steps": env_steps, "train_time": train_time},
-    }
-    backend.save(state, run.checkpoint_path(backend.checkpoint_suffix))
-
-
 def _finish_run(run: Any, config: RLConfig, result: RLResult) -> None:
     from gradschool import plots
-    from gradschool.train.checkpoint import atomic_write_text
+    from gradschool.checkpoint import atomic_write_text
 
     a, t = config.agent, config.train
     returns = [row["return"] for row in result.episodes]
@@ -254,7 +133,7 @@ def _finish_run(run: Any, config: RLConfig, result: RLResult) -> None:
         f"# RL run {run.path.name}",
         "",
         f"- {a.algo} on {a.env}, {t.engine} engine ({t.dtype}), seed {t.seed}",
-        f"- {result.history[-1]['update'] if result.history else 0} updates, "
+        f"- {result.history[-1]['step'] if result.history else 0} updates, "
         f"{result.env_steps} environment steps, {len(result.episodes)} episodes, "
         f"{result.train_time:.1f} s",
         f"- mean return of 100 training episodes >= {SOLVED_RETURN:g}: {solved}",
@@ -282,8 +161,6 @@ def _finish_run(run: Any, config: RLConfig, result: RLResult) -> None:
 
 def load_agent(run_dir: str | Path) -> Agent:
     """The agent saved in a run directory of `gradschool rl train`."""
-    from gradschool.train.run import RunDir
-
     run = RunDir.open(Path(run_dir))
     config = load_rl_config(run.config_path)
     env = make_env(config.agent.env)
@@ -293,7 +170,11 @@ def load_agent(run_dir: str | Path) -> Agent:
         env.close()
     path = run.find_checkpoint()
     try:
-        agent.load_state_dict(agent.backend.load(path))
+        ckpt = agent.backend.load(path)
+        if "model" in ckpt:  # the training loop's checkpoint: one module, policy.* and value.*
+            agent.net.load_state_dict(agent.backend.numpy_to_state(ckpt["model"]))
+        else:  # a run from before RL trained through the loop: the two nets side by side
+            agent.load_state_dict(ckpt)
     except (KeyError, RuntimeError, ValueError) as err:
         raise CheckpointError(
             f"the checkpoint {path} does not match the run's config ({err}): was config.toml "

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from gradschool.data.datasets import Dataset, register_dataset
-from gradschool.data.sources import DOWNLOAD_TIMEOUT_S, resolve_data_dir
+from gradschool.data.sources import DOWNLOAD_TIMEOUT_S, resolve_data_dir, verify_row
 from gradschool.errors import DataError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -295,29 +295,11 @@ def _verify(data_dir: Path | None) -> list[dict]:
     root = resolve_data_dir(data_dir)
     rows = []
     if found is not None and found[0] == "archive":
-        actual = _md5_file(found[1])
-        rows.append(
-            {
-                "dataset": "cifar10",
-                "file": str(found[1]),
-                "expected": ARCHIVE_MD5,
-                "actual": actual,
-                "ok": actual == ARCHIVE_MD5,
-            }
-        )
-        return rows
+        return [verify_row("cifar10", str(found[1]), ARCHIVE_MD5, _md5_file(found[1]))]
     for name, expected in FILES.items():
         path = root / FOLDER / name
         actual = _md5_file(path) if path.is_file() else "missing"
-        rows.append(
-            {
-                "dataset": "cifar10",
-                "file": str(path),
-                "expected": expected,
-                "actual": actual,
-                "ok": actual == expected,
-            }
-        )
+        rows.append(verify_row("cifar10", str(path), expected, actual))
     return rows
 
 

@@ -130,6 +130,16 @@ def register_dataset(
     return decorator
 
 
+# "prefix:" -> load(the rest): data sets named by a path rather than registered one by one
+# (`imagefolder:<path>`, data/imagefolder.py).
+PATH_DATASETS: dict[str, Callable[[str], Dataset]] = {}
+
+
+def register_path_dataset(prefix: str, load: Callable[[str], Dataset]) -> None:
+    """Route every data set name `prefix<rest>` to `load(<rest>)`."""
+    PATH_DATASETS[prefix] = load
+
+
 def dataset_names() -> list[str]:
     """The registered data set names, sorted."""
     return sorted(DATASETS)
@@ -163,10 +173,9 @@ def load_dataset(
     needs neither. `data_config` (a config's `data` section) reaches the data sets registered
     as configurable, e.g. the spoken digits' feature settings `data.audio`.
     """
-    if str(name).startswith("imagefolder:"):  # a path, not a registered name
-        from gradschool.data.imagefolder import load_image_folder_spec  # (imports this module)
-
-        return load_image_folder_spec(str(name)[len("imagefolder:") :])
+    for prefix, load in PATH_DATASETS.items():  # a path, not a registered name
+        if str(name).startswith(prefix):
+            return load(str(name)[len(prefix) :])
     entry = _entry(name)
     data_dir = None if data_dir is None else Path(data_dir)
     if entry.configurable:

@@ -48,7 +48,7 @@ import numpy as np
 from gradschool.data.audio import AudioSpec, read_wav
 from gradschool.data.audio import features as audio_features
 from gradschool.data.datasets import EMBEDDED_DIR, Dataset, register_dataset
-from gradschool.data.sources import ENV_VAR, default_cache_dir, resolve_data_dir
+from gradschool.data.sources import ENV_VAR, default_cache_dir, resolve_data_dir, verify_row
 from gradschool.errors import DataError
 
 __all__ = [
@@ -203,15 +203,7 @@ def verify_recordings(data_dir: Any = None) -> list[dict]:
         actual = _md5(path) if path.is_file() else "missing"
         found.append(f"{name} {actual}\n")
         if actual != expected:
-            rows.append(
-                {
-                    "dataset": "fsdd",
-                    "file": str(path),
-                    "expected": expected,
-                    "actual": actual,
-                    "ok": False,
-                }
-            )
+            rows.append(verify_row("fsdd", str(path), expected, actual))
     digest = hashlib.md5("".join(f"{n} {m}\n" for n, m in sorted(manifest().items())).encode())
     summary = {
         "dataset": "fsdd",

@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gradschool.data.datasets import Dataset, register_dataset
+from gradschool.data.datasets import Dataset, register_dataset, register_path_dataset
 from gradschool.data.loader import stratified_split
-from gradschool.data.sources import default_cache_dir, resolve_data_dir
+from gradschool.data.sources import default_cache_dir, resolve_data_dir, verify_row
 from gradschool.errors import DataError
 
 # The extensions torchvision's ImageFolder accepts (compared case-insensitively).
@@ -417,15 +417,7 @@ def _verify_cifar10_jpeg(data_dir: Path | None) -> list[dict]:
     expected = CIFAR10_JPEG_MD5
     target = path or resolve_data_dir(data_dir) / CIFAR10_JPEG_ARCHIVE
     actual = _md5_file(target) if path is not None else "missing"
-    return [
-        {
-            "dataset": "cifar10-jpeg",
-            "file": str(target),
-            "expected": expected,
-            "actual": actual,
-            "ok": actual == expected,
-        }
-    ]
+    return [verify_row("cifar10-jpeg", str(target), expected, actual)]
 
 
 @register_dataset(
@@ -457,3 +449,6 @@ def load_image_folder_spec(spec: str) -> Dataset:
             "<class>/<image> or train/<class>/<image> + test/<class>/<image>, or a .tar.gz)"
         )
     return load_image_folder(spec)
+
+
+register_path_dataset("imagefolder:", load_image_folder_spec)

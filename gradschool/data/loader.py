@@ -150,7 +150,7 @@ class DataLoader:
                 start, stop = shard(i * bs, min((i + 1) * bs, self.num_examples))
                 yield tuple(a[start:stop] for a in self.arrays)
             return
-        order = _index_like(self.arrays[0], self.order(epoch))
+        order = index_like(self.arrays[0], self.order(epoch))
         for i in range(n_batches):
             start, stop = shard(i * bs, min((i + 1) * bs, len(order)))
             idx = order[start:stop]
@@ -173,7 +173,7 @@ class DataLoader:
         )
 
 
-def _index_like(array: Any, order: np.ndarray) -> Any:
+def index_like(array: Any, order: np.ndarray) -> Any:
     """The epoch's order where `array` lives: a NumPy array, or for a torch tensor on a GPU,
     a tensor on that GPU (copied once per epoch).
 

@@ -386,35 +386,35 @@ def locate_source(name: str, data_dir: PathLike | None = None) -> dict:
     return {"where": where, **counts}
 
 
-def verify_source(name: str, data_dir: PathLike | None = None) -> list[dict]:
-    """Re-hash every file of source `name`: one row per file.
+def verify_row(dataset: str, file: str, expected: str, actual: str) -> dict:
+    """One row of `gradschool data verify`: `{"dataset", "file", "expected", "actual", "ok"}`."""
+    return {"dataset": dataset, "file": file, "expected": expected, "actual": actual,
+            "ok": actual == expected}  # fmt: skip
 
-    Each row: `{"dataset", "file", "expected", "actual", "ok"}`; `file` is the path found, or
-    the expected path of a missing file. `actual` is the md5, `"missing"`, or
-    `"unreadable: <why>"`. Never raises for a bad file; that is what the rows are for.
+
+def verify_file(dataset: str, folder: Path, spec: FileSpec, missing: str | None = None) -> dict:
+    """Re-hash the file of `spec` in `folder` (raw or `.gz`): its `verify_row`.
+
+    `file` is the path found, or `missing` (default: the published `name.gz`) when there is
+    none; `actual` is the md5, `"missing"` or `"unreadable: <why>"`. Never raises for a bad
+    file: that is what the row is for. A good file is remembered, so loading it next time
+    does not hash it again.
     """
+    path = find_file(folder, spec)
+    if path is None:
+        published = missing or str(folder / (spec.name + ".gz"))
+        return verify_row(dataset, published, spec.md5, "missing")
+    try:
+        actual = file_md5(path)
+    except DataError as e:
+        actual = f"unreadable: {e}"
+    if actual == spec.md5:
+        _remember_good(path, spec.md5)
+    return verify_row(dataset, str(path), spec.md5, actual)
+
+
+def verify_source(name: str, data_dir: PathLike | None = None) -> list[dict]:
+    """Re-hash every file of source `name`: one `verify_file` row per file."""
     source = SOURCES[name]
     folder = resolve_data_dir(data_dir) / source.folder
-    rows = []
-    for spec in source.files:
-        path = find_file(folder, spec)
-        if path is None:
-            file, actual = str(folder / (spec.name + ".gz")), "missing"
-        else:
-            file = str(path)
-            try:
-                actual = file_md5(path)
-            except DataError as e:
-                actual = f"unreadable: {e}"
-            if actual == spec.md5:
-                _remember_good(path, spec.md5)
-        rows.append(
-            {
-                "dataset": name,
-                "file": file,
-                "expected": spec.md5,
-                "actual": actual,
-                "ok": actual == spec.md5,
-            }
-        )
-    return rows
+    return [verify_file(name, folder, spec) for spec in source.files]

@@ -32,10 +32,10 @@ from gradschool.data.idx import read_bytes
 from gradschool.data.sources import (
     FileSpec,
     download_file,
-    file_md5,
     find_file,
     read_verified,
     resolve_data_dir,
+    verify_file,
 )
 from gradschool.errors import DataError
 
@@ -332,17 +332,7 @@ def _locate_tiny(data_dir: Path | None) -> dict:
 def _verify_tiny(data_dir: Path | None) -> list[dict]:
     folder = resolve_data_dir(data_dir) / TINY_SHAKESPEARE.folder
     spec = TINY_SHAKESPEARE.file
-    path = find_file(folder, spec)
-    if path is None:
-        file, actual = str(folder / spec.name), "missing"
-    else:
-        file = str(path)
-        try:
-            actual = file_md5(path)
-        except DataError as e:
-            actual = f"unreadable: {e}"
-    row = {"dataset": TINY_SHAKESPEARE.name, "file": file, "expected": spec.md5}
-    return [{**row, "actual": actual, "ok": actual == spec.md5}]
+    return [verify_file(TINY_SHAKESPEARE.name, folder, spec, missing=str(folder / spec.name))]
 
 
 @register_dataset(

@@ -57,7 +57,7 @@ __all__ = [
 IntPair = int | tuple[int, int] | Sequence[int]
 
 
-def _pair(value: IntPair, name: str) -> tuple[int, int]:
+def as_pair(value: IntPair, name: str) -> tuple[int, int]:
     """3 -> (3, 3); (3, 5) stays; anything else is a clear error."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
@@ -175,8 +175,8 @@ def sliding_windows(
     share memory (with stride 1, each pixel appears in up to kh * kw windows).
     """
     _check_images(x, "sliding_windows")
-    (kh, kw), (sh, sw) = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
-    ph, pw = _pair(padding, "padding")
+    (kh, kw), (sh, sw) = as_pair(kernel_size, "kernel_size"), as_pair(stride, "stride")
+    ph, pw = as_pair(padding, "padding")
     N, C, H, W = x.shape
     windows, (Hp, Wp) = _windows_of(x.data, (kh, kw), (sh, sw), (ph, pw), pad_value)
     OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
@@ -215,7 +215,7 @@ def unfold(
     Column l holds the patch at output position l = oh * OW + ow, flattened channel-major.
     NOTE: dilation other than 1 is not supported by this engine.
     """
-    if _pair(dilation, "dilation") != (1, 1):
+    if as_pair(dilation, "dilation") != (1, 1):
         raise NotImplementedError("unfold: this engine supports dilation=1 only")
     windows = sliding_windows(input, kernel_size, stride, padding)  # (N, C, OH, OW, kh, kw)
     N, C, OH, OW, kh, kw = windows.shape
@@ -269,7 +269,7 @@ def conv2d(
     how the matrix product lays it out; the next layer reads it without a copy.
     """
     _check_images(input, "conv2d")
-    if _pair(dilation, "dilation") != (1, 1):
+    if as_pair(dilation, "dilation") != (1, 1):
         raise NotImplementedError("conv2d: this engine supports dilation=1 only")
     if weight.ndim != 4:
         raise RuntimeError(f"conv2d weight must be (O, C // groups, kh, kw), got {weight.shape}")
@@ -281,7 +281,7 @@ def conv2d(
             f"groups={groups}: need C == weight.shape[1] * groups ({Cg} * {groups}) and "
             f"O = {O} divisible by groups; check in_channels of the layer against its input"
         )
-    stride = _pair(stride, "stride")
+    stride = as_pair(stride, "stride")
     padding = _conv_padding(padding, (kh, kw), stride)
     windows = sliding_windows(input, (kh, kw), stride, padding)  # (N, C, OH, OW, kh, kw)
     OH, OW = windows.shape[2:4]
@@ -341,13 +341,13 @@ def max_pool2d(
     digits, but other input gradients: on ten real test digits the saliency maps differed from
     torch's by up to 0.30 (their largest value: 1.05; tests/test_parity_real_digits.py).
     """
-    if _pair(dilation, "dilation") != (1, 1):
+    if as_pair(dilation, "dilation") != (1, 1):
         raise NotImplementedError("max_pool2d: this engine supports dilation=1 only")
     _check_images(input, "max_pool2d")
-    kernel = _pair(kernel_size, "kernel_size")
+    kernel = as_pair(kernel_size, "kernel_size")
     _check_pool_padding(padding, kernel)
-    stride = kernel if stride is None else _pair(stride, "stride")
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, _pair(padding, "padding")
+    stride = kernel if stride is None else as_pair(stride, "stride")
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, as_pair(padding, "padding")
     N, C, H, W = input.shape
     windows, (Hp, Wp) = _windows_of(input.data, kernel, stride, (ph, pw), -np.inf, ceil_mode)
     OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
@@ -424,11 +424,11 @@ def avg_pool2d(
         raise NotImplementedError(
             "avg_pool2d: this engine supports ceil_mode=False and divisor_override=None only"
         )
-    kernel = _pair(kernel_size, "kernel_size")
+    kernel = as_pair(kernel_size, "kernel_size")
     _check_pool_padding(padding, kernel)
     stride = kernel if stride is None else stride
     windows = sliding_windows(input, kernel, stride, padding)  # (N, C, OH, OW, kh, kw)
-    if count_include_pad or _pair(padding, "padding") == (0, 0):
+    if count_include_pad or as_pair(padding, "padding") == (0, 0):
         return windows.mean(dim=(4, 5))
     # How many real (unpadded) pixels each window covers: windows of a plane of ones. A
     # constant, so it needs no gradient. (1, 1, OH, OW)
@@ -438,7 +438,7 @@ def avg_pool2d(
 
 
 def _check_pool_padding(padding: IntPair, kernel: tuple[int, int]) -> None:
-    ph, pw = _pair(padding, "padding")
+    ph, pw = as_pair(padding, "padding")
     if ph > kernel[0] // 2 or pw > kernel[1] // 2:
         raise RuntimeError(
             f"pad should be at most half of effective kernel size, but got pad={(ph, pw)} and "

@@ -15,14 +15,14 @@ import numpy as np
 from gradschool.engine import init
 from gradschool.engine.conv import (
     IntPair,
-    _pair,
     adaptive_avg_pool2d,
+    as_pair,
     avg_pool2d,
     batch_norm,
     conv2d,
     max_pool2d,
 )
-from gradschool.engine.nn import Module, Parameter
+from gradschool.engine.module import Module, Parameter
 from gradschool.engine.tensor import Tensor
 
 __all__ = [
@@ -62,14 +62,14 @@ class Conv2d(Module):
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                 f"divisible by groups ({groups})"
             )
-        if padding_mode != "zeros" or _pair(dilation, "dilation") != (1, 1):
+        if padding_mode != "zeros" or as_pair(dilation, "dilation") != (1, 1):
             raise NotImplementedError(
                 "Conv2d: this engine supports padding_mode='zeros' and dilation=1 only"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = padding if isinstance(padding, str) else _pair(padding, "padding")
+        self.kernel_size = as_pair(kernel_size, "kernel_size")
+        self.stride = as_pair(stride, "stride")
+        self.padding = padding if isinstance(padding, str) else as_pair(padding, "padding")
         self.groups = groups
         kh, kw = self.kernel_size
         self.weight = Parameter(np.empty((out_channels, in_channels // groups, kh, kw), dtype))
@@ -112,7 +112,7 @@ class MaxPool2d(Module):
         ceil_mode: bool = False,
     ) -> None:
         super().__init__()
-        if _pair(dilation, "dilation") != (1, 1):
+        if as_pair(dilation, "dilation") != (1, 1):
             raise NotImplementedError("MaxPool2d: this engine supports dilation=1 only")
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = kernel_size if stride is None else stride

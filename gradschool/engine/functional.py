@@ -8,13 +8,14 @@ and the reason this file is short. The names and arguments follow `torch.nn.func
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from gradschool.engine import fused
 from gradschool.engine.fused import is_fused_enabled
 from gradschool.engine.rng import generator
-from gradschool.engine.tensor import Tensor, _lift
+from gradschool.engine.tensor import Tensor, lift
 
 # ---- activations ---------------------------------------------------------------------------
 
@@ -139,12 +140,12 @@ def cross_entropy(
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    diff = input - _lift(target, input)
+    diff = input - lift(target, input)
     return _reduce(diff * diff, reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    diff = input - _lift(target, input)
+    diff = input - lift(target, input)
     return _reduce(diff * diff.sign(), reduction)  # |d| = d * sign(d); sign is a constant
 
 
@@ -179,6 +180,52 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * (keep * (1.0 / (1 - p))).astype(x.dtype)
 
 
+# ---- attention: a composite (the transformer's third piece; see engine/transformer.py) ------
+
+
+def scaled_dot_product_attention(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+) -> Tensor:
+    """softmax(q k^T * scale + mask) v, torch's `F.scaled_dot_product_attention`.
+
+    query: (..., L, E), key: (..., S, E), value: (..., S, Ev) -> (..., L, Ev); in a GPT the
+    leading dims are (B, n_head) and L = S = T. `scale` defaults to 1 / sqrt(E): without it
+    the dot products grow like sqrt(E) and the softmax saturates (Vaswani et al. 2017).
+    `is_causal` masks out every key after the query's position (the lower-triangular mask);
+    a boolean `attn_mask` keeps where True, a float one is added to the scores.
+
+    NOTE: masked scores are set to -inf *before* the softmax, so their weights are exactly 0
+    and their gradient is 0; the max-shift inside softmax keeps that free of NaN as long as
+    each row keeps at least one key (the diagonal, under the causal mask).
+    NOTE: as in torch, `dropout_p` is applied whenever it is > 0; a model passes
+    `dropout_p if self.training else 0.0`.
+    """
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, S)
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError("scaled_dot_product_attention: give is_causal or attn_mask")
+        keep = np.tril(np.ones((L, S), dtype=bool))  # keep[i, j]: j <= i
+        scores = scores.masked_fill(~keep, -math.inf)
+    elif attn_mask is not None:
+        mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if mask.dtype == bool:
+            scores = scores.masked_fill(~mask, -math.inf)
+        else:
+            scores = scores + Tensor(mask.astype(scores.dtype))
+    weights = softmax(scores, dim=-1)  # (..., L, S), each row sums to 1
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p, training=True)
+    return weights @ value  # (..., L, Ev)
+
+
 # ---- convolution, pooling, batch norm (engine/conv.py), under torch's names ------------------
 from gradschool.engine.conv import adaptive_avg_pool2d as adaptive_avg_pool2d  # noqa: E402
 from gradschool.engine.conv import avg_pool2d as avg_pool2d  # noqa: E402
@@ -188,9 +235,5 @@ from gradschool.engine.conv import max_pool2d as max_pool2d  # noqa: E402
 from gradschool.engine.conv import unfold as unfold  # noqa: E402
 
 # ---- transformer pieces (engine/transformer.py), under torch's names -------------------------
-# NOTE: imported last, because transformer.py builds on softmax and dropout above.
 from gradschool.engine.transformer import embedding as embedding  # noqa: E402
 from gradschool.engine.transformer import layer_norm as layer_norm  # noqa: E402
-from gradschool.engine.transformer import (  # noqa: E402
-    scaled_dot_product_attention as scaled_dot_product_attention,
-)

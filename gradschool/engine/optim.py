@@ -118,6 +118,13 @@ class Optimizer:
             group.update({k: v for k, v in saved.items() if k != "params"})
 
 
+def _check(ok: bool, message: str) -> None:
+    """Every optimizer checks its hyper-parameters this way, with torch's own message
+    ("Invalid epsilon value: -1"), so a bad value fails the same on both engines."""
+    if not ok:
+        raise ValueError(message)
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum (section 3 of the source: theta -= lr * grad).
 
@@ -141,14 +148,13 @@ class SGD(Optimizer):
         nesterov: bool = False,
         maximize: bool = False,
     ) -> None:
-        if lr < 0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _check(lr >= 0, f"Invalid learning rate: {lr}")
+        _check(momentum >= 0, f"Invalid momentum value: {momentum}")
+        _check(weight_decay >= 0, f"Invalid weight_decay value: {weight_decay}")
+        _check(
+            not nesterov or (momentum > 0 and dampening == 0),
+            "Nesterov momentum requires a momentum and zero dampening",
+        )
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -194,12 +200,6 @@ class SGD(Optimizer):
 # formulas in the docstrings are what those lines compute.
 
 
-def _check(name: str, value: float, ok: bool, label: str | None = None) -> None:
-    """Raise torch's message for an invalid hyper-parameter ("Invalid epsilon value: -1")."""
-    if not ok:
-        raise ValueError(f"Invalid {label or name + ' value'}: {value}")
-
-
 class Adagrad(Optimizer):
     """Adagrad (Duchi, Hazan and Singer, 2011): divide by the root of all squared gradients so far.
 
@@ -223,13 +223,14 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
         maximize: bool = False,
     ) -> None:
-        _check("lr", lr, lr >= 0, "learning rate")
-        _check("lr_decay", lr_decay, lr_decay >= 0)
-        _check("weight_decay", weight_decay, weight_decay >= 0)
+        _check(lr >= 0, f"Invalid learning rate: {lr}")
+        _check(lr_decay >= 0, f"Invalid lr_decay value: {lr_decay}")
+        _check(weight_decay >= 0, f"Invalid weight_decay value: {weight_decay}")
         _check(
-            "initial_accumulator_value", initial_accumulator_value, initial_accumulator_value >= 0
+            initial_accumulator_value >= 0,
+            f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
         )
-        _check("epsilon", eps, eps >= 0)
+        _check(eps >= 0, f"Invalid epsilon value: {eps}")
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -287,11 +288,11 @@ class RMSprop(Optimizer):
         centered: bool = False,
         maximize: bool = False,
     ) -> None:
-        _check("lr", lr, lr >= 0, "learning rate")
-        _check("epsilon", eps, eps >= 0)
-        _check("momentum", momentum, momentum >= 0)
-        _check("weight_decay", weight_decay, weight_decay >= 0)
-        _check("alpha", alpha, alpha >= 0)
+        _check(lr >= 0, f"Invalid learning rate: {lr}")
+        _check(eps >= 0, f"Invalid epsilon value: {eps}")
+        _check(momentum >= 0, f"Invalid momentum value: {momentum}")
+        _check(weight_decay >= 0, f"Invalid weight_decay value: {weight_decay}")
+        _check(alpha >= 0, f"Invalid alpha value: {alpha}")
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -368,11 +369,11 @@ class Adam(Optimizer):
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        _check("lr", lr, lr >= 0, "learning rate")
-        _check("epsilon", eps, eps >= 0)
-        _check("beta", betas[0], 0.0 <= betas[0] < 1.0, "beta parameter at index 0")
-        _check("beta", betas[1], 0.0 <= betas[1] < 1.0, "beta parameter at index 1")
-        _check("weight_decay", weight_decay, weight_decay >= 0)
+        _check(lr >= 0, f"Invalid learning rate: {lr}")
+        _check(eps >= 0, f"Invalid epsilon value: {eps}")
+        _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
+        _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
+        _check(weight_decay >= 0, f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(
             lr=lr,
             betas=tuple(betas),

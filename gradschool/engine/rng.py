@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.engine.tensor import _DEFAULT_DTYPE, Tensor, _shape
+from gradschool.engine.tensor import DEFAULT_DTYPE, Tensor, as_shape
 
 
 class _State:
@@ -36,13 +36,13 @@ def set_rng_state(state: dict) -> None:
     _State.generator.bit_generator.state = state
 
 
-def randn(*shape: int, dtype: Any = _DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    data = _State.generator.standard_normal(_shape(shape)).astype(dtype)
+def randn(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    data = _State.generator.standard_normal(as_shape(shape)).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 
-def rand(*shape: int, dtype: Any = _DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    data = _State.generator.random(_shape(shape)).astype(dtype)
+def rand(*shape: int, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
+    data = _State.generator.random(as_shape(shape)).astype(dtype)
     return Tensor(data, requires_grad=requires_grad)
 
 

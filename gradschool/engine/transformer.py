@@ -1,4 +1,4 @@
-"""The pieces of a transformer, as functions: token embedding, layer norm, attention.
+"""The pieces of a transformer, as functions: token embedding and layer norm.
 
 Read this after `functional.py`. A GPT (Radford et al. 2018, 2019; Karpathy's nanoGPT) needs
 only three things the engine did not have yet:
@@ -11,25 +11,24 @@ only three things the engine did not have yet:
    which takes half a page to derive by hand, comes from the primitives for free.
 3. `scaled_dot_product_attention(q, k, v, ...)`: softmax(q k^T / sqrt(d) + mask) v (Vaswani
    et al. 2017, section 3.2.1), with the causal mask that keeps position t from looking at
-   t+1, t+2, ... A composite too: matmul, a masked fill, softmax, dropout, matmul.
+   t+1, t+2, ... A composite too: matmul, a masked fill, softmax, dropout, matmul. It is
+   written at the end of `functional.py`, beside the softmax and dropout it is made of.
 
 The names and arguments are torch's (`torch.nn.functional.embedding`, `.layer_norm`,
-`.scaled_dot_product_attention`), and `functional.py` re-exports them, so model code that calls
-`nn.functional.scaled_dot_product_attention` runs unchanged on either engine.
+`.scaled_dot_product_attention`), and `functional.py` re-exports the two here, so model code
+that calls `nn.functional.layer_norm` runs unchanged on either engine.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from gradschool.engine.functional import dropout, softmax
 from gradschool.engine.tensor import Tensor
 
-__all__ = ["embedding", "layer_norm", "scaled_dot_product_attention"]
+__all__ = ["embedding", "layer_norm"]
 
 
 # ---- embedding: a primitive ----------------------------------------------------------------
@@ -113,49 +112,3 @@ def layer_norm(
     if bias is not None:
         out = out + bias
     return out
-
-
-# ---- attention: a composite ----------------------------------------------------------------
-
-
-def scaled_dot_product_attention(
-    query: Tensor,
-    key: Tensor,
-    value: Tensor,
-    attn_mask: Any = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-) -> Tensor:
-    """softmax(q k^T * scale + mask) v, torch's `F.scaled_dot_product_attention`.
-
-    query: (..., L, E), key: (..., S, E), value: (..., S, Ev) -> (..., L, Ev); in a GPT the
-    leading dims are (B, n_head) and L = S = T. `scale` defaults to 1 / sqrt(E): without it
-    the dot products grow like sqrt(E) and the softmax saturates (Vaswani et al. 2017).
-    `is_causal` masks out every key after the query's position (the lower-triangular mask);
-    a boolean `attn_mask` keeps where True, a float one is added to the scores.
-
-    NOTE: masked scores are set to -inf *before* the softmax, so their weights are exactly 0
-    and their gradient is 0; the max-shift inside softmax keeps that free of NaN as long as
-    each row keeps at least one key (the diagonal, under the causal mask).
-    NOTE: as in torch, `dropout_p` is applied whenever it is > 0; a model passes
-    `dropout_p if self.training else 0.0`.
-    """
-    L, S = query.shape[-2], key.shape[-2]
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, S)
-    if is_causal:
-        if attn_mask is not None:
-            raise RuntimeError("scaled_dot_product_attention: give is_causal or attn_mask")
-        keep = np.tril(np.ones((L, S), dtype=bool))  # keep[i, j]: j <= i
-        scores = scores.masked_fill(~keep, -math.inf)
-    elif attn_mask is not None:
-        mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-        if mask.dtype == bool:
-            scores = scores.masked_fill(~mask, -math.inf)
-        else:
-            scores = scores + Tensor(mask.astype(scores.dtype))
-    weights = softmax(scores, dim=-1)  # (..., L, S), each row sums to 1
-    if dropout_p > 0:
-        weights = dropout(weights, dropout_p, training=True)
-    return weights @ value  # (..., L, Ev)

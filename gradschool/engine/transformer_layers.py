@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from gradschool.engine import init
-from gradschool.engine.nn import Module, Parameter
+from gradschool.engine.module import Module, Parameter
 from gradschool.engine.tensor import Tensor
 from gradschool.engine.transformer import embedding, layer_norm
 

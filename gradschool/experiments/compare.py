@@ -35,6 +35,7 @@ from typing import Any
 
 from gradschool.config import Config, apply_overrides, load_config
 from gradschool.errors import ConfigError, TrainingError
+from gradschool.settings import split_values
 from gradschool.train.callbacks import Callback
 
 __all__ = [
@@ -66,27 +67,6 @@ class CompareRun:
 # ---- the plan: which configs to run -------------------------------------------------------------
 
 
-def _split_values(text: str) -> list[str]:
-    """Split "v1,v2,[1,2]" on the commas outside brackets and quotes."""
-    values, depth, quote, current = [], 0, "", ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            values.append(current.strip())
-            current = ""
-            continue
-        current += char
-    values.append(current.strip())
-    return [v for v in values if v]
-
-
 def parse_vary(spec: str) -> tuple[str, list[str]]:
     """`"batch_size=full,64,1"` -> ("batch_size", ["full", "64", "1"]).
 
@@ -95,7 +75,7 @@ def parse_vary(spec: str) -> tuple[str, list[str]]:
     """
     key, eq, values = spec.partition("=")
     key = key.strip().lstrip("-")
-    parts = _split_values(values)
+    parts = split_values(values)
     if not eq or not key or not parts:
         raise ConfigError(
             f"--vary {spec!r} must be KEY=VALUE1,VALUE2,..., e.g. --vary batch_size=full,64,1 "
@@ -171,7 +151,7 @@ def run_compare(
     (e.g. one that records the loss of every batch, finer than the epoch history).
     """
     from gradschool.train.run import RunDir
-    from gradschool.train.trainer import fit
+    from gradschool.trust.dp import fit_for
 
     results: list[CompareRun] = []
     prepared: dict[tuple[str, int], Any] = {}
@@ -189,7 +169,7 @@ def run_compare(
         extra = callbacks(i, result) if callbacks is not None else []
         start = time.perf_counter()
         try:
-            fit(
+            fit_for(config)(
                 config,
                 data=prepared.get(key),
                 run=run,

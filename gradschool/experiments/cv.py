@@ -118,7 +118,7 @@ def cross_validate(
     Every fold uses the same config (and so the same seed: the same initial weights), so the
     spread of the scores comes from the data alone. `on_fold` is called after each fold.
     """
-    from gradschool.train.trainer import fit
+    from gradschool.trust.dp import fit_for
 
     if not isinstance(folds, int) or folds < 2:
         raise ConfigError(f"cross-validation needs at least 2 folds, got {folds!r} (--folds 5).")
@@ -138,7 +138,7 @@ def cross_validate(
             val_idx=val_idx,
             with_test=False,
         )
-        trainer = fit(config, data=data, console=False)
+        trainer = fit_for(config)(config, data=data, console=False)
         # The final model (the best epoch's, when early stopping restored it) on its fold.
         measured = trainer.evaluate(data.X_val, data.y_val)
         result = FoldResult(

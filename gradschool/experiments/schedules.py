@@ -17,9 +17,9 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradschool.config import Config, _nodes, apply_overrides
+from gradschool.config import Config, apply_overrides
 from gradschool.errors import ConfigError
-from gradschool.experiments.compare import _split_values
+from gradschool.settings import paths, split_values
 from gradschool.train.builders import schedule_lrs
 
 __all__ = ["format_values", "parse_schedule_spec", "schedule_curves"]
@@ -29,14 +29,14 @@ def parse_schedule_spec(spec: str) -> tuple[str, list[str]]:
     """`"step:gamma=0.5,step_size=20"` -> ("step", ["--schedule.gamma=0.5", ...])."""
     name, _, params = spec.partition(":")
     args = [f"--schedule.name={name.strip()}"]
-    for item in _split_values(params):
+    for item in split_values(params):
         key, eq, value = item.partition("=")
         key = key.strip().lstrip("-").replace("-", "_")
         if not eq or not key:
             raise ConfigError(
                 f"schedule {spec!r}: each parameter is key=value, e.g. step:gamma=0.5,step_size=10"
             )
-        if "." not in key and f"schedule.{key}" in _nodes(Config):
+        if "." not in key and f"schedule.{key}" in paths(Config):
             key = f"schedule.{key}"
         args.append(f"--{key}={value}")
     return spec, args

@@ -43,27 +43,21 @@ import itertools
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gradschool.config import Config, load_config, to_toml, with_updates
+from gradschool.config import Config, apply_overrides, load_config, to_toml, with_updates
 from gradschool.data.datasets import Dataset, load_dataset
 from gradschool.data.prepare import prepare_data
 from gradschool.errors import ConfigError, TrainingError
+from gradschool.settings import read_toml
 from gradschool.train.callbacks import Callback
 from gradschool.train.early_stopping import resolve_mode
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = [
     "Param",
@@ -210,24 +204,6 @@ class SearchSpec:
     source: str = ""
 
 
-def _find(path_or_name: str | os.PathLike[str]) -> tuple[str, str]:
-    path = Path(path_or_name)
-    if path.is_file():
-        return str(path), path.read_text(encoding="utf-8")
-    bundled = resources.files("gradschool") / "configs" / "search" / f"{path_or_name}.toml"
-    if not str(path_or_name).endswith(".toml") and bundled.is_file():
-        return f"gradschool/configs/search/{path_or_name}.toml", bundled.read_text("utf-8")
-    names = sorted(
-        p.name[:-5]
-        for p in (resources.files("gradschool") / "configs" / "search").iterdir()
-        if p.name.endswith(".toml")
-    )
-    raise ConfigError(
-        f"search file '{path_or_name}' does not exist. Give the path of a TOML file with a "
-        f"[space] table, or a bundled search: {', '.join(names) or '(none)'}."
-    )
-
-
 def load_search(
     path_or_name: str | os.PathLike[str],
     overrides: list[str] | tuple[str, ...] = (),
@@ -235,13 +211,7 @@ def load_search(
 ) -> SearchSpec:
     """Read a search file; `overrides` (--key value) change the base config, `changes`
     (method=, trials=, metric=, seed=) the [search] table."""
-    from gradschool.config import apply_overrides
-
-    source, text = _find(path_or_name)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"search file '{source}' is not valid TOML: {err}.") from None
+    source, data = read_toml(path_or_name, bundled="configs/search", kind="search file")
     search = dict(data.pop("search", {}))
     space = data.pop("space", {})
     search.update({k: v for k, v in changes.items() if v is not None})
@@ -338,7 +308,7 @@ def run_trial(
     callbacks: list[Callback] | None = None,
 ) -> Trial:
     """Train one candidate through `train.fit`, blind to the test split; score it on val."""
-    from gradschool.train.trainer import fit
+    from gradschool.trust.dp import fit_for
 
     trial = Trial(number, params)
     start = time.perf_counter()
@@ -346,7 +316,7 @@ def run_trial(
     trial.config = config
     data = prepare_data(config.data, config.train.seed, dataset=dataset, with_test=False)
     try:
-        trainer = fit(config, data=data, console=False, callbacks=callbacks)
+        trainer = fit_for(config)(config, data=data, console=False, callbacks=callbacks)
     except TrainingError:
         # A diverging candidate (a learning rate too high) is a result, not a crash.
         trial.status, trial.score = "failed: the loss diverged", None

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.track.grader import Case, CaseFailed, compare, fmt_shape
 from gradschool.track.oracle import TOL, Context, EngineSide, Fn, TorchSide, expected, make, seed_of
+from gradschool.track.results import Case, CaseFailed, compare, fmt_shape
 
 # ---- primitives and composites ---------------------------------------------------------------
 
@@ -224,7 +224,7 @@ def graph_case(ctx: Context, label: str, fn: Fn, inputs: list[np.ndarray], names
         side = ctx.learner
         xs = [side.tensor(a.copy(), True) for a in inputs]
         out = fn(side, *xs)
-        _check_order(ctx.learner.T._topological_order(out), out)
+        _check_order(ctx.learner.T.topological_order(out), out)
         out.backward(np.array(w))
         atol, rtol = ctx.tol
         for x, name, exp in zip(xs, names, exp_grads):

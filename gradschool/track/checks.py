@@ -22,8 +22,8 @@ from gradschool.track.cases import (
     optim_of,
     sched_case,
 )
-from gradschool.track.grader import Case, fmt_shape
 from gradschool.track.oracle import KINDS, Context, Fn, make, seed_of, shapes_text
+from gradschool.track.results import Case, fmt_shape
 from gradschool.track.steps import Step
 
 _BINARY_SHAPES = [
@@ -461,7 +461,7 @@ def _check_conv2d(ctx: Context) -> list[Case]:
 
 def _check_attention(ctx: Context) -> list[Case]:
     rng = np.random.default_rng(seed_of("attention"))
-    modules = [ctx.module("transformer")]
+    modules = [ctx.module("functional")]
     causal_keep = np.tril(np.ones((4, 6), dtype=bool)) | (rng.random((4, 6)) < 0.3)
     specs: list[tuple[str, tuple, tuple, str, dict]] = [
         ("causal", (2, 2, 5, 4), (2, 2, 5, 4), "random", {"is_causal": True}),

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.track.grader import Failure, StepResult
+from gradschool.track.results import Failure, StepResult
 
 _STATUS = {
     "en": {"passed": "passed", "failed": "FAILED", "not started": "not started", "error": "ERROR"},

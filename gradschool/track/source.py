@@ -38,6 +38,7 @@ MODULES: dict[str, str] = {
     "__init__.py": "gradschool.engine",
     "tensor.py": "gradschool.engine.tensor",
     "functional.py": "gradschool.engine.functional",
+    "module.py": "gradschool.engine.module",
     "nn.py": "gradschool.engine.nn",
     "nn_utils.py": "gradschool.engine.nn_utils",
     "init.py": "gradschool.engine.init",

@@ -382,7 +382,7 @@ x 的每个元素都恰好被加进了它所在的那个和里一次，所以它
         (
             Blank(
                 "tensor.py",
-                "_topological_order",
+                "topological_order",
                 _doc(
                     """
 Every node of the graph that needs a gradient, each listed after all of its parents.
@@ -791,7 +791,7 @@ product: input (N, C, H, W), weight (O, C, kh, kw), bias (O,) or None -> (N, O, 
     out[n, o, i, j] = bias[o] + sum over c, a, b of weight[o, c, a, b] * patch(i, j)[c, a, b]
 
 with OH = (H + 2 * padding - kh) // stride + 1 (OW likewise). stride and padding are an
-int or a pair (_pair(value, name) makes a pair); padding may also be "valid" or "same"
+int or a pair (as_pair(value, name) makes a pair); padding may also be "valid" or "same"
 (_conv_padding turns them into numbers).
 1. windows = sliding_windows(input, (kh, kw), stride, padding): (N, C, OH, OW, kh, kw)
 2. cols: one patch per row, (N * OH * OW, C * kh * kw) (permute, then reshape)
@@ -808,7 +808,7 @@ input (N, C, H, W)、weight (O, C, kh, kw)、bias (O,) 或 None -> (N, O, OH, OW
     out[n, o, i, j] = bias[o] + 对 c, a, b 求和 weight[o, c, a, b] * patch(i, j)[c, a, b]
 
 其中 OH = (H + 2 * padding - kh) // stride + 1（OW 同理）。stride、padding 可以是整数或
-二元组（_pair(value, name) 会变成二元组）；padding 还可以是 "valid" 或 "same"
+二元组（as_pair(value, name) 会变成二元组）；padding 还可以是 "valid" 或 "same"
 （_conv_padding 会换算成数字）。
 1. windows = sliding_windows(input, (kh, kw), stride, padding)：(N, C, OH, OW, kh, kw)
 2. cols：每行一个小块，(N * OH * OW, C * kh * kw)（先 permute 再 reshape）
@@ -839,7 +839,7 @@ input (N, C, H, W)、weight (O, C, kh, kw)、bias (O,) 或 None -> (N, O, OH, OW
         ),
         (
             Blank(
-                "transformer.py",
+                "functional.py",
                 "scaled_dot_product_attention",
                 _doc(
                     """

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from gradschool import __version__
 from gradschool.errors import GradschoolError
 from gradschool.track.source import MODULES, is_untouched, workspace_text
 from gradschool.track.steps import LANGS, STEPS, Step
+from gradschool.version import __version__
 
 PACKAGE = "engine"
 MARKER = "track.json"

@@ -156,7 +156,8 @@ def build_scheduler(
     max_steps: int | None = None,
 ) -> Any | None:
     """The schedule `schedule_config.name` (after an optional linear warm-up), or None for a
-    constant learning rate.
+    constant learning rate. The settings are validated already (config.ScheduleConfig says,
+    for one, that plateau and onecycle take no warm-up).
 
     `interval` says what one scheduler step is: an epoch or a batch (optimizer step).
     `max_steps` (train.max_steps) shortens the run, and so the default T, to where it stops.
@@ -166,11 +167,6 @@ def build_scheduler(
     run = schedule_length(c, steps_per_epoch, epochs, max_steps)
     W = c.warmup_steps
     T = c.total_steps or max(run - W, 1)
-    if W and c.name in ("plateau", "onecycle"):
-        raise ConfigError(
-            f"schedule.warmup_steps cannot be combined with schedule.name = {c.name!r}; set it "
-            f"to 0."
-        )
     if c.name == "onecycle" and run > T:
         raise ConfigError(
             f"schedule.total_steps = {T} is shorter than the run ({run} {c.interval} steps), "

@@ -1,6 +1,8 @@
 """What happens around the loop, kept out of the loop: printing, logging, saving, plotting.
 
-Each callback sees the `Trainer` at four moments: when fitting starts, after each batch,
+Each callback sees the `Trainer` at these moments: once it is built (`on_setup`, before
+anything is trained or written), when fitting starts, between each batch's backward pass and
+its optimizer step (`on_before_step`: where DP-SGD replaces the gradients), after each batch,
 after each epoch (with that epoch's row of metrics) and when fitting ends. The loop itself
 stays the few lines of the seed's example; everything else plugs in here.
 """
@@ -19,11 +21,19 @@ if TYPE_CHECKING:
 class Callback:
     """Override the moments you need. State to keep across a resume goes in state_dict()."""
 
+    def on_setup(self, trainer: Trainer) -> None:
+        """The trainer is built (model, optimizer, batches): check what must hold and prepare.
+        An error here stops the run before it trains or writes anything."""
+
     def on_fit_start(self, trainer: Trainer) -> None:
         pass
 
     def on_epoch_start(self, trainer: Trainer) -> None:
         pass
+
+    def on_before_step(self, trainer: Trainer) -> None:
+        """The batch's gradients are in each parameter's .grad (clipped, if asked); the
+        optimizer steps next."""
 
     def on_batch_end(self, trainer: Trainer, loss: Any) -> None:
         pass
@@ -56,8 +66,9 @@ class ProgressBar(Callback):
     def on_epoch_start(self, trainer: Trainer) -> None:
         if self.enabled:
             epoch, total = trainer.state.epoch + 1, trainer.config.train.epochs
+            loader = trainer.loader
             self.bar = tqdm(
-                total=len(trainer.loader),
+                total=len(loader) if hasattr(loader, "__len__") else None,  # RL: not known
                 desc=f"epoch {epoch}/{total}",
                 leave=False,
                 unit="batch",
@@ -119,10 +130,10 @@ class ConsoleLogger(Callback):
 
 class RunLogger(Callback):
     """Keeps the run directory current: metrics.csv and the checkpoint after every epoch, the
-    plots and report.md at the end."""
+    plots and report.md at the end (unless `report=False`: the caller writes its own)."""
 
-    def __init__(self, checkpoint_every: int = 1) -> None:
-        self.checkpoint_every = checkpoint_every
+    def __init__(self, checkpoint_every: int = 1, report: bool = True) -> None:
+        self.checkpoint_every, self.report = checkpoint_every, report
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
         run = trainer.run
@@ -135,6 +146,6 @@ class RunLogger(Callback):
         from gradschool import plots
 
         history = trainer.state.history
-        if history:
+        if history and self.report:
             plots.plot_history(history, trainer.run.plot_path("curves.png"))
             trainer.run.write_report(trainer)

@@ -29,9 +29,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gradschool.checkpoint import atomic_write_text
 from gradschool.errors import CheckpointError, ConfigError
 from gradschool.train.callbacks import Callback
-from gradschool.train.checkpoint import atomic_write_text
 from gradschool.train.early_stopping import resolve_mode
 
 if TYPE_CHECKING:

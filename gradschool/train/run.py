@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gradschool import __version__
+from gradschool.checkpoint import atomic_write_text
 from gradschool.config import Config, load_config, save_config
 from gradschool.errors import CheckpointError
-from gradschool.train.checkpoint import atomic_write_text
+from gradschool.version import __version__
 
 
 def git_commit() -> str | None:
@@ -72,12 +72,17 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, config: Config) -> RunDir:
-        """A new directory under `config.train.out_dir`, named by the config or generated."""
+    def create(cls, config: Any, name: str | None = None) -> RunDir:
+        """A new directory under `config.train.out_dir`, named by `config.train.run_name`,
+        else `name`, else generated from the config; "-2", "-3"... if it is taken."""
         out = Path(config.train.out_dir)
-        name = config.train.run_name or (
-            f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
-            f"{time.strftime('%Y%m%d-%H%M%S')}"
+        name = (
+            config.train.run_name
+            or name
+            or (
+                f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
+                f"{time.strftime('%Y%m%d-%H%M%S')}"
+            )
         )
         # NOTE: data set names may hold ':' (fsdd-speaker:theo), which Windows forbids in paths.
         name = re.sub(r"[^\w.+-]", "-", name)
@@ -166,7 +171,7 @@ class RunDir:
                 writer.writeheader()
                 writer.writerows(history)
 
-        from gradschool.train.checkpoint import atomic_write
+        from gradschool.checkpoint import atomic_write
 
         atomic_write(self.metrics_path, write)
 
@@ -196,7 +201,8 @@ class RunDir:
             f"- epochs: {last['epoch']} of {config.train.epochs}"
             + (f" (stopped: {trainer.state.stop_reason})" if trainer.state.stop_reason else ""),
             f"- training time: {trainer.state.train_time:.1f} s, {trainer.state.step} steps",
-            *_privacy_line(trainer, last),
+            # A task may add lines of its own (DP-SGD: the privacy spent).
+            *getattr(trainer.task, "report_lines", lambda trainer, last: [])(trainer, last),
             "",
             "## Epochs",
             "",
@@ -222,19 +228,6 @@ class RunDir:
             return []
         with open(self.metrics_path, newline="") as f:
             return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def _privacy_line(trainer: Any, last: dict[str, Any]) -> list[str]:
-    """A DP-SGD run's privacy spent (docs/trust.md); nothing for other runs."""
-    privacy = getattr(trainer, "privacy", None)
-    if privacy is None or last.get("epsilon") is None:
-        return []
-    dp = trainer.config.dp
-    return [
-        f"- privacy: DP-SGD, (epsilon {last['epsilon']:.3f}, delta {dp.delta:g})-DP; noise "
-        f"multiplier {privacy.noise_multiplier:.4g}, clipping norm {dp.max_grad_norm:g}, "
-        f"sampling rate {privacy.sample_rate:.4g}"
-    ]
 
 
 def _model_shape(model_config: Any) -> str:

@@ -1,9 +1,15 @@
 """What is being learned: the part of training that differs between problems.
 
 The loop in trainer.py is the same for every experiment. A *task* supplies the three things
-that are not: the batches (`make_loader`), the loss of a batch (`loss`) and the metrics
-measured after each epoch (`metrics`). Classification of images or sounds is one task;
-next-character prediction (the GPT) is another.
+that are not: the batches (`make_loader`), the loss of a batch (`batch_loss`, here the model's
+output scored by `loss`) and the metrics measured after each epoch (`metrics`). Classification
+of images or sounds is one task; next-character prediction (the GPT) is another; DP-SGD's
+Poisson batches (trust/dp.py) and an RL agent's rollouts (apps/rl_task.py) are tasks too.
+
+Optional hooks the loop and the run directory use when a task has them: `build_model(backend)`
+(a network the config's [model] does not describe), `format_row(row)` (its console line),
+`run_info()` (what run.json keeps), `report_lines(trainer, last_row)` (lines of report.md) and
+`resumable = False` (a run that `gradschool train --resume` cannot continue).
 """
 
 from __future__ import annotations
@@ -21,7 +27,19 @@ if TYPE_CHECKING:
     from gradschool.train.trainer import Trainer
 
 
-class ClassificationTask:
+class SupervisedTask:
+    """Batches of (inputs, targets): the loss of a batch scores the model's output."""
+
+    def batch_loss(self, backend: Any, net: Any, batch: tuple[Any, Any]) -> tuple[Any, int]:
+        """(the batch's loss, with a graph for backward; how many examples it holds)."""
+        xb, yb = batch
+        return self.loss(backend.F, net(backend.tensor(xb)), backend.tensor(yb)), len(yb)
+
+    def loss(self, F: Any, output: Any, y: Any) -> Any:
+        raise NotImplementedError
+
+
+class ClassificationTask(SupervisedTask):
     """Inputs X, integer labels y; cross-entropy loss; accuracy on validation and test sets."""
 
     def __init__(self, data: Prepared) -> None:
@@ -46,28 +64,7 @@ class ClassificationTask:
         # NOTE: augmented batches are made in NumPy, so with data.augment the inputs stay
         # NumPy arrays and each augmented batch is converted by the loop's backend.tensor().
         stage = backend.stage if not augmenter else np.asarray
-        if config.dp.enabled:
-            from gradschool.trust.dp import PoissonLoader
-
-            # DP-SGD: each example joins each batch with probability batch_size / N (its
-            # privacy accounting assumes exactly this sampling; docs/trust.md).
-            loader = PoissonLoader(
-                stage(self.data.X_train),
-                stage(self.data.y_train),
-                batch_size=config.data.batch_size,
-                seed=config.train.seed,
-            )
-        else:
-            loader = DataLoader(
-                stage(self.data.X_train),
-                stage(self.data.y_train),
-                batch_size=config.data.batch_size,
-                shuffle=config.data.shuffle,
-                seed=config.train.seed,
-                # Data-parallel: this process's part of each global batch (distributed.py).
-                rank=backend.rank,
-                world_size=backend.world_size,
-            )
+        loader = self.batches(stage(self.data.X_train), stage(self.data.y_train), backend, config)
         if not augmenter:
             return loader
         if self.data.X_train.ndim != 4:
@@ -77,6 +74,21 @@ class ClassificationTask:
                 f"{self.data.X_train.shape}. Leave data.augment empty for this data set."
             )
         return AugmentedLoader(loader, augmenter, config.train.seed)
+
+    def batches(self, X: Any, y: Any, backend: Any, config: Any) -> Any:
+        """How batches are drawn from the (staged) training set: shuffled mini-batches, each
+        process its own part of every global batch. An extension may draw them another way
+        (DP-SGD: Poisson sampling, gradschool/trust/dp.py)."""
+        return DataLoader(
+            X,
+            y,
+            batch_size=config.data.batch_size,
+            shuffle=config.data.shuffle,
+            seed=config.train.seed,
+            # Data-parallel: this process's part of each global batch (distributed.py).
+            rank=backend.rank,
+            world_size=backend.world_size,
+        )
 
     def _background(self) -> np.ndarray | float:
         """The value of a black (0) pixel after normalisation, per channel: what augmentation
@@ -126,7 +138,7 @@ class ClassificationTask:
         return {"loss": loss, "acc": acc, "y_pred": y_pred, "logits": logits}
 
 
-class LanguageModelTask:
+class LanguageModelTask(SupervisedTask):
     """Next-character prediction on text (the GPT): random windows of token ids in, the
     cross-entropy of every position's prediction of the following token out.
 

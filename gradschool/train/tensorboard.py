@@ -227,7 +227,7 @@ class TensorBoardLogger(Callback):
         if self._sample is None:
             return
         if self._sample == "text":
-            from gradschool.apps.gpt import from_trainer, sample
+            from gradschool.generation import from_trainer, sample
 
             loaded = from_trainer(trainer)
             prompt = "\n" if "\n" in loaded.vocab.chars else loaded.vocab.chars[0]

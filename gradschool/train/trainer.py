@@ -1,7 +1,8 @@
 """The one training loop.
 
 Every experiment in gradschool runs through `Trainer.fit`: the seed's example, the
-gradient-descent comparisons, cross-validation folds, hyper-parameter trials. At its heart
+gradient-descent comparisons, cross-validation folds, hyper-parameter trials, private (DP-SGD)
+training and the reinforcement-learning agents. At its heart
 are the five lines of the source's worked example (section 4):
 
     y_hat = model(x)                 # forward
@@ -12,7 +13,9 @@ are the five lines of the source's worked example (section 4):
 
 The trainer does not know which engine runs it: it speaks only through a `Backend`
 (`backend.tensor`, `backend.nn`, `backend.optim`...). Printing, logging, checkpoints and
-plots are callbacks (callbacks.py), not code in the loop.
+plots are callbacks (callbacks.py), not code in the loop; what differs between problems is
+the task (tasks.py). DP-SGD (trust/dp.py) and RL (apps/rl_task.py) plug in through those
+same two extension points, so this package imports neither (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.backends import backend_for
+from gradschool.backends import Backend, backend_for
 from gradschool.config import Config
 from gradschool.distributed import check_sharded
-from gradschool.errors import CheckpointError, TrainingError
+from gradschool.errors import CheckpointError, ConfigError, TrainingError
 from gradschool.models import build_model
 from gradschool.threads import set_threads
 from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
@@ -59,7 +62,10 @@ class Trainer:
 
     `data` may be given (cross-validation passes each fold's arrays); `run` is the run
     directory to log into, or None for a run that writes nothing (experiments, tests).
-    What is learned (the batches, the loss, the metrics) comes from a task (tasks.py).
+    What is learned (the batches, the loss, the metrics) comes from a task (tasks.py); `task`
+    replaces the one the config names (DP-SGD's Poisson batches, an RL agent's rollouts).
+    `report=False` leaves plots/curves.png and report.md to the caller (RL writes its own,
+    after evaluating the agent).
     """
 
     def __init__(
@@ -70,39 +76,46 @@ class Trainer:
         run: RunDir | None = None,
         callbacks: list[Callback] | None = None,
         console: bool = True,
+        backend: Backend | None = None,
+        task: Any = None,
+        report: bool = True,
     ) -> None:
         self.config = config
-        # Engine, device, and this process's place among data-parallel processes (if any).
-        self.backend = backend = backend_for(config.train)
+        # Engine, device, and this process's place among data-parallel processes (if any);
+        # `gradschool train` builds it first (train/launch.py), so a bad device fails early.
+        self.backend = backend = backend if backend is not None else backend_for(config.train)
         backend.manual_seed(config.train.seed)
         if config.train.threads:  # CPU threads of BLAS and torch (0: their defaults)
             set_threads(config.train.threads)
-        self.task = task = build_task(config, data)
+        self.task = task = task if task is not None else build_task(config, data)
         self.data = task.data
-        self.model = backend.cast_model(
-            build_model(backend.nn, config.model, task.input_shape, task.num_classes)
+        # The network the config describes, or one a task builds itself (RL: the policy and
+        # value nets as one module).
+        build = getattr(task, "build_model", None)
+        model = (
+            build(backend)
+            if build is not None
+            else build_model(backend.nn, config.model, task.input_shape, task.num_classes)
         )
+        self.model = backend.cast_model(model)
         # What the loop calls: the model itself, or compiled / DDP-wrapped around the same
         # parameters (backends.py). self.model stays the plain module for state_dict and eval.
         self.net = backend.prepare_model(self.model, config.train)
         self.optimizer = build_optimizer(backend, self.model.parameters(), config.optim)
         self.loader = task.make_loader(backend, config)
         check_sharded(self.loader, backend.world_size)  # data-parallel: own batches
+        # NOTE: a loader that cannot know its length ahead (RL's rollouts end an epoch after
+        # so many environment steps) counts as one batch per epoch for the schedule's length;
+        # it takes epoch-interval schedules.
         self.scheduler = build_scheduler(
             backend,
             self.optimizer,
             config.schedule,
-            len(self.loader),
+            len(self.loader) if hasattr(self.loader, "__len__") else 1,
             config.train.epochs,
             config.train.max_steps,
         )
-        # DP-SGD (config [dp]; gradschool/trust/dp.py): per-example clipping and noise
-        # between backward and step, over the task's Poisson-sampled batches.
-        self.privacy = None
-        if config.dp.enabled:
-            from gradschool.trust.dp import make_private
-
-            self.privacy = make_private(self, console and backend.is_main)
+        self.grad_norms: list[Any] = []  # the last batch's gradient norms, before clipping
         self.state = TrainState()
         self.run = run
         self.callbacks: list[Callback] = [ProgressBar(config.train.progress)]
@@ -114,25 +127,28 @@ class Trainer:
         if run is not None:
             # NOTE: before RunLogger, so the last checkpoint holds which best ones are kept.
             self.callbacks.append(ModelCheckpoint.from_config(config.train))
-            self.callbacks.append(RunLogger(config.train.checkpoint_every))
+            self.callbacks.append(RunLogger(config.train.checkpoint_every, report=report))
             if "tensorboard" in config.train.log:
                 from gradschool.train.tensorboard import TensorBoardLogger
 
                 self.callbacks.append(TensorBoardLogger(config.train.log_histograms))
         self.callbacks += callbacks or []
         self.stop = False  # a callback (early stopping) may set this
+        for cb in self.callbacks:
+            cb.on_setup(self)
 
     # ---- the loop --------------------------------------------------------------------------
 
     def fit(self) -> list[dict[str, Any]]:
         """Train until `config.train.epochs` epochs are done (or a callback stops it)."""
-        backend, model, optimizer = self.backend, self.model, self.optimizer
-        loss_fn, F = self.task.loss, backend.F
+        backend, optimizer, task = self.backend, self.optimizer, self.task
+        model = self.model
         max_steps = self.config.train.max_steps
         l1 = self.config.train.l1
         clip = self.config.optim.clip_grad_norm
         per_batch = self.scheduler is not None and self.config.schedule.interval == "batch"
         net, precision = self.net, self.config.train.precision
+        _refuse_unplugged(self)
         for cb in self.callbacks:
             cb.on_fit_start(self)
         try:
@@ -143,18 +159,17 @@ class Trainer:
                     cb.on_epoch_start(self)
                 lr = self.optimizer.param_groups[0]["lr"]
                 start, running, batches = time.perf_counter(), None, 0
-                for xb, yb in self.loader:
-                    x, y = backend.tensor(xb), backend.tensor(yb)
+                for batch in self.loader:
                     with backend.autocast(precision):  # bf16: forward and loss only
-                        loss = loss_fn(F, net(x), y)
+                        loss, examples = task.batch_loss(backend, net, batch)
                     # A penalty on the weights joins the objective, not the logged loss.
                     objective = loss + l1_penalty(model, l1) if l1 else loss
                     optimizer.zero_grad()
                     objective.backward()
-                    if self.privacy is not None:  # DP-SGD: .grad := clipped sum + noise
-                        self.privacy.privatize()
-                    elif clip is not None:  # gradient clipping, between backward and step
-                        backend.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                    if clip is not None:  # gradient clipping, between backward and step
+                        self.grad_norms = self._clip_gradients(clip)
+                    for cb in self.callbacks:  # DP-SGD: .grad := clipped sum + noise
+                        cb.on_before_step(self)
                     optimizer.step()
                     if per_batch:
                         self.scheduler.step()
@@ -162,7 +177,7 @@ class Trainer:
                     running = loss.detach() if running is None else running + loss.detach()
                     batches += 1
                     self.state.step += 1
-                    self.state.examples_seen += len(yb)
+                    self.state.examples_seen += examples
                     if batches % CHECK_EVERY == 0:
                         self._check_finite(running, batches)
                     for cb in self.callbacks:
@@ -187,6 +202,18 @@ class Trainer:
                 cb.on_fit_end(self)
         return self.state.history
 
+    def _clip_gradients(self, max_norm: float) -> list[Any]:
+        """Rescale the gradient to norm <= max_norm; return the norm(s) before clipping.
+
+        With optim.clip_per_module, each top-level module is clipped on its own (an
+        actor-critic's policy and value nets: clipped together, the value net's far larger
+        gradient would set the joint norm and shrink the policy's to almost nothing).
+        """
+        clip = self.backend.nn.utils.clip_grad_norm_
+        if self.config.optim.clip_per_module:
+            return [clip(child.parameters(), max_norm) for child in self.model.children()]
+        return [clip(self.model.parameters(), max_norm)]
+
     def _check_finite(self, running: Any, batches: int) -> float:
         """The summed loss so far; stop with a clear message if it is NaN or infinite."""
         if running is not None:
@@ -198,13 +225,16 @@ class Trainer:
             return total
         self.state.stop_reason = "non-finite loss"
         where = f"in epoch {self.state.epoch + 1}, within its first {batches} batches"
-        saved = (
-            f"The last good checkpoint (epoch {self.state.epoch}) is kept in {self.run.path}; "
-            f"resume from it with a smaller rate: gradschool train --resume {self.run.path} "
-            f"--lr <smaller>."
-            if self.run is not None and self.state.epoch > 0
-            else "No epoch had finished, so there is no checkpoint to resume from."
-        )
+        saved = "No epoch had finished, so there is no checkpoint to resume from."
+        if self.run is not None and self.state.epoch > 0:
+            kept = self.run.path
+            saved = f"The last good checkpoint (epoch {self.state.epoch}) is kept in {kept}"
+            saved += (
+                f"; resume from it with a smaller rate: gradschool train --resume "
+                f"{self.run.path} --lr <smaller>."
+                if getattr(self.task, "resumable", True)
+                else "."
+            )
         raise TrainingError(
             f"the training loss became {total} {where} (lr = "
             f"{self.optimizer.param_groups[0]['lr']}). The steps diverged: the learning rate "
@@ -224,8 +254,6 @@ class Trainer:
         # stopping and plateau schedules decide the same in all of them.
         main = self.backend.is_main
         row.update(self.backend.broadcast_object(self.task.metrics(self) if main else None))
-        if self.privacy is not None:  # privacy spent so far: (epsilon, delta)-DP
-            row["epsilon"] = self.privacy.epsilon(self.state.step)
         row.update(epoch_time=epoch_time, train_time=self.state.train_time)
         return row
 
@@ -252,6 +280,7 @@ class Trainer:
     # ---- checkpoints -----------------------------------------------------------------------
 
     def checkpoint(self) -> dict[str, Any]:
+        normalizer = getattr(self.data, "normalizer", None)  # (an RL task has no data set)
         return {
             "format": 1,
             "model": self.model.state_dict(),
@@ -266,7 +295,7 @@ class Trainer:
                 "history": self.state.history,
             },
             "callbacks": [cb.state_dict() for cb in self.callbacks],
-            "normalizer": self.data.normalizer.state_dict() if self.data.normalizer else None,
+            "normalizer": normalizer.state_dict() if normalizer is not None else None,
         }
 
     def save_checkpoint(self) -> Path:
@@ -311,11 +340,22 @@ def fit(
     resume: bool | Path = False,
     callbacks: list[Callback] | None = None,
     console: bool = True,
+    backend: Backend | None = None,
+    task: Any = None,
 ) -> Trainer:
     """Build a Trainer for `config`, optionally resume it from `run` (or, given a path, from
     that checkpoint file: what the processes other than rank 0 do, having no run), train it,
     return it."""
-    trainer = Trainer(config, data=data, run=run, callbacks=callbacks, console=console)
+    trainer = Trainer(
+        config,
+        data=data,
+        run=run,
+        callbacks=callbacks,
+        console=console,
+        backend=backend,
+        task=task,
+    )
+    _refuse_unplugged(trainer)  # before the run directory gets its first file
     if resume:
         trainer.load_checkpoint(run.find_checkpoint() if resume is True else Path(resume))
     elif run is not None:
@@ -327,3 +367,14 @@ def fit(
         )
     trainer.fit()
     return trainer
+
+
+def _refuse_unplugged(trainer: Trainer) -> None:
+    """A config that asks for DP-SGD must be trained with it: the loop itself knows nothing
+    of privacy, which plugs in as a task and a callback (gradschool/trust/dp.py)."""
+    if trainer.config.dp.enabled and getattr(trainer.task, "privacy", None) is None:
+        raise ConfigError(
+            "dp.enabled = true asks for DP-SGD, which plugs into the training loop from "
+            "gradschool.trust.dp: train with gradschool.trust.dp.fit_private(config) (what "
+            "`gradschool train --dp` runs), or switch it off with --no-dp."
+        )
