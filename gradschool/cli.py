@@ -67,6 +67,7 @@ def _train_main(args: argparse.Namespace, config: Any, run: Any, group: Any) -> 
     from gradschool.train.trainer import fit
 
     processes = f", {group.world_size} processes" if group is not None else ""
+    processes += _precision_note(config.train)
     if args.resume:
         print(f"Resuming {run.path} ({config.train.engine} engine{processes})", flush=True)
     else:
@@ -96,6 +97,18 @@ def _train_main(args: argparse.Namespace, config: Any, run: Any, group: Any) -> 
         run.write_config(config)  # e.g. a longer --epochs, so a later resume knows it
     print(f"Run saved in {run.path} (report.md, metrics.csv, plots/)")
     return 0
+
+
+def _precision_note(t: Any) -> str:
+    """`, bf16 autocast (auto: this CPU has native bf16, ...)` for the run's first line;
+    nothing for a plain float32 run (precision = "fp32")."""
+    from gradschool.backends import resolve_device
+    from gradschool.precision import choose_precision
+
+    if t.precision == "fp32":
+        return ""
+    device = resolve_device(t.device, t.engine, t.dtype)
+    return ", " + choose_precision(t.precision, t.engine, device, t.dtype).describe()
 
 
 def _train_epilog() -> str:

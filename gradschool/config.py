@@ -397,8 +397,8 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda", "mps"] = setting(
         "auto", help="torch engine's device; auto = cuda, else mps, else cpu"
     )
-    precision: Literal["fp32", "bf16"] = setting(
-        "fp32", help="bf16 = bfloat16 autocast for forward and loss (torch engine)"
+    precision: Literal["fp32", "bf16", "auto"] = setting(
+        "fp32", help="bf16 = bfloat16 autocast of forward and loss (torch); auto = bf16 if native"
     )
     compile: bool = setting(False, help="torch.compile the model (torch engine)")
     channels_last: bool = setting(False, help="NHWC memory layout for CNNs (torch engine)")
@@ -417,7 +417,7 @@ class TrainConfig:
                 f"{where}.{name} = {shown}"
                 for name, on, shown in (
                     ("device", self.device not in ("auto", "cpu"), f'"{self.device}"'),
-                    ("precision", self.precision != "fp32", f'"{self.precision}"'),
+                    ("precision", self.precision == "bf16", f'"{self.precision}"'),
                     ("compile", self.compile, "true"),
                     ("channels_last", self.channels_last, "true"),
                     ("nproc", self.nproc > 1, str(self.nproc)),

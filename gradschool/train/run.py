@@ -175,7 +175,7 @@ class RunDir:
         last = history[-1]
         t = config.train
         extras = [
-            *(["bf16 autocast"] if t.precision == "bf16" else []),
+            *(["bf16 autocast"] if trainer.precision.name == "bf16" else []),
             *(["channels-last"] if t.channels_last else []),
             *(["torch.compile"] if t.compile else []),
         ]
@@ -185,6 +185,7 @@ class RunDir:
             f"# Run {self.path.name}",
             "",
             f"- engine: {t.engine} ({numbers}) on {device}, seed {t.seed}",
+            *([f"- precision: {trainer.precision.describe()}"] if t.precision != "fp32" else []),
             f"- data: {config.data.dataset} ({trainer.task.num_train} training examples), "
             f"batch size {config.data.batch_size}",
             f"- model: {config.model.name} {_model_shape(config.model)}",
