@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable
@@ -33,6 +34,17 @@ from typing import Any
 
 from gradschool import __version__
 from gradschool.errors import GradschoolError
+
+
+def _width() -> int:
+    """The terminal's width in columns (80 when it cannot be told, e.g. in a pipe), at most 120."""
+    return min(shutil.get_terminal_size((80, 24)).columns, 120)
+
+
+def _fill(text: str) -> str:
+    """A paragraph wrapped to the terminal's width."""
+    return textwrap.fill(text, width=_width() - 1)
+
 
 # ---- train ------------------------------------------------------------------------------------
 
@@ -48,8 +60,10 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         config = apply_overrides(run.load_config(), overrides)
     else:
         config = load_config(args.config or "seed_mlp", overrides)
-    # A device that is not there is an error before any run directory exists.
+    # A device that is not there, or a --data-dir that does not exist, is an error before
+    # any folder is made.
     resolve_device(config.train.device, config.train.engine, config.train.dtype)
+    _check_data_dir(config.data)
     if config.train.nproc > 1 and not distributed.launched():
         # --nproc N: this same command, in N processes that torchrun starts and connects.
         argv = ["train", *(["--config", args.config] if args.config else [])]
@@ -97,6 +111,16 @@ def _train_main(args: argparse.Namespace, config: Any, run: Any, group: Any) -> 
         run.write_config(config)  # e.g. a longer --epochs, so a later resume knows it
     print(f"Run saved in {run.path} (report.md, metrics.csv, plots/)")
     return 0
+
+
+def _check_data_dir(d: Any) -> None:
+    """Refuse a named data directory that does not exist (unless --download), before a run
+    folder is created: see data/sources.py check_data_dir."""
+    from gradschool.data.datasets import is_embedded
+    from gradschool.data.sources import check_data_dir
+
+    if not (is_embedded(d.dataset) or d.text_file or d.dataset.startswith("imagefolder:")):
+        check_data_dir(d.data_dir, d.download)
 
 
 def _precision_note(t: Any) -> str:
@@ -303,13 +327,17 @@ def _search_args(p: argparse.ArgumentParser) -> None:
 
 def _data(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.data import list_datasets, verify_datasets
+    from gradschool.data.sources import data_dir_hint, describe_data_dir
 
+    print(f"Data directory: {describe_data_dir(args.data_dir)}")
     if args.action == "list":
         rows = list_datasets(args.data_dir)
         width = max([16, *(len(row["name"]) for row in rows)])  # fsdd-speaker:yweweler is 21
         print(f"{'name':{width}s} {'examples':>10s}  where")
         for row in rows:
             print(f"{row['name']:{width}s} {str(row.get('examples', '')):>10s}  {row['where']}")
+        if any(row["where"].startswith(("missing", "partial")) for row in rows):
+            print("\n" + _fill(f"missing: not in the data directory. {data_dir_hint()}"))
         return 0
     rows = verify_datasets(args.data_dir, args.names or None)
     bad = 0
@@ -319,6 +347,8 @@ def _data(args: argparse.Namespace, overrides: list[str]) -> int:
         mark = "ok " if ok else "BAD"
         print(f"{mark} {row['file']}  expected {row['expected']}  found {row['actual']}")
     print("all files verified" if not bad else f"{bad} file(s) missing or corrupt")
+    if any(row["actual"] == "missing" for row in rows):
+        print(_fill(f"A missing file was looked for at the path shown. {data_dir_hint()}"))
     return 1 if bad else 0
 
 

@@ -177,7 +177,11 @@ class DataConfig:
     train_subset: int | None = setting(
         None, ge=1, help="use only the first N (stratified) training examples"
     )
-    download: bool = setting(True, help="download a missing data set when the network allows")
+    download: bool | None = setting(
+        None,
+        help="download a missing data set: none = into the cache or an existing data dir, "
+        "never into a new folder; true = there too; false = never",
+    )
     # Language modelling (model.name = "gpt"): text is cut into random windows.
     text_file: str | None = setting(
         None, help="gpt: train on this UTF-8 text file instead of the named dataset"
