@@ -4,10 +4,10 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool train [--config FILE] [--resume RUN_DIR] [--key value ...]
     gradschool eval RUN_DIR [--split val|test|all] [--top-k K] [--brief]
     gradschool cv [--config FILE] [--folds K] [--key value ...]
-    gradschool search [--space FILE] [--method grid|random|optuna] [--trials N] [--key value ...]
+    gradschool search [SPACE] [--method grid|random|optuna] [--trials N] [--key value ...]
     gradschool compare [--config A B ...] [--vary KEY=V1,V2 ...] [--key value ...]
     gradschool schedule plot NAME[:key=value,...] ... [--steps T] [--key value ...]
-    gradschool surface [--out surface.png]
+    gradschool surface [--out runs/plots/surface.png]
     gradschool data list | verify
     gradschool generate RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
     gradschool predict RUN_DIR FILE.wav ... [--top-k 3]
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import shutil
 import sys
 import textwrap
@@ -266,9 +267,17 @@ def _cv_args(p: argparse.ArgumentParser) -> None:
 def _search(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.experiments.search import default_out_dir, load_search, run_search
 
-    spec = load_search(
-        args.space, overrides, method=args.method, trials=args.trials, seed=args.seed
-    )
+    space = args.space or "seed_mlp"
+    if overrides and not overrides[0].startswith("-"):
+        # `gradschool search seed_mlp`: the space named first, as configs/search/*.toml say.
+        # NOTE: not an argparse positional, which would swallow the 3 of `search --epochs 3`.
+        if args.space is not None:
+            raise GradschoolError(
+                f"two search spaces were given, {overrides[0]!r} and --space {args.space!r}: "
+                f"name one, e.g. `gradschool search {overrides[0]}`."
+            )
+        space, overrides = overrides[0], overrides[1:]
+    spec = load_search(space, overrides, method=args.method, trials=args.trials, seed=args.seed)
     out = Path(args.out) if args.out else default_out_dir(spec)
     count = "every combination" if spec.method == "grid" else f"{spec.trials} trials"
     print(
@@ -300,10 +309,12 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
+    p.usage = "gradschool search [SPACE] [-h] [--method M] [--trials N] [--key value ...]"
     p.add_argument(
         "--space",
-        default="seed_mlp",
-        help="a search file with a [space] table, or a bundled one (default: seed_mlp)",
+        default=None,
+        help="SPACE: a search file with a [space] table, or a bundled one (default: seed_mlp); "
+        "it may also be named first, without --space: gradschool search seed_mlp",
     )
     p.add_argument(
         "--method",
@@ -430,6 +441,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
 def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.experiments.compare import (
+        advice,
         compare_plan,
         default_out_dir,
         format_table,
@@ -458,6 +470,8 @@ def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
     paths = save_compare(results, out, title=args.title or "")
     print()
     print(format_table([summary_row(r) for r in results]))
+    for hint in filter(None, map(advice, results)):
+        print(_fill(f"NOTE: {hint}"))
     print(f"\nSaved {paths['figure']}, {paths['table']}, {paths['histories']} and runs/")
     return 0
 
@@ -492,9 +506,18 @@ def _schedule(args: argparse.Namespace, overrides: list[str]) -> int:
     base = load_config(args.config or "seed_mlp", overrides)
     curves = schedule_curves(args.names, base, args.steps)
     print(format_values(curves, args.every))
-    path = save_plot(curves, Path(args.out), base.optim.lr, log=args.log)
+    names = "-".join(name.split(":")[0] for name in args.names)
+    out = args.out or _figure_path(base.train.out_dir, f"schedule-{names}-{args.steps}steps.png")
+    path = save_plot(curves, Path(out), base.optim.lr, log=args.log)
     print(f"Saved {path}")
     return 0
+
+
+def _figure_path(out_dir: str, name: str) -> Path:
+    """Where a command that makes a figure and no run writes it: <out_dir>/plots/<name>
+    (runs/plots/ by default; never the current folder, often the repository's root)."""
+    name = re.sub(r"[^\w.+-]", "-", name)[:120]  # schedule names may hold '=' and ','
+    return Path(out_dir) / "plots" / name
 
 
 def _schedule_args(p: argparse.ArgumentParser) -> None:
@@ -509,7 +532,11 @@ def _schedule_args(p: argparse.ArgumentParser) -> None:
         help="schedules, e.g. constant step:gamma=0.5 cosine:warmup_steps=10",
     )
     plot.add_argument("--steps", type=int, default=100, help="T, the number of steps (100)")
-    plot.add_argument("--out", default="schedule.png", help="the PNG to write (schedule.png)")
+    plot.add_argument(
+        "--out",
+        default=None,
+        help="the PNG to write (default: runs/plots/schedule-<names>-<T>steps.png)",
+    )
     plot.add_argument("--log", action="store_true", help="log scale for the learning rate")
     plot.add_argument("--every", type=int, default=None, help="print every k-th step")
     plot.add_argument("--config", default=None, help="base config (default: seed_mlp)")
@@ -528,12 +555,13 @@ def _surface(args: argparse.Namespace, overrides: list[str]) -> int:
     steps = {"quadratic": args.quadratic_steps, "rosenbrock": args.rosenbrock_steps}
     results = run_surface({k: v for k, v in steps.items() if v}, seed=args.seed)
     print(format_table(results))
-    print(f"Saved {save_surface(results, Path(args.out))}")
+    out = args.out or _figure_path("runs", "surface.png")
+    print(f"Saved {save_surface(results, Path(out))}")
     return 0
 
 
 def _surface_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="surface.png", help="the PNG to write (surface.png)")
+    p.add_argument("--out", default=None, help="the PNG to write (default: runs/plots/surface.png)")
     p.add_argument("--quadratic-steps", type=int, default=None, help="steps on the quadratic (80)")
     p.add_argument("--rosenbrock-steps", type=int, default=None, help="steps on Rosenbrock (2000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the SGD gradient noise (0)")
@@ -563,7 +591,9 @@ def _speech(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.data.audio import AudioSpec
 
     spec = AudioSpec(features=args.features)
-    path = plot_digit_spectrograms(args.out, args.data_dir, args.speaker, spec, args.wavs)
+    default = f"fsdd_spectrograms-{'files' if args.wavs else args.speaker}-{args.features}.png"
+    out = args.out or _figure_path("runs", default)
+    path = plot_digit_spectrograms(out, args.data_dir, args.speaker, spec, args.wavs)
     print(f"Saved {path}")
     return 0
 
@@ -577,7 +607,11 @@ def _speech_args(p: argparse.ArgumentParser) -> None:
     fig.add_argument("--data-dir", default=None, help="data directory holding fsdd/recordings")
     fig.add_argument("--speaker", default="jackson", help="FSDD speaker (default jackson)")
     fig.add_argument("--features", choices=["logmel", "mfcc"], default="logmel")
-    fig.add_argument("--out", default="fsdd_spectrograms.png", help="the PNG to write")
+    fig.add_argument(
+        "--out",
+        default=None,
+        help="the PNG to write (default: runs/plots/fsdd_spectrograms-<speaker>-<features>.png)",
+    )
 
 
 # ---- rl (policy-gradient agents) ------------------------------------------------------------
