@@ -139,8 +139,9 @@ def _precision_note(t: Any) -> str:
 def _train_epilog() -> str:
     from gradschool.config import Config, describe
 
+    table = describe(Config(), width=_width() - 3)  # wrapped to the terminal, not 252 columns
     return "settings (override any with --key value or --section.key=value):\n" + textwrap.indent(
-        describe(Config()), "  "
+        table, "  "
     )
 
 

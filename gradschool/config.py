@@ -22,12 +22,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 import numbers
 import operator
 import os
 import re
 import sys
+import textwrap
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1102,8 +1104,9 @@ def validate(config: Config) -> None:
         )
 
 
-def describe(config: Config) -> str:
-    """Every key with its value, type and help, one per line (for `--help` output)."""
+def describe(config: Config, width: int | None = None) -> str:
+    """Every key with its value, type and help, one per line (for `--help` output). When the
+    table is wider than `width` columns, each key takes two or more lines instead."""
     rows = []
     for path, (tp, f) in _nodes(type(config)).items():
         if _is_section(tp):
@@ -1115,4 +1118,11 @@ def describe(config: Config) -> str:
         rows.append((path, shown, _type_name(tp), f.metadata.get("help", "")))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths + [0])) for row in rows)
-    return "\n".join(line.rstrip() for line in lines)
+    table = "\n".join(line.rstrip() for line in lines)
+    if width is None or max(map(len, table.splitlines())) <= width:
+        return table
+    wrap = functools.partial(textwrap.fill, width=width, subsequent_indent="      ")
+    return "\n".join(
+        wrap(f"{path} = {shown}  ({kind})") + (f"\n{wrap('      ' + help)}" if help else "")
+        for path, shown, kind, help in rows
+    )

@@ -72,8 +72,12 @@ class RunDir:
     def create(cls, config: Config) -> RunDir:
         """A new directory under `config.train.out_dir`, named by the config or generated."""
         out = Path(config.train.out_dir)
+        dp, private = config.dp, ""  # a DP-SGD run says so, and its budget: -dp-eps3
+        if dp.enabled:
+            eps, sigma = dp.target_epsilon, dp.noise_multiplier
+            private = f"-dp-eps{eps:g}" if eps else "-dp" + (f"-sigma{sigma:g}" if sigma else "")
         name = config.train.run_name or (
-            f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
+            f"{config.data.dataset}-{config.model.name}{private}-{config.train.engine}-"
             f"{time.strftime('%Y%m%d-%H%M%S')}"
         )
         # NOTE: data set names may hold ':' (fsdd-speaker:theo), which Windows forbids in paths.
