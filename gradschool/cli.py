@@ -181,7 +181,9 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
         splits = [s for s in splits if s[0] == args.split]
         if not splits:
             raise GradschoolError(
-                f"this run has no {args.split} split (data.val_fraction = 0): use --split test."
+                f"this run has no {args.split} split (data.val_fraction = "
+                f'{config.data.val_fraction!r}; "auto" keeps none on a full data set): use '
+                f"--split test."
             )
     print(f"Run {run.path}: {config.model.name} on {config.data.dataset}, {config.train.engine}")
     results = [(name, y, trainer.evaluate(X, y)) for name, X, y in splits]

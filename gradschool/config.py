@@ -169,8 +169,12 @@ class DataConfig:
     batch_size: int | Literal["full"] = setting(
         64, ge=1, help='"full" = gradient descent, 1 = SGD, N = mini-batch gradient descent'
     )
-    val_fraction: float = setting(
-        0.1, ge=0, lt=1, help="stratified validation split taken from the training set"
+    val_fraction: float | Literal["auto"] = setting(
+        "auto",
+        ge=0,
+        lt=1,
+        help="stratified validation split of the training set; auto = 0.1 on the embedded "
+        "mnist-mini, none on a full set (as the seed) unless the run watches val_ metrics",
     )
     normalize: Literal["standard", "unit", "none"] = setting(
         "standard", help="standard = zero mean, unit variance; unit = scale to [0, 1]"
