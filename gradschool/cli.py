@@ -312,7 +312,7 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
-    p.usage = "gradschool search [SPACE] [-h] [--method M] [--trials N] [--key value ...]"
+    p.usage = "gradschool search [SPACE] [--method M] [--trials N] [--key value ...]"
     p.add_argument(
         "--space",
         default=None,
@@ -408,7 +408,10 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads", type=int, default=None, help="BLAS and torch threads for both engines (1)"
     )
-    p.epilog = "benchmarks:\n" + "\n".join(f"  {n:12s} {d}" for n, (_, d) in BENCHMARKS.items())
+    p.epilog = "benchmarks:\n" + "\n".join(
+        textwrap.fill(d, _width() - 1, initial_indent=f"  {n:12s} ", subsequent_indent=" " * 15)
+        for n, (_, d) in BENCHMARKS.items()
+    )
     p.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
@@ -660,7 +663,7 @@ def _rl_args(p: argparse.ArgumentParser) -> None:
         "train",
         help="train a policy-gradient agent (REINFORCE or A2C) on CartPole-v1",
         epilog="settings (override any with --key value, e.g. --algo reinforce --engine torch)"
-        ":\n" + textwrap.indent(rl_describe(), "  "),
+        ":\n" + textwrap.indent(rl_describe(width=_width() - 3), "  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--config", default=None, help="a TOML file of RL settings")
@@ -834,7 +837,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "bench": (
         _bench_args,
         _bench,
-        "speed and memory benchmarks: NumPy engine / torch ratios (benchmarks/, quick set)",
+        "speed and memory benchmarks (benchmarks/): NumPy engine / torch ratios",
     ),
     "gradcheck": (
         _gradcheck_args,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradschool.cli import main
+from gradschool.cli import COMMANDS, main
 from gradschool.config import Config, load_config
 from gradschool.data import audio
 from gradschool.errors import DataError
@@ -154,6 +154,20 @@ def test_train_help_is_wrapped_to_the_terminal(monkeypatch, capsys, columns: int
     assert "learning rate: the step size of each update" in text
     # every setting is still listed
     assert text.count(" = ") >= len(Config().to_dict()["optim"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[name] for name in sorted(COMMANDS)]
+    + [["rl", "train"], ["schedule", "plot"], ["speech", "spectrograms"], ["lecture", "run"]],
+    ids=" ".join,
+)
+def test_every_help_fits_80_columns(monkeypatch, capsys, argv: list[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    wide = [line for line in capsys.readouterr().out.splitlines() if len(line) > 80]
+    assert not wide
 
 
 # ---- a DP-SGD run's folder says it is one -----------------------------------------------------
