@@ -27,6 +27,12 @@ epoch included); the seed loop's is its training loop plus one test evaluation a
     python benchmarks/seed_recipe.py --data-dir ../shared/data --skip "seed loop"
     python benchmarks/seed_recipe.py --epochs 1 --loaders     # + an epoch of batches alone
     python benchmarks/seed_recipe.py --quick                              # a few batches
+    python benchmarks/seed_recipe.py --data-dir ../shared/data --seeds 0,1,2 --threads 1
+
+--seeds runs no timing: it trains every seed with the seed's loop and with the default command
+`gradschool train --dataset mnist --data-dir DIR` on both engines (which, like the seed, trains
+on all 60,000 images), and with --val-fraction 0.1 for contrast, and prints each seed's test
+accuracy and the mean (docs/benchmarks.md, "The seed recipe's accuracy over seeds").
 
 --skip leaves runs out (comma-separated names): on a busy machine, torch's default threads
 fight the other processes for the cores and the seed loop as written can take many times
@@ -79,7 +85,7 @@ def tutorial_loader(raw: Any, batch_size: int = 64) -> Any:
 
 
 def seed_loop(
-    data, epochs: int, max_batches: int | None = None, raw: Any = None
+    data, epochs: int, max_batches: int | None = None, raw: Any = None, seed: int = 0
 ) -> tuple[float, float]:
     """The seed's code, completed. Returns (wall seconds, test accuracy).
 
@@ -104,7 +110,7 @@ def seed_loop(
             x = F.relu(self.fc2(x))
             return self.fc3(x)
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)  # the weights and the DataLoader's shuffling
     start = time.perf_counter()
     if raw is None:
         dataset = torch.utils.data.TensorDataset(
@@ -167,7 +173,7 @@ def loader_costs(data, repeats: int = 3) -> dict[str, float]:
     return costs
 
 
-def gradschool_run(config: Config, data) -> tuple[float, float]:
+def gradschool_run(config: Config, data: Any) -> tuple[float, float]:
     start = time.perf_counter()
     trainer = fit(config, data=data, console=True)
     seconds = time.perf_counter() - start
@@ -231,6 +237,62 @@ def contestants(args: argparse.Namespace, data: Any) -> dict[str, Any]:
     return {name: fn for name, fn in runs.items() if name not in skip}
 
 
+def accuracy_over_seeds(args: argparse.Namespace) -> dict[str, Any]:
+    """--seeds 0,1,2: the test accuracy of each seed, and their mean, for the seed's own loop
+    and for `gradschool train --dataset mnist --data-dir DIR --seed S --engine E` exactly as
+    the command builds it (the bundled seed_mlp config: data.val_fraction "auto" trains on all
+    60,000 images), plus the same with `--val-fraction 0.1` (54,000 images: 6,000 held out)."""
+    import statistics
+
+    from gradschool.config import load_config
+
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    quick = ["--max-steps", "5", "--epochs", "1"] if args.quick else ["--epochs", str(args.epochs)]
+    dataset = "mnist-mini" if args.quick else args.dataset
+    common_args = ["--dataset", dataset, "--progress", "off", *quick]
+    data_dir = args.data_dir or _default_data_dir()
+    if data_dir:
+        common_args += ["--data-dir", data_dir]
+    if args.threads:
+        common_args += ["--threads", str(args.threads)]
+    print(common.machine_line())
+    variants = {
+        "seed loop": None,
+        "gradschool numpy": ["--engine", "numpy"],
+        "gradschool torch": ["--engine", "torch"],
+        "gradschool numpy, --val-fraction 0.1": ["--engine", "numpy", "--val-fraction", "0.1"],
+        "gradschool torch, --val-fraction 0.1": ["--engine", "torch", "--val-fraction", "0.1"],
+    }
+    skip = {x.strip() for x in (args.skip or "").split(",") if x.strip()}
+    variants = {k: v for k, v in variants.items() if k not in skip}
+    acc: dict[str, list[float]] = {name: [] for name in variants}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for seed in seeds:
+        for name, extra in variants.items():
+            print(f"\n== seed {seed}: {name}", flush=True)
+            config = load_config("seed_mlp", [*common_args, "--seed", str(seed), *(extra or [])])
+            if extra is None:  # the seed's loop on the same prepared arrays (all 60,000)
+                common.set_threads(args.threads or None)
+                data = prepare_data(config.data, seed)
+                wall, test_acc = seed_loop(data, config.train.epochs, 5 if args.quick else None,
+                                           seed=seed)  # fmt: skip
+            else:
+                wall, test_acc = gradschool_run(config, None)
+            print(f"test accuracy {100 * test_acc:.2f}% ({wall:.1f} s)", flush=True)
+            acc[name].append(test_acc)
+            seconds[name].append(wall)
+    print(f"\ntest accuracy after {quick[-1]} epochs, seeds {args.seeds}:")
+    print(f"{'run':38s} {'mean':>7s} {'std':>6s}  each seed")
+    for name, values in acc.items():
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        each = "  ".join(f"{100 * v:.2f}%" for v in values)
+        print(f"{name:38s} {100 * statistics.mean(values):6.2f}% {100 * spread:5.2f}  {each}")
+    print(f"load average at the end: {common.load_average()}")
+    out = {"machine": common.machine(), "seeds": seeds, "test_acc": acc, "wall_s": seconds}
+    common.write_json(args.json, out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None, help="default: ../shared/data if present")
@@ -241,10 +303,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--loaders", action="store_true", help="also time an epoch of batches alone (CPU)"
     )
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        help="e.g. 0,1,2: test accuracy per seed and its mean (the default command, both "
+        "engines, the seed's loop), instead of the timing runs",
+    )
     common.add_common_arguments(parser, repeats=1)
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats = 1
+    if args.seeds:
+        return accuracy_over_seeds(args)
 
     base = base_config(args)
     data = prepare_data(base.data, base.train.seed)

@@ -6,10 +6,10 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool export RUN_DIR --to safetensors|onnx|npz [--out PATH] [--checkpoint best|last]
     gradschool lr-find [--config FILE] [--start-lr A] [--end-lr B] [--steps N] [--key value ...]
     gradschool cv [--config FILE] [--folds K] [--key value ...]
-    gradschool search [--space FILE] [--method grid|random|optuna] [--trials N] [--key value ...]
+    gradschool search [SPACE] [--method grid|random|optuna] [--trials N] [--key value ...]
     gradschool compare [--config A B ...] [--vary KEY=V1,V2 ...] [--key value ...]
     gradschool schedule plot NAME[:key=value,...] ... [--steps T] [--key value ...]
-    gradschool surface [--out surface.png]
+    gradschool surface [--out runs/plots/surface.png]
     gradschool data list | verify
     gradschool generate RUN_DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K]
     gradschool predict RUN_DIR FILE.wav ... [--top-k 3]
@@ -28,13 +28,27 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gradschool.errors import GradschoolError
 from gradschool.version import __version__
+
+
+def _width() -> int:
+    """The terminal's width in columns (80 when it cannot be told, e.g. in a pipe), at most 120."""
+    return min(shutil.get_terminal_size((80, 24)).columns, 120)
+
+
+def _fill(text: str) -> str:
+    """A paragraph wrapped to the terminal's width."""
+    return textwrap.fill(text, width=_width() - 1)
+
 
 # ---- train ------------------------------------------------------------------------------------
 
@@ -53,15 +67,27 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     # What `--nproc N` runs again in each of the N processes.
     argv = ["train", *(["--config", args.config] if args.config else [])]
     argv += [*(["--resume", args.resume] if args.resume else []), *overrides]
+    _check_data_dir(config.data)  # a --data-dir that does not exist: before any folder
     # DP-SGD, when the config asks for it, plugs into the loop as a task and a callback.
     return launch.train(config, argv, resume=run, fit=fit_for(config))
+
+
+def _check_data_dir(d: Any) -> None:
+    """Refuse a named data directory that does not exist (unless --download), before a run
+    folder is created: see data/sources.py check_data_dir."""
+    from gradschool.data.datasets import is_embedded
+    from gradschool.data.sources import check_data_dir
+
+    if not (is_embedded(d.dataset) or d.text_file or d.dataset.startswith("imagefolder:")):
+        check_data_dir(d.data_dir, d.download)
 
 
 def _train_epilog() -> str:
     from gradschool.config import Config, describe
 
+    table = describe(Config(), width=_width() - 3)  # wrapped to the terminal, not 252 columns
     return "settings (override any with --key value or --section.key=value):\n" + textwrap.indent(
-        describe(Config()), "  "
+        table, "  "
     )
 
 
@@ -104,7 +130,9 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
         splits = [s for s in splits if s[0] == args.split]
         if not splits:
             raise GradschoolError(
-                f"this run has no {args.split} split (data.val_fraction = 0): use --split test."
+                f"this run has no {args.split} split (data.val_fraction = "
+                f'{config.data.val_fraction!r}; "auto" keeps none on a full data set): use '
+                f"--split test."
             )
     print(f"Run {run.path}: {config.model.name} on {config.data.dataset}, {config.train.engine}")
     results = [(name, y, trainer.evaluate(X, y)) for name, X, y in splits]
@@ -267,9 +295,17 @@ def _cv_args(p: argparse.ArgumentParser) -> None:
 def _search(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.experiments.search import default_out_dir, load_search, run_search
 
-    spec = load_search(
-        args.space, overrides, method=args.method, trials=args.trials, seed=args.seed
-    )
+    space = args.space or "seed_mlp"
+    if overrides and not overrides[0].startswith("-"):
+        # `gradschool search seed_mlp`: the space named first, as configs/search/*.toml say.
+        # NOTE: not an argparse positional, which would swallow the 3 of `search --epochs 3`.
+        if args.space is not None:
+            raise GradschoolError(
+                f"two search spaces were given, {overrides[0]!r} and --space {args.space!r}: "
+                f"name one, e.g. `gradschool search {overrides[0]}`."
+            )
+        space, overrides = overrides[0], overrides[1:]
+    spec = load_search(space, overrides, method=args.method, trials=args.trials, seed=args.seed)
     out = Path(args.out) if args.out else default_out_dir(spec)
     count = "every combination" if spec.method == "grid" else f"{spec.trials} trials"
     print(
@@ -301,10 +337,12 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
+    p.usage = "gradschool search [SPACE] [--method M] [--trials N] [--key value ...]"
     p.add_argument(
         "--space",
-        default="seed_mlp",
-        help="a search file with a [space] table, or a bundled one (default: seed_mlp)",
+        default=None,
+        help="SPACE: a search file with a [space] table, or a bundled one (default: seed_mlp); "
+        "it may also be named first, without --space: gradschool search seed_mlp",
     )
     p.add_argument(
         "--method",
@@ -328,13 +366,17 @@ def _search_args(p: argparse.ArgumentParser) -> None:
 
 def _data(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.data import list_datasets, verify_datasets
+    from gradschool.data.sources import data_dir_hint, describe_data_dir
 
+    print(f"Data directory: {describe_data_dir(args.data_dir)}")
     if args.action == "list":
         rows = list_datasets(args.data_dir)
         width = max([16, *(len(row["name"]) for row in rows)])  # fsdd-speaker:yweweler is 21
         print(f"{'name':{width}s} {'examples':>10s}  where")
         for row in rows:
             print(f"{row['name']:{width}s} {str(row.get('examples', '')):>10s}  {row['where']}")
+        if any(row["where"].startswith(("missing", "partial")) for row in rows):
+            print("\n" + _fill(f"missing: not in the data directory. {data_dir_hint()}"))
         return 0
     rows = verify_datasets(args.data_dir, args.names or None)
     bad = 0
@@ -344,6 +386,8 @@ def _data(args: argparse.Namespace, overrides: list[str]) -> int:
         mark = "ok " if ok else "BAD"
         print(f"{mark} {row['file']}  expected {row['expected']}  found {row['actual']}")
     print("all files verified" if not bad else f"{bad} file(s) missing or corrupt")
+    if any(row["actual"] == "missing" for row in rows):
+        print(_fill(f"A missing file was looked for at the path shown. {data_dir_hint()}"))
     return 1 if bad else 0
 
 
@@ -389,7 +433,10 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads", type=int, default=None, help="BLAS and torch threads for both engines (1)"
     )
-    p.epilog = "benchmarks:\n" + "\n".join(f"  {n:12s} {d}" for n, (_, d) in BENCHMARKS.items())
+    p.epilog = "benchmarks:\n" + "\n".join(
+        textwrap.fill(d, _width() - 1, initial_indent=f"  {n:12s} ", subsequent_indent=" " * 15)
+        for n, (_, d) in BENCHMARKS.items()
+    )
     p.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
@@ -425,6 +472,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
 
 def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.experiments.compare import (
+        advice,
         compare_plan,
         default_out_dir,
         format_table,
@@ -453,6 +501,8 @@ def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
     paths = save_compare(results, out, title=args.title or "")
     print()
     print(format_table([summary_row(r) for r in results]))
+    for hint in filter(None, map(advice, results)):
+        print(_fill(f"NOTE: {hint}"))
     print(f"\nSaved {paths['figure']}, {paths['table']}, {paths['histories']} and runs/")
     return 0
 
@@ -487,9 +537,18 @@ def _schedule(args: argparse.Namespace, overrides: list[str]) -> int:
     base = load_config(args.config or "seed_mlp", overrides)
     curves = schedule_curves(args.names, base, args.steps)
     print(format_values(curves, args.every))
-    path = save_plot(curves, Path(args.out), base.optim.lr, log=args.log)
+    names = "-".join(name.split(":")[0] for name in args.names)
+    out = args.out or _figure_path(base.train.out_dir, f"schedule-{names}-{args.steps}steps.png")
+    path = save_plot(curves, Path(out), base.optim.lr, log=args.log)
     print(f"Saved {path}")
     return 0
+
+
+def _figure_path(out_dir: str, name: str) -> Path:
+    """Where a command that makes a figure and no run writes it: <out_dir>/plots/<name>
+    (runs/plots/ by default; never the current folder, often the repository's root)."""
+    name = re.sub(r"[^\w.+-]", "-", name)[:120]  # schedule names may hold '=' and ','
+    return Path(out_dir) / "plots" / name
 
 
 def _schedule_args(p: argparse.ArgumentParser) -> None:
@@ -504,7 +563,11 @@ def _schedule_args(p: argparse.ArgumentParser) -> None:
         help="schedules, e.g. constant step:gamma=0.5 cosine:warmup_steps=10",
     )
     plot.add_argument("--steps", type=int, default=100, help="T, the number of steps (100)")
-    plot.add_argument("--out", default="schedule.png", help="the PNG to write (schedule.png)")
+    plot.add_argument(
+        "--out",
+        default=None,
+        help="the PNG to write (default: runs/plots/schedule-<names>-<T>steps.png)",
+    )
     plot.add_argument("--log", action="store_true", help="log scale for the learning rate")
     plot.add_argument("--every", type=int, default=None, help="print every k-th step")
     plot.add_argument("--config", default=None, help="base config (default: seed_mlp)")
@@ -523,12 +586,13 @@ def _surface(args: argparse.Namespace, overrides: list[str]) -> int:
     steps = {"quadratic": args.quadratic_steps, "rosenbrock": args.rosenbrock_steps}
     results = run_surface({k: v for k, v in steps.items() if v}, seed=args.seed)
     print(format_table(results))
-    print(f"Saved {save_surface(results, Path(args.out))}")
+    out = args.out or _figure_path("runs", "surface.png")
+    print(f"Saved {save_surface(results, Path(out))}")
     return 0
 
 
 def _surface_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="surface.png", help="the PNG to write (surface.png)")
+    p.add_argument("--out", default=None, help="the PNG to write (default: runs/plots/surface.png)")
     p.add_argument("--quadratic-steps", type=int, default=None, help="steps on the quadratic (80)")
     p.add_argument("--rosenbrock-steps", type=int, default=None, help="steps on Rosenbrock (2000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the SGD gradient noise (0)")
@@ -558,7 +622,9 @@ def _speech(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.data.audio import AudioSpec
 
     spec = AudioSpec(features=args.features)
-    path = plot_digit_spectrograms(args.out, args.data_dir, args.speaker, spec, args.wavs)
+    default = f"fsdd_spectrograms-{'files' if args.wavs else args.speaker}-{args.features}.png"
+    out = args.out or _figure_path("runs", default)
+    path = plot_digit_spectrograms(out, args.data_dir, args.speaker, spec, args.wavs)
     print(f"Saved {path}")
     return 0
 
@@ -572,7 +638,11 @@ def _speech_args(p: argparse.ArgumentParser) -> None:
     fig.add_argument("--data-dir", default=None, help="data directory holding fsdd/recordings")
     fig.add_argument("--speaker", default="jackson", help="FSDD speaker (default jackson)")
     fig.add_argument("--features", choices=["logmel", "mfcc"], default="logmel")
-    fig.add_argument("--out", default="fsdd_spectrograms.png", help="the PNG to write")
+    fig.add_argument(
+        "--out",
+        default=None,
+        help="the PNG to write (default: runs/plots/fsdd_spectrograms-<speaker>-<features>.png)",
+    )
 
 
 # ---- rl (policy-gradient agents) ------------------------------------------------------------
@@ -618,7 +688,7 @@ def _rl_args(p: argparse.ArgumentParser) -> None:
         "train",
         help="train a policy-gradient agent (REINFORCE or A2C) on CartPole-v1",
         epilog="settings (override any with --key value, e.g. --algo reinforce --engine torch)"
-        ":\n" + textwrap.indent(rl_describe(), "  "),
+        ":\n" + textwrap.indent(rl_describe(width=_width() - 3), "  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--config", default=None, help="a TOML file of RL settings")
@@ -835,7 +905,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "bench": (
         _bench_args,
         _bench,
-        "speed and memory benchmarks: NumPy engine / torch ratios (benchmarks/, quick set)",
+        "speed and memory benchmarks (benchmarks/): NumPy engine / torch ratios",
     ),
     "gradcheck": (
         _gradcheck_args,

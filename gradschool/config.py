@@ -124,8 +124,12 @@ class DataConfig:
     batch_size: int | Literal["full"] = setting(
         64, ge=1, help='"full" = gradient descent, 1 = SGD, N = mini-batch gradient descent'
     )
-    val_fraction: float = setting(
-        0.1, ge=0, lt=1, help="stratified validation split taken from the training set"
+    val_fraction: float | Literal["auto"] = setting(
+        "auto",
+        ge=0,
+        lt=1,
+        help="stratified validation split of the training set; auto = 0.1 on the embedded "
+        "mnist-mini, none on a full set (as the seed) unless the run watches val_ metrics",
     )
     normalize: Literal["standard", "unit", "none"] = setting(
         "standard", help="standard = zero mean, unit variance; unit = scale to [0, 1]"
@@ -134,7 +138,11 @@ class DataConfig:
     train_subset: int | None = setting(
         None, ge=1, help="use only the first N (stratified) training examples"
     )
-    download: bool = setting(True, help="download a missing data set when the network allows")
+    download: bool | None = setting(
+        None,
+        help="download a missing data set: none = into the cache or an existing data dir, "
+        "never into a new folder; true = there too; false = never",
+    )
     # Language modelling (model.name = "gpt"): text is cut into random windows.
     text_file: str | None = setting(
         None, help="gpt: train on this UTF-8 text file instead of the named dataset"
@@ -372,8 +380,8 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda", "mps"] = setting(
         "auto", help="torch engine's device; auto = cuda, else mps, else cpu"
     )
-    precision: Literal["fp32", "bf16"] = setting(
-        "fp32", help="bf16 = bfloat16 autocast for forward and loss (torch engine)"
+    precision: Literal["fp32", "bf16", "auto"] = setting(
+        "fp32", help="bf16 = bfloat16 autocast of forward and loss (torch); auto = bf16 if native"
     )
     compile: bool = setting(False, help="torch.compile the model (torch engine)")
     channels_last: bool = setting(False, help="NHWC memory layout for CNNs (torch engine)")
@@ -393,7 +401,7 @@ class TrainConfig:
                 f"{where}.{name} = {shown}"
                 for name, on, shown in (
                     ("device", self.device not in ("auto", "cpu"), f'"{self.device}"'),
-                    ("precision", self.precision != "fp32", f'"{self.precision}"'),
+                    ("precision", self.precision == "bf16", f'"{self.precision}"'),
                     ("compile", self.compile, "true"),
                     ("channels_last", self.channels_last, "true"),
                     ("nproc", self.nproc > 1, str(self.nproc)),

@@ -104,6 +104,18 @@ def test_seed_recipe_quick(bench):
     assert all(0 <= acc[0] <= 1 for acc in out["test_acc"].values())
 
 
+def test_seed_recipe_seeds_quick(bench):
+    out = bench("seed_recipe").main(["--quick", "--seeds", "0,1", "--skip", "seed loop"])
+    assert out["seeds"] == [0, 1] and "gradschool torch, --val-fraction 0.1" in out["test_acc"]
+    assert all(len(accs) == 2 for accs in out["test_acc"].values())
+
+
+def test_cifar_precision_quick(bench):
+    out = bench("cifar_precision").main(["--quick"])
+    assert set(out["median_ms_per_step"]) == {"fp32 NCHW", "fp32 NHWC", "bf16 NCHW", "bf16 NHWC"}
+    assert out["auto"] in ("fp32", "bf16") and out["ratio_wall"]["fp32 NCHW"] == 1.0
+
+
 def test_profile_mlp_quick(bench, capsys):
     bench("profile_mlp").main(["--quick"])
     out = capsys.readouterr().out

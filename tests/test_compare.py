@@ -98,7 +98,8 @@ def test_a_diverging_run_is_reported_and_the_others_go_on(tmp_path):
         vary=["lr=1e30,0.01"], overrides=["--epochs", "1", "--momentum", "0", *TINY]
     )
     results = run_compare(plan)
-    assert [r.status for r in results] == ["diverged", "ok"]
+    # the second trains on: its 3 steps of lr 0.01 may leave it at chance, a status of its own
+    assert results[0].status == "diverged" and results[1].status in ("ok", "at chance")
     assert "non-finite" in results[0].error or "diverged" in results[0].error
     row = summary_row(results[1])
     assert row["epochs"] == 1 and row["val_acc"] is not None

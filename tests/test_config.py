@@ -393,7 +393,7 @@ def test_with_updates_errors():
         ({"batch_size": 0}, 'data.batch_size must be an integer >= 1 or "full", got 0'),
         ({"dropout": 1.5}, "model.dropout must be >= 0 and < 1, got 1.5"),
         ({"dropout": -0.1}, "model.dropout must be >= 0 and < 1, got -0.1"),
-        ({"val_fraction": 1.0}, "data.val_fraction must be >= 0 and < 1, got 1.0"),
+        ({"val_fraction": 1.0}, 'data.val_fraction must be >= 0 and < 1 or "auto", got 1.0'),
         ({"momentum": -0.5}, "optim.momentum must be >= 0, got -0.5"),
         ({"weight_decay": -1e-4}, "optim.weight_decay must be >= 0, got -0.0001"),
         ({"epochs": 0}, "train.epochs must be an integer >= 1, got 0"),

@@ -142,9 +142,10 @@ def load_rl_config(path: str | Path | None = None, overrides: Sequence[str] = ()
     return settings.load(RLConfig, path, overrides, bundled=None, kind="RL config file")
 
 
-def rl_describe() -> str:
-    """Every RL setting with its default, type and help (for `gradschool rl train --help`)."""
-    return describe(RLConfig())
+def rl_describe(width: int | None = None) -> str:
+    """Every RL setting with its default, type and help (for `gradschool rl train --help`),
+    wrapped to `width` columns when given."""
+    return describe(RLConfig(), width=width)
 
 
 # ---- environments ------------------------------------------------------------------------

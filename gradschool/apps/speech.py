@@ -105,6 +105,7 @@ def digit_spectrograms(
     """The features of one recording of each digit (FSDD's `{d}_{speaker}_{index}.wav`), or
     of the given `files`: (list of (rows, frames) arrays, their titles)."""
     from gradschool.data.fsdd import SPEAKERS, ensure_recordings
+    from gradschool.data.sources import check_data_dir
 
     spec = spec or AudioSpec()
     if files:
@@ -115,7 +116,8 @@ def digit_spectrograms(
             raise ConfigError(
                 f"unknown FSDD speaker {speaker!r}; the speakers are {', '.join(SPEAKERS)}"
             )
-        folder = ensure_recordings(data_dir, download=True)
+        # A --data-dir that does not exist is a typo: never created (check_data_dir).
+        folder = ensure_recordings(data_dir, download=check_data_dir(data_dir, None))
         paths = [folder / f"{d}_{speaker}_{index}.wav" for d in range(10)]
         titles = [f"digit {d}" for d in range(10)]
     return [wav_features(p, spec) for p in paths], titles

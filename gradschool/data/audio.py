@@ -137,6 +137,55 @@ def _decode_pcm(raw: bytes, width: int) -> np.ndarray:
     raise DataError(f"{width * 8}-bit samples are not PCM that gradschool reads")
 
 
+# The first bytes of the audio files people have instead of a WAV (their "magic numbers").
+_MAGIC = (
+    (b"ID3", "an MP3 file with an ID3 tag"),
+    (b"\xff\xfb", "an MP3 file"),
+    (b"\xff\xf3", "an MP3 file"),
+    (b"\xff\xf1", "an AAC file in ADTS framing"),
+    (b"OggS", "an Ogg file, Vorbis or Opus audio"),
+    (b"fLaC", "a FLAC file"),
+    (b"\x1aE\xdf\xa3", "a WebM/Matroska file"),
+    (b"FORM", "an AIFF file"),
+    (b"#!AMR", "an AMR file, a phone recording"),
+)
+# WAVE format codes that are not integer PCM (the `wave` module reads only code 1).
+_FORMATS = {2: "ADPCM", 3: "32-bit floating point", 6: "A-law", 7: "mu-law", 85: "MP3"}
+
+
+def _why_not_wav(path: Path, err: BaseException) -> str:
+    """What is wrong with a file `wave` refused, in words: the `wave` module's messages are
+    terse ("unknown format: 3"), and a truncated header gives an EOFError with no message."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        return f"it cannot be read: {e.strerror or e}"
+    if not head:
+        return "the file is empty, 0 bytes"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"it is {kind}, not a WAV file"
+    if head[4:8] == b"ftyp":
+        return "it is an MP4/M4A file, AAC audio such as a phone's voice memo, not a WAV file"
+    if head[:4] != b"RIFF":
+        if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+            return "it is a text file, not audio"
+        return f"it does not start with a WAV header: its first bytes are {head[:8]!r}"
+    if len(head) < 12 or isinstance(err, EOFError):
+        return "it is cut short: the file ends before its WAV header does"
+    if head[8:12] != b"WAVE":
+        return f"it is a RIFF file of type {head[8:12]!r}, not WAVE"
+    text = str(err)
+    if text.startswith("unknown format:"):
+        code = int(text.split(":")[1]) if text.split(":")[1].strip().isdigit() else None
+        kind = _FORMATS.get(code, "in an encoding other than integer PCM")
+        return f"its samples are {kind}, WAVE format code {code}, and gradschool reads integer PCM"
+    if "chunk" in text and "missing" in text:  # wave: "fmt chunk and/or data chunk missing"
+        return "its WAV header is incomplete, with no 'fmt ' or 'data' part: a cut-short file"
+    return text or type(err).__name__
+
+
 def read_wav(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """A WAV file's samples as float64 in [-1, 1), mono, and its sample rate.
 
@@ -154,7 +203,8 @@ def read_wav(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarr
         raise DataError(f"{path}: no such file. Give the path of a .wav file.") from None
     except (wave.Error, EOFError, DataError, ValueError) as e:
         raise DataError(
-            f"{path}: not a PCM WAV file gradschool can read ({e}). Convert it to 16-bit PCM "
+            f"{path}: not a PCM WAV file gradschool can read: {_why_not_wav(path, e)}. "
+            f"Convert it to 16-bit PCM "
             f"WAV, e.g. `ffmpeg -i {path.name} -ac 1 -ar 8000 -sample_fmt s16 out.wav` or "
             f"`sox {path.name} -b 16 out.wav`."
         ) from None

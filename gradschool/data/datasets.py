@@ -28,6 +28,7 @@ import numpy as np
 from gradschool.data.idx import PathLike, parse_idx
 from gradschool.data.sources import (
     SOURCES,
+    check_data_dir,
     ensure_source,
     locate_source,
     read_verified,
@@ -162,22 +163,40 @@ def _entry(name: str) -> DatasetEntry:
     )
 
 
+# Shipped inside the package: no data directory, no download (see the val_fraction "auto" rule
+# in data/prepare.py too).
+EMBEDDED_DATASETS = ("mnist-mini", "shakespeare-mini")
+
+
+def is_embedded(name: str) -> bool:
+    """True for the data sets shipped inside gradschool (`EMBEDDED_DATASETS`)."""
+    return _canonical(str(name)) in EMBEDDED_DATASETS
+
+
 def load_dataset(
-    name: str, data_dir: PathLike | None = None, download: bool = True, data_config: Any = None
+    name: str,
+    data_dir: PathLike | None = None,
+    download: bool | None = None,
+    data_config: Any = None,
 ) -> Dataset:
     """Load the data set `name` as NumPy arrays.
 
     `data_dir` overrides the data directory (default: `$GRADSCHOOL_DATA`, else
-    `~/.cache/gradschool`); `download=False` forbids the network, so missing files raise a
-    `DataError` that says which files to put where. `mnist-mini` is embedded in the package and
-    needs neither. `data_config` (a config's `data` section) reaches the data sets registered
-    as configurable, e.g. the spoken digits' feature settings `data.audio`.
+    `~/.cache/gradschool`). `download`: None (the default) downloads missing files into the
+    user cache or a data directory that exists, and refuses a named data directory that does
+    not exist (a typo: nothing is created); True also creates it; False forbids the network, so
+    missing files raise a `DataError` that says which files to put where. `mnist-mini` is
+    embedded in the package and needs neither. `data_config` (a config's `data` section)
+    reaches the data sets registered as configurable, e.g. the spoken digits' feature settings
+    `data.audio`.
     """
     for prefix, load in PATH_DATASETS.items():  # a path, not a registered name
         if str(name).startswith(prefix):
             return load(str(name)[len(prefix) :])
     entry = _entry(name)
     data_dir = None if data_dir is None else Path(data_dir)
+    if not is_embedded(entry.name):
+        download = check_data_dir(data_dir, download)
     if entry.configurable:
         return entry.load(data_dir, download, data_config)
     return entry.load(data_dir, download)

@@ -20,6 +20,7 @@ to put in which folder, and where to get them.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import hashlib
 import http.client
 import json
@@ -135,6 +136,89 @@ def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_cache_dir()
+
+
+def _given_dir(data_dir: PathLike | None) -> tuple[Path, str] | None:
+    """The data directory the user named, and how they named it; None for the user cache."""
+    if data_dir is not None and str(data_dir) != "":
+        return Path(data_dir).expanduser(), f"--data-dir {data_dir}"
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser(), f"{ENV_VAR}={env}"
+    return None
+
+
+def closest_existing(path: Path) -> str:
+    """A hint at what a folder that does not exist was meant to be: " Did you mean
+    ../shared/data?" when every missing part of it is close to a folder that exists (a typo),
+    else " The nearest folder above it that exists is /abs/path." Empty if nothing exists."""
+    parts: list[str] = []
+    ancestor = path
+    while not ancestor.is_dir():
+        if ancestor == ancestor.parent:  # not even the root (or ".") exists
+            return ""
+        parts.insert(0, ancestor.name)
+        ancestor = ancestor.parent
+    guess = ancestor
+    for part in parts:
+        try:
+            folders = [p.name for p in guess.iterdir() if p.is_dir()]
+        except OSError:
+            folders = []
+        close = difflib.get_close_matches(part, folders, n=1, cutoff=0.6)
+        if not close:
+            return f" The nearest folder above it that exists is {os.path.abspath(ancestor)}."
+        guess = guess / close[0]
+    return f" Did you mean {guess}?"
+
+
+def describe_data_dir(data_dir: PathLike | None = None) -> str:
+    """Which data directory is used and why, for `gradschool data list` / `verify`:
+    `/root/.cache/gradschool (the user cache: neither --data-dir nor GRADSCHOOL_DATA is set)`."""
+    given = _given_dir(data_dir)
+    if given is None:
+        where = f"{default_cache_dir()} (the user cache: neither --data-dir nor {ENV_VAR} is set)"
+    else:
+        where = f"{given[0]} (from {given[1]})"
+    path = resolve_data_dir(data_dir)
+    if not path.is_dir():
+        where += "; it does not exist." + (closest_existing(path) if given else "")
+    return where
+
+
+def data_dir_hint() -> str:
+    """How to point gradschool at the data sets, for messages about missing ones."""
+    return (
+        f"To use data sets you have, point gradschool at the folder that holds them (its "
+        f"mnist/, fashion-mnist/, fsdd/ ... sub-folders): add --data-dir DIR to the command "
+        f"(e.g. `gradschool data list --data-dir ../shared/data`), or set {ENV_VAR}=DIR once "
+        f"for every command. A training run downloads a missing set when the network allows "
+        f"(see docs/data.md)."
+    )
+
+
+def check_data_dir(data_dir: PathLike | None, download: bool | None) -> bool:
+    """Whether missing files may be downloaded, after checking the data directory named.
+
+    `download` None (the default, "auto"): download into the user cache, or into a data
+    directory that exists; a directory named by --data-dir or GRADSCHOOL_DATA that does not
+    exist is an error (a typo must not create empty folders and start a download), which
+    names the closest existing path. True: download, creating the directory if needed
+    (`--download`). False: never download.
+    """
+    given = _given_dir(data_dir)
+    if download is not None or given is None:
+        return bool(download is None or download)
+    path, how = given
+    if path.is_dir():
+        return True
+    what = "is a file, not a folder" if path.exists() else "does not exist"
+    raise DataError(
+        f"the data directory {path} (from {how}) {what}; nothing was created or downloaded."
+        f"{closest_existing(path) if not path.exists() else ''} Give the folder that holds "
+        f"your data sets (e.g. one with mnist/ in it; `gradschool data list --data-dir DIR` "
+        f"shows what a folder holds). To download into a new folder there, add --download."
+    )
 
 
 def find_file(folder: Path, spec: FileSpec) -> Path | None:

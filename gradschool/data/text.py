@@ -31,6 +31,7 @@ from gradschool.data.datasets import EMBEDDED_DIR, Dataset, register_dataset
 from gradschool.data.idx import read_bytes
 from gradschool.data.sources import (
     FileSpec,
+    check_data_dir,
     download_file,
     find_file,
     read_verified,
@@ -112,9 +113,10 @@ def _ensure_source(source: TextSource, data_dir: Any, download: bool) -> Path:
 
 
 def load_corpus(
-    name: str, data_dir: Any = None, download: bool = True, text_file: str | None = None
+    name: str, data_dir: Any = None, download: bool | None = None, text_file: str | None = None
 ) -> tuple[str, str]:
-    """(text, where it came from) for a corpus name, or for `text_file` when given."""
+    """(text, where it came from) for a corpus name, or for `text_file` when given.
+    `download` as for `load_dataset` (None: never into a named folder that does not exist)."""
     if text_file is not None:
         path = Path(text_file).expanduser()
         text = _decode(read_bytes(path), str(path))  # read_bytes also accepts a .gz file
@@ -124,7 +126,7 @@ def load_corpus(
         return _read_embedded(), f"embedded: {EMBEDDED_TEXT_FILE}"
     if key in TEXT_SOURCES:
         source = TEXT_SOURCES[key]
-        path = _ensure_source(source, data_dir, download)
+        path = _ensure_source(source, data_dir, check_data_dir(data_dir, download))
         return _decode(read_verified(path, source.file.md5), str(path)), str(path)
     raise DataError(
         f"data set {name!r} is not a text corpus, and a language model (model.name = gpt) "

@@ -17,8 +17,10 @@ and draws them on one figure, against three clocks:
 
 Every run writes an ordinary run directory (config.toml, metrics.csv...) under the output
 folder, beside compare.png, compare.csv (one row per run) and histories.csv (every epoch of
-every run). A run that diverges (NaN loss) is kept in the table as "diverged" and the others
-go on: a learning rate that is too large for SGD on one example is part of the lesson.
+every run). A run that diverges (NaN loss) is kept in the table as "diverged", one that ends no
+better than guessing as "at chance", and the others go on: a learning rate that is too large
+for SGD on one example is part of the lesson. Below the table, each such run gets the fix to
+try (`advice`: a smaller learning rate for its batch size).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from gradschool.train.callbacks import Callback
 
 __all__ = [
     "CompareRun",
+    "advice",
+    "at_chance",
     "compare_plan",
     "default_out_dir",
     "format_table",
@@ -58,10 +62,54 @@ class CompareRun:
     label: str
     config: Config
     history: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    status: str = "ok"  # ok | diverged | stopped: max_steps = N ...
+    status: str = "ok"  # ok | diverged | at chance | stopped: max_steps = N ...
     error: str = ""  # what the trainer said, when it stopped on a non-finite loss
     seconds: float = 0.0  # wall time of the whole run, evaluation included
     path: Path | None = None
+    num_classes: int | None = None  # a classifier's K: its chance accuracy is 1/K
+
+
+# A classifier whose final accuracy is within this of 1/K learned nothing: it guesses. (SGD on
+# single examples with the seed's lr 0.01 and momentum 0.9 ends at 10.00% on MNIST, loss ln 10.)
+CHANCE_MARGIN = 0.05
+FEW_STEPS = 100  # at chance after fewer optimizer steps than this: not started, not too fast
+
+
+def _final_accuracy(result: CompareRun) -> float | None:
+    last = result.history[-1] if result.history else {}
+    return next((last[k] for k in ("val_acc", "test_acc") if last.get(k) is not None), None)
+
+
+def at_chance(result: CompareRun) -> bool:
+    """True when a classifier ended no better than guessing (accuracy <= 1/K + 5 points)."""
+    acc = _final_accuracy(result)
+    k = result.num_classes
+    return acc is not None and bool(k) and acc <= 1 / k + CHANCE_MARGIN
+
+
+def advice(result: CompareRun) -> str | None:
+    """For a run that diverged or ended at chance: what happened and the fix to try (a smaller
+    learning rate for that batch size); None for a run that learned."""
+    if result.status != "diverged" and not result.status.startswith("at chance"):
+        return None
+    c = result.config
+    acc = _final_accuracy(result)
+    what = "diverged" if result.status == "diverged" else f"ended at chance ({100 * acc:.2f}%)"
+    steps = result.history[-1].get("step", 0) if result.history else 0
+    if result.status != "diverged" and steps < FEW_STEPS:
+        # NOTE: gradient descent takes one step per epoch: at chance after a few epochs it has
+        # barely started, and a smaller rate would make that worse, not better.
+        return (
+            f"{result.label} {what} after only {steps} optimizer steps: it has barely started. "
+            f"Train longer (--epochs) or with a larger rate (--lr)."
+        )
+    momentum = f" and momentum {c.optim.momentum:g}" if c.optim.momentum else ""
+    smaller = f"{c.optim.lr / 10:g}"
+    return (
+        f"{result.label} {what}: {c.optim.name} with lr {c.optim.lr:g}{momentum} takes steps "
+        f"too large for batches of {c.data.batch_size}. Try a smaller rate for it, e.g. "
+        f"--lr {smaller}: gradschool train --batch-size {c.data.batch_size} --lr {smaller}"
+    )
 
 
 # ---- the plan: which configs to run -------------------------------------------------------------
@@ -183,8 +231,12 @@ def run_compare(
         if trainer is not None:
             prepared.setdefault(key, trainer.data)
             result.history = list(trainer.state.history)
+            result.num_classes = getattr(trainer.task, "num_classes", None)
             if result.status == "ok" and trainer.state.stop_reason:
                 result.status = f"stopped: {trainer.state.stop_reason}"
+            if result.status != "diverged" and at_chance(result):
+                ended = "" if result.status == "ok" else f"; {result.status}"
+                result.status = f"at chance{ended}"
         results.append(result)
         if on_run is not None:
             on_run(i, result)

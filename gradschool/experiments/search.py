@@ -237,7 +237,12 @@ def load_search(
     trials = search.get("trials", 20)
     if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
         raise ConfigError(f"search trials must be an integer >= 1, got {trials!r}.")
-    if base.data.val_fraction <= 0:
+    from gradschool.data.prepare import AUTO_VAL_FRACTION, resolve_val_fraction
+
+    if base.data.val_fraction == "auto" and resolve_val_fraction(base.data, base) == 0:
+        # "auto" keeps no split on a full data set; a search chooses, so it always gets one
+        base = with_updates(base, {"data.val_fraction": AUTO_VAL_FRACTION})
+    if resolve_val_fraction(base.data, base) <= 0:
         raise ConfigError(
             "a search ranks trials by their validation score, but data.val_fraction is 0 (no "
             "validation split). Set data.val_fraction, e.g. 0.1."

@@ -17,7 +17,7 @@ comes from `backward()`, and each step is taken by an engine optimizer (`engine.
 gradient, as a mini-batch estimate of the full gradient would: we add xi . theta to the loss
 with a fresh xi ~ N(0, sigma^2) each step, so the gradient becomes grad f + xi.
 
-    gradschool surface                      # writes surface.png, prints each path's progress
+    gradschool surface                      # writes runs/plots/surface.png; prints each path
 """
 
 from __future__ import annotations

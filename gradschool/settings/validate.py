@@ -9,7 +9,9 @@ is the table that `--help` prints: key, value, type, help.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
+import textwrap
 from collections.abc import Iterator, Mapping
 from typing import Any, get_origin
 
@@ -87,8 +89,9 @@ def validate(obj: Any) -> None:
         )
 
 
-def describe(obj: Any) -> str:
-    """Every key with its value, type and help, one per line (for `--help` output)."""
+def describe(obj: Any, width: int | None = None) -> str:
+    """Every key with its value, type and help, one per line (for `--help` output). When the
+    table is wider than `width` columns, each key takes two or more lines instead."""
     rows = []
     for path, (tp, f) in paths(type(obj)).items():
         if is_section(tp):
@@ -100,4 +103,11 @@ def describe(obj: Any) -> str:
         rows.append((path, shown, type_name(tp), f.metadata.get("help", "")))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths + [0])) for row in rows)
-    return "\n".join(line.rstrip() for line in lines)
+    table = "\n".join(line.rstrip() for line in lines)
+    if width is None or max(map(len, table.splitlines())) <= width:
+        return table
+    wrap = functools.partial(textwrap.fill, width=width, subsequent_indent="      ")
+    return "\n".join(
+        wrap(f"{path} = {shown}  ({kind})") + (f"\n{wrap('      ' + help)}" if help else "")
+        for path, shown, kind, help in rows
+    )

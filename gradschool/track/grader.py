@@ -14,7 +14,9 @@ torch), and optimizers and schedules are gradschool's own.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -90,9 +92,22 @@ def run_cases(step: Step, cases: list[Case], package_dir: str, timeout: float) -
     return result
 
 
+@contextlib.contextmanager
+def _default_recursion_limit() -> Iterator[None]:
+    """Python's default recursion limit (1000) while a case runs, as on a learner's machine.
+    NOTE: some libraries raise it for good (torch.compile's inductor does), and a recursive
+    topological sort would then pass the 2000-deep chain in one process and fail in another."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(1000, len(inspect.stack(0)) + 200))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
+
+
 def _run_one(case: Case, package_dir: str) -> Failure | None:
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), _default_recursion_limit():
             case.run()
     except CaseFailed as f:
         return Failure(case.label, f.what, f.kind, f.expected, f.got, f.max_error, f.detail)

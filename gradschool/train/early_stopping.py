@@ -88,7 +88,8 @@ class EarlyStopping(Callback):
         if self.monitor.startswith("val_") and trainer.data.X_val is None:
             raise ConfigError(
                 f"early stopping watches {self.monitor}, but this run has no validation split "
-                f"(data.val_fraction = 0). Set data.val_fraction (e.g. 0.1) or watch train_loss."
+                f"(data.val_fraction = {trainer.config.data.val_fraction!r}). Set "
+                f"data.val_fraction (e.g. 0.1) or watch train_loss."
             )
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:

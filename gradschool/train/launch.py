@@ -58,6 +58,7 @@ def _train_main(
 ) -> int:
     """The run in one process, or rank 0 of several: the one that prints and saves."""
     processes = f", {group.world_size} processes" if group is not None else ""
+    processes += _precision_note(config, backend)
     if resume is not None:
         run = resume
         print(f"Resuming {run.path} ({config.train.engine} engine{processes})", flush=True)
@@ -88,6 +89,17 @@ def _train_main(
         run.write_config(config)  # e.g. a longer --epochs, so a later resume knows it
     print(f"Run saved in {run.path} (report.md, metrics.csv, plots/)")
     return 0
+
+
+def _precision_note(config: Config, backend: Backend) -> str:
+    """`, bf16 autocast (auto: this CPU has native bf16, ...)` for the run's first line;
+    nothing for a plain float32 run (precision = "fp32")."""
+    from gradschool.precision import choose_precision
+
+    t = config.train
+    if t.precision == "fp32":
+        return ""
+    return ", " + choose_precision(t.precision, t.engine, str(backend.device), t.dtype).describe()
 
 
 def train_worker(

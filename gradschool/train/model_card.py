@@ -44,6 +44,13 @@ def data_license(data_config: Any) -> str:
     return known.get(name, "not recorded by gradschool: state it here")
 
 
+def _val_fraction(trainer: Any) -> float:
+    """The validation fraction the run used ("auto" resolved: data/prepare.py)."""
+    from gradschool.data.prepare import resolve_val_fraction
+
+    return resolve_val_fraction(trainer.config.data, trainer.config)
+
+
 def model_card_lines(trainer: Any, checkpoint_lines: list[str]) -> list[str]:
     """The sections of report.md after the epochs and curves, as Markdown lines."""
     config, last = trainer.config, trainer.state.history[-1]
@@ -103,7 +110,7 @@ def _data_lines(config: Any, trainer: Any) -> list[str]:
         vocab = trainer.data.vocab
         lines += [
             f"- training text: {len(trainer.data.train_ids):,} characters",
-            f"- validation: the last {100 * d.val_fraction:g}% of the text; "
+            f"- validation: the last {100 * _val_fraction(trainer):g}% of the text; "
             f"{d.eval_batches} fixed batches",
             f"- tokens: {len(vocab.chars)} characters (run.json holds the vocabulary)",
         ]
@@ -114,8 +121,8 @@ def _data_lines(config: Any, trainer: Any) -> list[str]:
     n_val = 0 if data.X_val is None else len(data.X_val)
     n_test = 0 if data.X_test is None else len(data.X_test)
     lines.append(
-        f"- validation: {n_val} examples (stratified {100 * d.val_fraction:g}% of the training "
-        f"set); test: {n_test} examples, never used to choose anything"
+        f"- validation: {n_val} examples (stratified {100 * _val_fraction(trainer):g}% of the "
+        f"training set); test: {n_test} examples, never used to choose anything"
     )
     norm = {
         "standard": "uint8 pixels scaled to [0, 1], then each channel standardised with the "

@@ -78,7 +78,10 @@ class ModelCheckpoint(Callback):
         if self.asked == "auto":
             self.monitor = "val_loss" if has_val else None
             if not has_val:
-                self.why_none = "the run measures no val_loss (data.val_fraction = 0)"
+                self.why_none = (
+                    "the run measures no val_loss (no validation split: data.val_fraction = 0, "
+                    'or "auto" on a full data set)'
+                )
         elif self.monitor.startswith("val_") and not has_val:
             raise ConfigError(
                 f"train.checkpoint_monitor = {self.monitor!r}, but this run has no validation "

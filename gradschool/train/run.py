@@ -76,11 +76,15 @@ class RunDir:
         """A new directory under `config.train.out_dir`, named by `config.train.run_name`,
         else `name`, else generated from the config; "-2", "-3"... if it is taken."""
         out = Path(config.train.out_dir)
+        dp, private = getattr(config, "dp", None), ""  # a DP-SGD run says so: -dp-eps3
+        if dp is not None and dp.enabled:
+            eps, sigma = dp.target_epsilon, dp.noise_multiplier
+            private = f"-dp-eps{eps:g}" if eps else "-dp" + (f"-sigma{sigma:g}" if sigma else "")
         name = (
             config.train.run_name
             or name
             or (
-                f"{config.data.dataset}-{config.model.name}-{config.train.engine}-"
+                f"{config.data.dataset}-{config.model.name}{private}-{config.train.engine}-"
                 f"{time.strftime('%Y%m%d-%H%M%S')}"
             )
         )
@@ -183,7 +187,7 @@ class RunDir:
         last = history[-1]
         t = config.train
         extras = [
-            *(["bf16 autocast"] if t.precision == "bf16" else []),
+            *(["bf16 autocast"] if trainer.precision.name == "bf16" else []),
             *(["channels-last"] if t.channels_last else []),
             *(["torch.compile"] if t.compile else []),
         ]
@@ -193,6 +197,7 @@ class RunDir:
             f"# Run {self.path.name}",
             "",
             f"- engine: {t.engine} ({numbers}) on {device}, seed {t.seed}",
+            *([f"- precision: {trainer.precision.describe()}"] if t.precision != "fp32" else []),
             f"- data: {config.data.dataset} ({trainer.task.num_train} training examples), "
             f"batch size {config.data.batch_size}",
             f"- model: {config.model.name} {_model_shape(config.model)}",

@@ -14,6 +14,7 @@ Optional hooks the loop and the run directory use when a task has them: `build_m
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -253,16 +254,17 @@ class LanguageModelTask(SupervisedTask):
 
 def build_task(config: Any, data: Any = None) -> Any:
     """The task for a config. Given `data` (a fold of cross-validation, say), use it."""
-    from gradschool.data.prepare import prepare_data
+    from gradschool.data.prepare import prepare_data, resolve_val_fraction
 
+    # val_fraction "auto": decided by the data set and by whether the run watches validation
+    d = dataclasses.replace(config.data, val_fraction=resolve_val_fraction(config.data, config))
     if config.model.name == "gpt":
         if data is None:
             from gradschool.data.text import load_corpus, prepare_text
 
-            d = config.data
             text, source = load_corpus(d.dataset, d.data_dir, d.download, d.text_file)
             data = prepare_text(text, d.val_fraction, source)
         return LanguageModelTask(data, config)
     if data is None:
-        data = prepare_data(config.data, config.train.seed)
+        data = prepare_data(d, config.train.seed)
     return ClassificationTask(data)

@@ -33,6 +33,7 @@ from gradschool.config import Config
 from gradschool.distributed import check_sharded
 from gradschool.errors import CheckpointError, ConfigError, TrainingError
 from gradschool.models import build_model
+from gradschool.precision import choose_precision
 from gradschool.threads import set_threads
 from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
 from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
@@ -84,6 +85,8 @@ class Trainer:
         # Engine, device, and this process's place among data-parallel processes (if any);
         # `gradschool train` builds it first (train/launch.py), so a bad device fails early.
         self.backend = backend = backend if backend is not None else backend_for(config.train)
+        t = config.train  # precision "auto": bf16 only where it is native (precision.py)
+        self.precision = choose_precision(t.precision, t.engine, str(backend.device), t.dtype)
         backend.manual_seed(config.train.seed)
         if config.train.threads:  # CPU threads of BLAS and torch (0: their defaults)
             set_threads(config.train.threads)
@@ -147,7 +150,7 @@ class Trainer:
         l1 = self.config.train.l1
         clip = self.config.optim.clip_grad_norm
         per_batch = self.scheduler is not None and self.config.schedule.interval == "batch"
-        net, precision = self.net, self.config.train.precision
+        net, precision = self.net, self.precision.name
         _refuse_unplugged(self)
         for cb in self.callbacks:
             cb.on_fit_start(self)
