@@ -605,11 +605,11 @@ def _rl_args(p: argparse.ArgumentParser) -> None:
 def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
     import functools
 
-    from gradschool.lectures.runner import find_lecture, find_lectures, run_lecture
+    from gradschool.course.runner import find_lecture, find_lectures, run_lecture
 
     language = args.lang if args.lang != "both" else "en"
     if args.action == "list":
-        from gradschool.lectures.report import format_lecture_list
+        from gradschool.course.report import format_lecture_list
 
         print(format_lecture_list(find_lectures(args.dir), language))
         return 0

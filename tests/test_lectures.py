@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from gradschool.cli import main
-from gradschool.lectures import resolve, t
-from gradschool.lectures.cells import parse_lecture
-from gradschool.lectures.report import format_lecture_list, markdown_to_html, tex_to_html
-from gradschool.lectures.runner import find_lecture, find_lectures, lecture_dir, run_lecture
+from gradschool.course import resolve, t
+from gradschool.course.cells import parse_lecture
+from gradschool.course.report import format_lecture_list, markdown_to_html, tex_to_html
+from gradschool.course.runner import find_lecture, find_lectures, lecture_dir, run_lecture
 
 LECTURES = sorted(lecture_dir().glob("[0-9][0-9]_*.py"))
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -110,7 +110,7 @@ DEMO = """
 # %% Setup
 import os
 import matplotlib.pyplot as plt
-from gradschool.lectures import QUICK, show, t
+from gradschool.course import QUICK, show, t
 print(t("quick:", "快速："), QUICK, os.environ["GRADSCHOOL_LANG"])
 print(f"[{t('loss', '损失'):>6}]", t("step", "步").ljust(6) + "|")
 
@@ -194,7 +194,7 @@ def test_show_of_a_png_file_puts_it_in_the_report(tmp_path, monkeypatch):
 
     # %%
     import matplotlib.pyplot as plt
-    from gradschool.lectures import show
+    from gradschool.course import show
 
     plt.figure()
     plt.plot([1, 2])
@@ -281,7 +281,7 @@ def test_lecture_run_exits_non_zero_on_errors_and_unknown_lectures(tmp_path, cap
 
 
 def test_the_shipped_lectures_are_found():
-    assert lecture_dir().name == "lectures_src"
+    assert lecture_dir().name == "lectures" and lecture_dir().parent.name == "course"
     repo_link = Path(__file__).resolve().parents[1] / "lectures"
     if repo_link.exists():
         assert repo_link.resolve() == lecture_dir().resolve()

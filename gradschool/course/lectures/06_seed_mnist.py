@@ -132,7 +132,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gradschool.lectures import QUICK, show, t
+from gradschool.course import QUICK, show, t
 
 SEED_PROGRAM = """
 import torch

@@ -104,8 +104,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
+from gradschool.course import QUICK, show, t
 from gradschool.data.text import load_corpus, prepare_text
-from gradschool.lectures import QUICK, show, t
 from gradschool.models import count_parameters, gpt, mlp
 
 # The corpus ships inside gradschool (ten plays, no network needed); section 1 looks at it.

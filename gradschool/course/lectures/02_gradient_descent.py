@@ -127,8 +127,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
+from gradschool.course import QUICK, show, t
 from gradschool.experiments import surface
-from gradschool.lectures import QUICK, show, t
 
 lr = 0.06
 x0, y0 = -4.0, 2.5

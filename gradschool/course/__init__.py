@@ -3,7 +3,7 @@
 A lecture is a py-percent script in `lectures/` (docs/lectures.md). It imports four helpers
 from here:
 
-    from gradschool.lectures import QUICK, lang, show, t
+    from gradschool.course import QUICK, lang, show, t
 
     epochs = 2 if QUICK else 10          # quick mode: GRADSCHOOL_QUICK=1, or `--quick`
     print(t("accuracy", "准确率"), acc)  # the string of the chosen language
@@ -177,7 +177,7 @@ def _chinese_figures() -> None:
     try:
         import matplotlib
 
-        from gradschool.lectures.runner import cjk_font
+        from gradschool.course.runner import cjk_font
 
         font = cjk_font()
     except Exception:  # noqa: BLE001 - no matplotlib, no font: figures stay as they are
@@ -195,12 +195,12 @@ _RUNNER_NAMES = {"Lecture", "LectureRun", "find_lectures", "lecture_dir", "run_l
 
 
 def __getattr__(name: str) -> Any:
-    # NOTE: QUICK is computed at each `from gradschool.lectures import QUICK` (PEP 562), not
+    # NOTE: QUICK is computed at each `from gradschool.course import QUICK` (PEP 562), not
     # once at import: the runner imports this module before it sets GRADSCHOOL_QUICK.
     if name == "QUICK":
         return quick()
     if name in _RUNNER_NAMES:
-        from gradschool.lectures import runner
+        from gradschool.course import runner
 
         return getattr(runner, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

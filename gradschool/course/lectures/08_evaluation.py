@@ -110,12 +110,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.data.datasets import load_dataset
 from gradschool.data.prepare import prepare_data
 from gradschool.errors import ConfigError
 from gradschool.experiments.cv import cross_validate
 from gradschool.experiments.search import SearchSpec, load_search, parse_space, run_search
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.metrics import classification_report, format_confusion, format_report
 from gradschool.train.trainer import fit
 

@@ -99,8 +99,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
+from gradschool.course import show, t
 from gradschool.gradcheck import numeric_grad
-from gradschool.lectures import show, t
 
 x = np.array([0.5, -1.2])  # the input
 y = 0.8  # the target

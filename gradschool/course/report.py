@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 
 import gradschool
-from gradschool.lectures import resolve
-from gradschool.lectures.cells import Lecture
-from gradschool.lectures.runner import CellResult, clean_output
+from gradschool.course import resolve
+from gradschool.course.cells import Lecture
+from gradschool.course.runner import CellResult, clean_output
 
 __all__ = ["format_lecture_list", "markdown_to_html", "tex_to_html", "write_report"]
 

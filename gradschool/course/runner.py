@@ -11,7 +11,7 @@ as a PNG, then closes it. A cell that raises stops the lecture: its report shows
 and `run.ok` is False (the CLI then exits non-zero).
 
 One execution serves every language: `t(en, zh)` hands the runner both strings (see
-gradschool/lectures/__init__.py), which are resolved per language in the captured text and in
+gradschool/course/__init__.py), which are resolved per language in the captured text and in
 each figure as it is saved. Only a lecture whose code calls `lang()` is run once per language.
 """
 
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradschool
-import gradschool.lectures as _helpers
+import gradschool.course as _helpers
+from gradschool.course.cells import LANGS, Lecture, parse_lecture
 from gradschool.errors import GradschoolError
-from gradschool.lectures.cells import LANGS, Lecture, parse_lecture
 
 __all__ = [
     "CellResult",
@@ -53,9 +53,9 @@ MAX_OUTPUT_LINES = 200  # per cell; longer output keeps its head and tail
 
 def lecture_dir() -> Path:
     """Where the lectures are: $GRADSCHOOL_LECTURES, else the ones shipped in the package
-    (gradschool/lectures_src, which the repository's `lectures/` links to)."""
+    (gradschool/course/lectures, which the repository's `lectures/` links to)."""
     env = os.environ.get("GRADSCHOOL_LECTURES")
-    return Path(env) if env else Path(gradschool.__file__).resolve().parent / "lectures_src"
+    return Path(env) if env else Path(gradschool.__file__).resolve().parent / "course" / "lectures"
 
 
 def find_lectures(directory: str | Path | None = None) -> list[Lecture]:
@@ -376,7 +376,7 @@ def run_lecture(
     `echo` receives one progress line per cell (the CLI passes print); `command` is the
     command line the report's footer names (default: the matching `gradschool lecture run`).
     """
-    from gradschool.lectures.report import write_report
+    from gradschool.course.report import write_report
 
     if not isinstance(lecture, Lecture):
         lecture = parse_lecture(lecture)

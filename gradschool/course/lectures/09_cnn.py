@@ -101,12 +101,12 @@ import numpy as np
 
 from gradschool.backends import get_backend
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.data.augment import translate
 from gradschool.data.datasets import load_dataset
 from gradschool.data.prepare import prepare_data
 from gradschool.engine import Tensor
 from gradschool.engine.conv import sliding_windows
-from gradschool.lectures import QUICK, show, t
 from gradschool.models import cnn, count_parameters, mlp
 from gradschool.threads import get_threads, set_threads
 from gradschool.train.trainer import fit

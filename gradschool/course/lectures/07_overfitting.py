@@ -146,8 +146,8 @@ import numpy as np
 from gradschool import plots
 from gradschool.backends import get_backend
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.data.prepare import prepare_data
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.trainer import fit
 
 try:

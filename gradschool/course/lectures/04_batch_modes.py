@@ -134,8 +134,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.experiments.compare import run_compare, save_compare, summary_row
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.callbacks import Callback
 from gradschool.train.trainer import Trainer
 

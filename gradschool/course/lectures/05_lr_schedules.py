@@ -152,9 +152,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool.config import Config, apply_overrides, load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.experiments.compare import run_compare
 from gradschool.experiments.schedules import format_values, parse_schedule_spec, schedule_curves
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.builders import schedule_lrs
 
 try:

@@ -86,7 +86,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
-from gradschool.lectures import QUICK, show, t
+from gradschool.course import QUICK, show, t
 
 x = np.array([0.5, -1.0, 2.0])  # three inputs
 w = np.array([0.8, 0.2, -0.4])  # one weight per input
