@@ -20,7 +20,7 @@ import pytest
 from gradschool.cli import main
 from gradschool.course import resolve, t
 from gradschool.course.cells import parse_lecture
-from gradschool.course.report import format_lecture_list, markdown_to_html, tex_to_html
+from gradschool.course.report import format_lecture_list, markdown_to_html
 from gradschool.course.runner import find_lecture, find_lectures, lecture_dir, run_lecture
 
 LECTURES = sorted(lecture_dir().glob("[0-9][0-9]_*.py"))
@@ -137,8 +137,9 @@ def test_one_execution_gives_both_reports(tmp_path):
     assert "# 第 1 讲：演示" in zh and "Lecture 1. Demo" not in zh
     assert "Both / 两种语言都有。" in en and "Both / 两种语言都有。" in zh
     assert "quick: True en" in en and "快速： True en" in zh
-    # A width in a format spec or ljust pads each language on its own.
-    assert "[  loss] step  |" in en and "[    损失] 步     |" in zh
+    # A width in a format spec or ljust pads each language on its own, by display width (a
+    # Chinese character takes two columns).
+    assert "[  loss] step  |" in en and "[  损失] 步    |" in zh
     assert check_report(run.reports["en"], "en") == check_report(run.reports["zh"], "zh") == 2
     assert (run.reports["en"] / "fig-02-1.png").exists()
     import matplotlib.pyplot as plt
@@ -297,31 +298,39 @@ def test_the_shipped_lectures_are_found():
 # ---- Markdown and formulas in the HTML -----------------------------------------------------------
 
 
+def squash(page: str) -> str:
+    """HTML without the line breaks markdown-it puts between tags."""
+    return re.sub(r">\n+", ">", re.sub(r"\n+<", "<", page))
+
+
 def test_markdown_to_html_covers_what_lectures_use():
     page = markdown_to_html(
         "## Idea\n\n- a **b** `c<d`\n  - nested\n- e\n\n1. one\n2. two\n\n"
         "| x | y |\n|---|---|\n| 1 | 2 |\n\n> quote\n\n```python\nx = 1 < 2\n```\n\n"
         "Text with $x_i^2$ and a_b_c and [a link](#idea)."
     )
+    flat = squash(page)
     assert '<h2 id="idea">Idea</h2>' in page
-    assert "<ul><li>a <strong>b</strong> <code>c&lt;d</code>\n<ul><li>nested</li></ul></li>" in page
-    assert "<ol><li>one</li><li>two</li></ol>" in page
-    assert "<td>1</td>" in page and "<blockquote><p>quote</p></blockquote>" in page
+    assert "<ul><li>a <strong>b</strong> <code>c&lt;d</code><ul><li>nested</li></ul></li>" in flat
+    assert "<ol><li>one</li><li>two</li></ol>" in flat
+    assert "<td>1</td>" in page and "<blockquote><p>quote</p></blockquote>" in flat
     assert "x = 1 &lt; 2" in page and "a_b_c" in page
-    assert '<span class="math">x<sub>i</sub><sup>2</sup></span>' in page
+    assert '<img class="math" src="data:image/svg+xml;base64,' in page and 'alt="$x_i^2$"' in page
     display = markdown_to_html("$$\n\\theta = \\theta - \\alpha \\nabla_{\\theta}J(\\theta)\n$$")
     assert display.startswith('<div class="math"><img src="data:image/svg+xml;base64,')
 
 
-def test_tex_as_text():
-    assert tex_to_html(r"\theta = \theta - \alpha \nabla_{\theta}J(\theta)") == (
-        "θ = θ − α ∇<sub>θ</sub>J(θ)"
-    )
-    assert tex_to_html(r"\frac{\partial L}{\partial w_j}") == "∂L/∂w<sub>j</sub>"
-    assert tex_to_html(r"\alpha_t = \alpha_0 (1 - \frac{t}{T})^p") == (
-        "α<sub>t</sub> = α<sub>0</sub> (1 − t/T)<sup>p</sup>"
-    )
-    assert tex_to_html(r"\sigma(z) = \frac{1}{1 + e^{-z}}") == "σ(z) = 1/(1 + e<sup>−z</sup>)"
+def test_formulas_are_drawn_or_shown_as_tex():
+    """Inline and display formulas become SVG on the baseline; what mathtext cannot draw is
+    shown as its TeX source; dollar amounts stay text."""
+    page = markdown_to_html(r"Costs $5 and $6; $\frac{a}{b}$ and $\begin{x}$.")
+    assert "Costs $5 and $6;" in page
+    assert page.count('<img class="math"') == 1 and "vertical-align: -" in page
+    assert '<code class="tex">$\\begin{x}$</code>' in page
+    svg = re.search(r"data:image/svg\+xml;base64,([^\"]+)", page)[1]
+    import base64
+
+    assert b"<metadata>" not in base64.b64decode(svg), "no date in the SVG: same bytes each build"
 
 
 # ---- an HTML report in a real browser ------------------------------------------------------------
@@ -370,3 +379,81 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     loaded, total = map(int, counted.groups())
     assert total == 3  # two figures and one formula (SVG)
     assert loaded == total, f"{total - loaded} of {total} images did not load"
+
+
+# ---- the course as pages: index, navigation, glossary, in a real browser -----------------------
+
+SECOND = """
+# %% [markdown] tags=["en"]
+# # Lecture 2. Second
+#
+# Back to lecture 1; docs/lectures.md says how to run it.
+
+# %% [markdown] tags=["zh"]
+# # 第 2 讲：第二讲
+#
+# 回到第 1 讲；怎么运行见 `docs/lectures.zh-CN.md`。
+
+# %%
+import matplotlib.pyplot as plt
+from gradschool.course import show, t
+
+plt.plot([0, 1], [0, 1])
+plt.title(t("Line", "直线"))
+show()
+"""
+
+
+def test_index_navigation_and_glossary_click_through_in_headless_chromium(tmp_path):
+    from cdp import Browser, find_browser
+
+    if find_browser() is None:
+        pytest.skip("no Chromium/Chrome found (apt-get install chromium fonts-noto-cjk)")
+    write_lecture(tmp_path, "01_demo.py", DEMO)
+    write_lecture(tmp_path, "02_second.py", SECOND)
+    out = tmp_path / "reports"
+    argv = ["lecture", "run", "all", "--dir", str(tmp_path), "--lang", "both", "--quick"]
+    assert main([*argv, "--out", str(out)]) == 0
+    browser = Browser.start()
+    assert browser is not None
+    pages = []
+    with browser:
+
+        def page_loaded(expected: Path) -> None:
+            here = browser.evaluate("location.href")
+            assert here == expected.as_uri(), here
+            assert browser.evaluate("document.title"), f"{here} has no title"
+            images = browser.evaluate(
+                "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
+            )
+            assert all(images), f"{images.count(False)} images did not load on {here}"
+            pages.append(here)
+
+        browser.open((out / "index.html").as_uri())
+        page_loaded(out / "index.html")
+        rows = browser.evaluate("document.querySelectorAll('table.toc tbody tr').length")
+        assert rows == 2, "one numbered row per lecture"
+        browser.click("#lecture-1 a.lecture[hreflang=en]")
+        page_loaded(out / "01_demo.en" / "report.html")
+        browser.click("nav.top a[rel=next]")
+        page_loaded(out / "02_second.en" / "report.html")
+        xref = browser.evaluate("document.querySelector('main a.xref').getAttribute('href')")
+        assert xref == "../01_demo.en/report.html", "'lecture 1' links to lecture 1"
+        docs = browser.evaluate("Array.from(document.querySelectorAll('a.xref')).map(a => a.href)")
+        if (Path(__file__).resolve().parents[1] / "docs" / "lectures.md").exists():
+            assert any(href.endswith("/docs/lectures.md") for href in docs), docs
+        browser.click("nav.top a[rel=alternate]")
+        page_loaded(out / "02_second.zh" / "report.html")
+        assert browser.evaluate("document.documentElement.lang") == "zh-CN"
+        text = browser.evaluate("document.querySelector('main').innerText")
+        assert "第 2 讲" in text and "第 1 讲" in text
+        browser.click("nav.top a[rel=glossary]")
+        page_loaded(out / "glossary.html")
+        terms = browser.evaluate("document.querySelectorAll('table.glossary tbody tr').length")
+        from gradschool.course.glossary import TERMS
+
+        assert terms == len(TERMS)
+        elsewhere = [url for url in browser.requests if not url.startswith(("file:", "data:"))]
+    assert len(pages) == 5
+    assert not elsewhere, f"requests that left the machine: {elsewhere}"
+    assert any(url.startswith("file:") for url in browser.requests), "requests were recorded"

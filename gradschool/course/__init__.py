@@ -33,6 +33,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gradschool.text import format_text, pad
+
 __all__ = ["LANGS", "QUICK", "lang", "show", "t"]
 
 LANGS = ("en", "zh")
@@ -58,9 +60,28 @@ def lang() -> str:
     return "zh" if value.startswith("zh") else "en"
 
 
+class _Text(str):
+    """A label of one language. A width in a format spec (f"{s:>8}") or ljust/rjust/center
+    counts columns, not characters: a Chinese character takes two (gradschool.text), so a
+    table of Chinese labels lines up as one of English labels does."""
+
+    def __format__(self, spec: str) -> str:
+        return format_text(str(self), spec) if spec else str(self)
+
+    def ljust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
+        return pad(str(self), width, "<", fill)
+
+    def rjust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
+        return pad(str(self), width, ">", fill)
+
+    def center(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
+        return pad(str(self), width, "^", fill)
+
+
 class _Both(str):
     """Both languages in one str: BEGIN en SEP zh END. Formatting with a width (f"{s:12}",
-    s.ljust(12)) pads each language separately, so tables line up in both reports."""
+    s.ljust(12)) pads each language separately, by display width, so tables line up in both
+    reports."""
 
     en: str
     zh: str
@@ -71,24 +92,27 @@ class _Both(str):
         return obj
 
     def __format__(self, spec: str) -> str:
-        return _Both(format(self.en, spec), format(self.zh, spec)) if spec else str(self)
+        if not spec:
+            return str(self)
+        return _Both(format_text(self.en, spec), format_text(self.zh, spec))
 
     def ljust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
-        return _Both(self.en.ljust(width, fill), self.zh.ljust(width, fill))
+        return _Both(pad(self.en, width, "<", fill), pad(self.zh, width, "<", fill))
 
     def rjust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
-        return _Both(self.en.rjust(width, fill), self.zh.rjust(width, fill))
+        return _Both(pad(self.en, width, ">", fill), pad(self.zh, width, ">", fill))
 
     def center(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
-        return _Both(self.en.center(width, fill), self.zh.center(width, fill))
+        return _Both(pad(self.en, width, "^", fill), pad(self.zh, width, "^", fill))
 
 
 def t(en: Any, zh: Any) -> str:
-    """The English or the Chinese string, for printed labels and figure titles."""
+    """The English or the Chinese string, for printed labels and figure titles. Padded with a
+    width (f"{t('loss', '损失'):>8}"), it counts columns: Chinese characters take two."""
     en, zh = str(en), str(zh)
     if _under_runner:
         return _Both(en, zh)
-    return zh if lang() == "zh" else en
+    return _Text(zh if lang() == "zh" else en)
 
 
 def resolve(text: str, language: str) -> str:

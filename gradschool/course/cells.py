@@ -25,7 +25,13 @@ A lecture file looks like this (docs/lectures.md):
 Cells start at a line `# %%`, optionally followed by a title, a type in brackets
 (`[markdown]`, `[md]`, `[raw]`) and metadata `key=JSON` (jupytext writes `tags=["en"]`). A
 markdown cell is its lines with the leading "# " taken off. The tags "en" and "zh" say which
-report a markdown cell belongs to; an untagged cell belongs to both.
+report a markdown cell belongs to; an untagged cell belongs to both. The tags "quick" and
+"full" say in which mode's report it appears (prose that holds in one mode only); a cell with
+neither appears in both.
+
+A markdown cell may quote values the code computed: `{{ expr }}` or `{{ expr:.1f }}` (an
+f-string's replacement field) is filled in by the runner with the value of `expr` at that
+point of the lecture, i.e. after the code cells above it have run (runner.py).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any
 from gradschool.errors import GradschoolError
 
 LANGS = ("en", "zh")
+MODES = ("quick", "full")
 
 _MARKER = re.compile(r"^# ?%%(?!%)(.*)$")
 _KIND = re.compile(r"\[(markdown|md|raw)\]")
@@ -58,10 +65,14 @@ class Cell:
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def shown_in(self, language: str) -> bool:
-        """Whether this cell appears in `language`'s report (untagged: in every one)."""
+    def shown_in(self, language: str, quick: bool | None = None) -> bool:
+        """Whether this cell appears in `language`'s report (untagged: in every one), in the
+        given mode (`quick` None: in either mode)."""
         langs = [tag for tag in self.tags if tag in LANGS]
-        return not langs or language in langs
+        modes = [tag for tag in self.tags if tag in MODES]
+        if langs and language not in langs:
+            return False
+        return quick is None or not modes or ("quick" if quick else "full") in modes
 
 
 @dataclass

@@ -35,7 +35,8 @@
 # $$
 #
 # "梯度下降是一种优化算法，它通过计算损失函数的梯度来更新模型参数" — correct: step against the
-# gradient, by a learning rate $\alpha$. Two of its other statements need care:
+# gradient, with a step size set by the learning rate $\alpha$. Two of its other statements need
+# care:
 #
 # - It calls $\theta = \theta - \alpha \nabla_{\theta}J(\theta, \mathcal{B})$ "批量梯度下降 (Batch
 #   Gradient Descent)" and says it splits the data into batches. That is **mini-batch** gradient
