@@ -108,6 +108,7 @@ from gradschool.data.prepare import prepare_data
 from gradschool.engine import Tensor
 from gradschool.engine.conv import sliding_windows
 from gradschool.models import cnn, count_parameters, mlp
+from gradschool.plots import add_curves, finish_curves, loss_accuracy_axes
 from gradschool.threads import get_threads, set_threads
 from gradschool.train.trainer import fit
 
@@ -636,28 +637,16 @@ for key, trainer in runs.items():
         f"{trainer.state.train_time:>11.1f}s{per_step:>8.1f}ms"
     )
 
-fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, ax_loss, ax_acc = loss_accuracy_axes(
+    xlabel=t("epoch", "轮"),
+    loss_label=t("training loss", "训练损失"),
+    acc_label=t("validation accuracy (%)", "验证集准确率（%）"),
+    loss_title=t("Training loss (cross-entropy)", "训练损失（交叉熵）"),
+    acc_title=t("Same weights budget, same recipe", "权重个数相同、配方相同"),
+)
 for key, trainer in runs.items():
-    hist = trainer.state.history
-    epochs = [row["epoch"] for row in hist]
-    ax_loss.plot(epochs, [row["train_loss"] for row in hist], "-o", ms=3, label=names[key])
-    ax_acc.plot(epochs, [100 * row["val_acc"] for row in hist], "-o", ms=3, label=names[key])
-ax_loss.set(
-    xlabel=t("epoch", "轮"),
-    ylabel=t("training loss", "训练损失"),
-    yscale="log",
-    title=t("Training loss (cross-entropy)", "训练损失（交叉熵）"),
-)
-ax_acc.set(
-    xlabel=t("epoch", "轮"),
-    ylabel=t("validation accuracy (%)", "验证集准确率（%）"),
-    title=t("Same weights budget, same recipe", "权重个数相同、配方相同"),
-)
-for ax in (ax_loss, ax_acc):
-    ax.legend()
-    ax.grid(alpha=0.3)
-    ax.set_xticks(epochs)
-fig.tight_layout()
+    add_curves(ax_loss, ax_acc, trainer.state.history, names[key])
+finish_curves(fig, ax_loss, ax_acc)
 show()
 
 # %% [markdown] tags=["en"]
