@@ -290,10 +290,10 @@ def _split_field(field: str) -> tuple[str, str, str]:
             depth -= 1
         elif depth == 0 and ch == "!" and field[i + 1 : i + 2] in _CONVERSIONS:
             rest = field[i + 2 :]
-            if not rest or rest.startswith(":"):
-                return field[:i].strip(), field[i + 1], rest[1:]
+            if not rest.strip() or rest.startswith(":"):
+                return field[:i].strip(), field[i + 1], rest[1:].rstrip()
         elif depth == 0 and ch == ":":
-            return field[:i].strip(), "", field[i + 1 :]
+            return field[:i].strip(), "", field[i + 1 :].rstrip()  # "{{ x:.1f }}" reads ".1f"
     return field.strip(), "", ""
 
 
