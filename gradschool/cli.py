@@ -609,7 +609,8 @@ def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.course.runner import find_lecture, find_lectures, run_lecture
     from gradschool.course.site import build_site
 
-    language = args.lang if args.lang != "both" else "en"
+    language = getattr(args, "lang", "en")
+    language = language if language != "both" else "en"
     if args.action == "list":
         from gradschool.course.report import format_lecture_list
 

@@ -327,6 +327,8 @@ def test_formulas_are_drawn_or_shown_as_tex():
     assert "Costs $5 and $6;" in page
     assert page.count('<img class="math"') == 1 and "vertical-align: -" in page
     assert '<code class="tex">$\\begin{x}$</code>' in page
+    aliases = markdown_to_html(r"$a \le b \ge \lVert x \rVert - \tfrac{1}{2}$")
+    assert 'class="tex"' not in aliases, "TeX spellings mathtext lacks are rewritten"
     svg = re.search(r"data:image/svg\+xml;base64,([^\"]+)", page)[1]
     import base64
 

@@ -46,6 +46,16 @@ def data_uri(data: bytes, mime: str) -> str:
 _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
 
+# TeX that mathtext spells differently (or not at all): rewritten before drawing.
+_ALIASES = (
+    (re.compile(r"\\le(?![a-zA-Z])"), r"\\leq"),
+    (re.compile(r"\\ge(?![a-zA-Z])"), r"\\geq"),
+    (re.compile(r"\\[lr]Vert(?![a-zA-Z])"), r"\\Vert"),
+    (re.compile(r"\\tfrac(?![a-zA-Z])"), r"\\frac"),
+    (re.compile(r"\\!"), ""),  # a thin negative space
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _mathtext_svg(tex: str, size: float) -> tuple[bytes, float] | None:
     """The formula as SVG and its depth below the baseline (pt), or None if mathtext cannot
@@ -64,7 +74,10 @@ def _mathtext_svg(tex: str, size: float) -> tuple[bytes, float] | None:
             font = cjk_font()
             if font is None:
                 return None
-            rc |= {"mathtext.fontset": "custom", "mathtext.rm": font, "mathtext.fallback": "cm"}
+            rc |= {"mathtext.fontset": "custom", "mathtext.rm": font, "mathtext.fallback": "cm",
+                   "mathtext.cal": "DejaVu Sans"}  # fmt: skip
+        for pattern, replacement in _ALIASES:
+            tex = pattern.sub(replacement, tex)
         buffer = io.BytesIO()
         with matplotlib.rc_context(rc):
             depth = mathtext.math_to_image(

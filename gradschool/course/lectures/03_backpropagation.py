@@ -145,7 +145,7 @@ print(t("1. chain rule by hand:  ", "1. 手推链式法则：      "), f"{by_han
 # ## 2. The engine, torch, and a finite difference
 #
 # The same forward pass on engine tensors, then `L.backward()`; the same on torch tensors; and
-# the central difference $\big(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\big) / 2\epsilon$ with
+# the central difference $\left(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\right) / 2\epsilon$ with
 # $\epsilon = 10^{-6}$, which needs nothing but the forward pass
 # (`gradschool.gradcheck.numeric_grad`).
 
@@ -153,7 +153,7 @@ print(t("1. chain rule by hand:  ", "1. 手推链式法则：      "), f"{by_han
 # ## 2. 引擎、torch 和有限差分
 #
 # 在引擎张量上做同样的前向计算，再 `L.backward()`；在 torch 张量上也来一遍；最后用中心差分
-# $\big(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\big) / 2\epsilon$，取 $\epsilon = 10^{-6}$，它只需要前向计算
+# $\left(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\right) / 2\epsilon$，取 $\epsilon = 10^{-6}$，它只需要前向计算
 # （`gradschool.gradcheck.numeric_grad`）。
 
 

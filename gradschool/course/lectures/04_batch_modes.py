@@ -219,8 +219,8 @@ show()
 
 # %% [markdown] tags=["en"]
 # The dashed line is the formula above, with $\sigma^2$ taken from the $B = 1$ draws; the other
-# batch sizes follow it. The noise of one example's gradient is larger than the gradient
-# itself (the dotted line):
+# batch sizes follow it. This gradient noise — how far one example's gradient lies from the
+# full gradient — is larger than the gradient itself (the dotted line):
 # a single SGD step often points the wrong way; only the average of many steps follows the
 # true gradient. Each fourfold larger batch divides the noise by four, and at $B = n$ it is
 # zero. Noise is not all bad — it lets SGD take many cheap steps and keeps it out of sharp
@@ -247,7 +247,7 @@ show()
 #
 # 下面开始训练。每次运行看到的样本数都一样——在训练子集上过 `EPOCHS` 轮——配方用原文的（SGD，动量 0.9，学习率
 # $\alpha = 0.01$），只改批量大小。SGD 再加一次学习率小十倍的运行，原因后面会看到。
-# `gradschool.experiments.compare` 在每个引擎上把每种做法都交给唯一的训练循环（`train.fit`）去训练，并画出它的标准图：
+# `gradschool.experiments.compare` 在每个引擎上把每种做法都交给同一个训练循环（`train.fit`）去训练，并画出它的标准图：
 # 损失和准确率分别对轮数、训练耗时和梯度计算次数作图。另外用一个小回调在轮与轮之间也记录损失，这样下面的曲线
 # 每轮不止一个点。命令行里对应的是 `gradschool compare --vary batch_size=full,64,1`。
 

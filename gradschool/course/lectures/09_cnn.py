@@ -25,7 +25,7 @@
 #
 # **目标**：原文列举大模型的应用场景时，第一个就是图像识别，推荐的数据集是 MNIST、CIFAR 和 ImageNet。真正让图像
 # 识别做起来的网络是卷积神经网络（CNN）。这一讲从最底层的运算讲起：为什么普通的 MLP 天生不适合处理图像；卷积到底
-# 在算什么（用三种方法算一遍，再和 PyTorch 对一下）；池化和批归一化又起什么作用。然后用 gradschool 唯一的训练循环，
+# 在算什么（用三种方法算一遍，再和 PyTorch 对一下）；池化和批归一化又起什么作用。然后用 gradschool 的同一个训练循环，
 # 在内置的 MNIST 小数据集上训练一个 LeNet 风格的 CNN，和原文的 MLP 放在一起比——权重个数差不多、训练配方完全一样。
 # 接着打开网络看看：它学到了哪些卷积核，一张数字图在它"眼里"是什么样子，哪些数字它还是认错了。最后说说换成彩色
 # 照片（CIFAR-10）和 ImageNet 那样的图片文件夹时，需要改什么。
@@ -41,7 +41,8 @@
 # 106,000 weights — as many as the source's own MLP — and reads handwritten digits with about
 # 98% accuracy. What it needs is the right *shape* of model, and the source never names one:
 # for images that is the convolutional network (LeCun et al. 1989 and 1998 for digits;
-# Krizhevsky et al.'s AlexNet won ImageNet with one in 2012; He et al.'s ResNet in 2015).
+# Krizhevsky et al.'s AlexNet won ImageNet with one in 2012, He et al.'s ResNet in 2015 — published
+# at CVPR 2016).
 # And **"classification, detection, recognition" are different tasks**: this lecture is
 # classification (one label per image); detection finds and boxes every object in an image,
 # with the same convolutional layers and another head.
@@ -75,7 +76,7 @@
 # 这里要纠正两点。**图像识别并不需要大模型**：下面的 CNN 只有大约 10.6 万个权重——和原文自己那个 MLP 差不多——
 # 认手写数字的准确率就能到 98% 左右。需要的是*结构*对路的模型，而原文一个也没提：处理图像，用的就是卷积神经网络
 # （LeCun 等人 1989 年和 1998 年用它识别手写数字；2012 年 Krizhevsky 等人的 AlexNet 用它拿下 ImageNet 比赛；
-# 2015 年 He 等人提出 ResNet）。另外，**"分类、检测、识别"是不同的任务**：这一讲做的是分类（每张图给一个标签）；
+# 2015 年 He 等人的 ResNet 夺冠，论文发表于 CVPR 2016）。另外，**"分类、检测、识别"是不同的任务**：这一讲做的是分类（每张图给一个标签）；
 # 检测是要在图里找出每个物体并框出来，用的也是同样的卷积层，只是后面接的"头"不一样。
 #
 # ## 为什么 MLP 不适合处理图像
@@ -213,14 +214,14 @@ for shift in (1, 2, 3):
 # y_{o,i,j} = b_o + \sum_{c=1}^{C}\sum_{a=0}^{k-1}\sum_{b=0}^{k-1} w_{o,c,a,b}\, x_{c,\, s i + a - p,\, s j + b - p}
 # $$
 #
-# 其中 $s$ 是步长（卷积核每次挪多远），$p$ 是填充（在图像四周补几圈 0）。输出的行数是
+# 其中 $s$ 是步幅（stride，卷积核每次挪多远），$p$ 是填充（在图像四周补几圈 0）。输出的行数是
 #
 # $$
 # H_{\mathrm{out}} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1
 # $$
 #
 # 列数也按同样的公式算。举几个例子：28×28 的数字图，$k = 3$、$p = 1$、$s = 1$，输出还是 28×28（即 "same" 填充）；
-# $k = 5$、$p = 0$ 时变成 24×24；2×2、步长 2 的池化窗口把它减半，$(28 - 2)/2 + 1 = 14$。
+# $k = 5$、$p = 0$ 时变成 24×24；2×2、步幅 2 的池化窗口把它减半，$(28 - 2)/2 + 1 = 14$。
 #
 # 注意：深度学习里说的"卷积"，严格讲是*互相关*：卷积核并不像信号处理里的卷积那样先翻转一下。反正卷积核是学出来的，
 # 翻不翻都一样，所以所有的库（PyTorch、gradschool）算的都是上面这个式子。
@@ -235,7 +236,7 @@ for shift in (1, 2, 3):
 #    梯度由链式法则自动得到：只有 `sliding_windows` 手写了反向传播（见 docs/cnn.zh-CN.md）。
 # 3. **PyTorch** 的 `torch.nn.functional.conv2d`（装了 torch 才跑）。
 #
-# 用一个很小的输入：一张图，2 个通道，每个 5×5；3 个 3×3 的卷积核，步长 2，填充 1，所以输出是 3 个通道，每个
+# 用一个很小的输入：一张图，2 个通道，每个 5×5；3 个 3×3 的卷积核，步幅 2，填充 1，所以输出是 3 个通道，每个
 # $\lfloor (5 + 2 - 3)/2 \rfloor + 1 = 3$ 行 3 列。
 
 
@@ -425,7 +426,7 @@ show()
 # %% [markdown] tags=["zh"]
 # ## 池化与批归一化
 #
-# **最大池化**在每个通道上滑动一个 $k \times k$ 的窗口（通常是 2×2、步长 2），只留下窗口里最大的那个值：
+# **最大池化**在每个通道上滑动一个 $k \times k$ 的窗口（通常是 2×2、步幅 2），只留下窗口里最大的那个值：
 #
 # $$
 # y_{c,i,j} = \max_{0 \leq a,\, b < k}\; x_{c,\, s i + a,\, s j + b}
@@ -816,7 +817,7 @@ show()
 # - **A deeper network.** Photos are much harder than digits (backgrounds, poses, lighting), and
 #   a two-layer LeNet stalls. `arch = "resnet"` is the 9-layer ResNet of Page's DAWNBench entry
 #   ("How to train your ResNet", 2018): 3×3 convolutions each followed by batch norm and ReLU,
-#   two *residual* blocks that add their input to their output ($y = x + f(x)$, He et al. 2016,
+#   two *residual* blocks that add their input to their output ($y = x + f(x)$; He et al., CVPR 2016,
 #   which is what lets very deep networks train), and a global average pool instead of a large
 #   Linear head. At a quarter of Page's width, `channels = [16, 32, 64, 128]`, it has 412,954
 #   weights (table below).
@@ -849,7 +850,7 @@ show()
 #   那里。
 # - **更深的网络。** 照片比数字难得多（背景、姿态、光照都在变），两层的 LeNet 很快就学不动了。`arch = "resnet"` 是 Page
 #   参加 DAWNBench 时用的 9 层 ResNet（"How to train your ResNet"，2018）：每个 3×3 卷积后面都跟着批归一化和 ReLU，
-#   两个*残差*块把输入直接加到输出上（$y = x + f(x)$，He 等人 2015 年提出，很深的网络能训得动全靠它），最后用全局
+#   两个*残差*块把输入直接加到输出上（$y = x + f(x)$，He 等人，CVPR 2016；很深的网络能训得动全靠它），最后用全局
 #   平均池化代替一个很大的全连接分类头。宽度取 Page 原版的四分之一，`channels = [16, 32, 64, 128]`，共 412,954 个
 #   权重（见下表）。
 # - **数据增强。** `data.augment = ["crop:4", "flip"]`：每张照片四周补 4 个像素，再随机切回一个 32×32 的窗口；一半的
@@ -956,7 +957,7 @@ set_threads(THREADS_BEFORE or 0)
 #
 # - **权重一样多，错误少一半。** CNN（105,866 个权重）在 2,000 张测试图上的准确率是 98.2%，错 36 张；原文的 MLP
 #   （109,386 个权重）用同样的配方、在同样的数组上训练，准确率 96.7%，错 66 张。CNN 从第一轮起就领先（95.4% 对
-#   90.8%）。它在第 3 轮的那次下滑，是学习率调度前三分之一阶段学习率太大造成的；第 3 轮之后学习率按步长衰减，马上就
+#   90.8%）。它在第 3 轮的那次下滑，是学习率调度前三分之一阶段学习率太大造成的；第 3 轮之后学习率按阶梯衰减降下来，马上就
 #   稳住了。
 # - **代价是计算量。** 每张图 110 万次乘加，对比 MLP 的 11 万次：多了十倍，因为卷积的每个权重都要在每个位置上用一遍。
 #   在 NumPy 引擎上，CNN 每步 48 毫秒，MLP 只要 1.3 毫秒（训练总共 54 秒对 1.5 秒）：差距超过十倍，因为除了矩阵乘法，
