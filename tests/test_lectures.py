@@ -40,6 +40,7 @@ def check_report(folder: Path, language: str) -> int:
     assert not re.findall(r"""src=["'](?!data:)[^"']*["']""", page), "all images inlined"
     for text in (md, page):
         assert not re.search("[\ue000-\ue002]", text), "a t() marker was not resolved"
+        assert "{{" not in text, "a field of the text was not filled in"
     assert f'<html lang="{"zh-CN" if language == "zh" else "en"}">' in page
     return len(links)
 
@@ -74,6 +75,42 @@ def test_lecture_runs_in_quick_mode_in_both_languages(path, tmp_path):
     title = {lg: re.search(r"^# (.+)$", md, re.M)[1] for lg, md in (("en", en), ("zh", zh))}
     assert CJK.search(title["zh"]) and not CJK.search(title["en"]), title
     assert "快速模式" in zh and "quick mode" in en
+    check = LECTURE_CHECKS.get(path.stem)
+    if check is not None:
+        check(en, zh)
+
+
+def _seed_steps(en: str, zh: str) -> None:
+    """Lecture 6 states the steps the fixed program and the loop took, from the data."""
+    from gradschool.data.datasets import load_dataset
+
+    per_epoch = -(-len(load_dataset("mnist-mini").y_train) // 64)
+    program = 2 * per_epoch  # quick mode: 2 epochs
+    assert f"{program} steps" in en and re.search(rf"共\s*{program} 步", zh)
+    loop = int(re.search(r"The loop took (\d+) steps, not the fixed program's (\d+)", en)[1])
+    assert loop < program and f"这个循环走了 {loop} 步" in zh
+
+
+def _schedule_errors(en: str, zh: str) -> None:
+    """Lecture 5: the standard errors printed are those of the accuracies measured (each
+    schedule's, averaged over the engines), and the Chinese table lines up by display width."""
+    from gradschool.text import display_width
+
+    n = int(re.search(r"sqrt\(p\(1 - p\) / (\d+)\)", en)[1])
+    accs: dict[tuple[str, str], list[float]] = {}
+    for section in en.split("\nα₀ = ")[1:]:
+        rate = section.split("\n")[0]
+        for label, acc in re.findall(r"^(.+?)\s+(?:numpy|torch)\s.*?(\d+\.\d\d)%$", section, re.M):
+            accs.setdefault((rate, label.strip()), []).append(float(acc) / 100)
+    errors = [100 * (p * (1 - p) / n) ** 0.5 for p in (sum(a) / len(a) for a in accs.values())]
+    low, high = (float(x) for x in re.search(r"(\d+\.\d) to (\d+\.\d) points", en).groups())
+    assert len(accs) == 14 and abs(low - min(errors)) < 0.06 and abs(high - max(errors)) < 0.06
+    rows = [line for line in zh.split("\n") if re.search(r" (numpy|torch) +\d+\.\d{4} ", line)]
+    cuts = {display_width(row[: re.search(r"(numpy|torch)", row).end()]) for row in rows}
+    assert rows and len(cuts) == 1, "the Chinese table's engine column lines up"
+
+
+LECTURE_CHECKS = {"06_seed_mnist": _seed_steps, "05_lr_schedules": _schedule_errors}
 
 
 # ---- the runner on made-up lectures --------------------------------------------------------------
