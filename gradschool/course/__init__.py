@@ -1,4 +1,9 @@
-"""The course: bilingual lectures that run.
+"""The course: bilingual lectures that run, and the pages that hold them together.
+
+The package: this module (what a lecture imports), cells.py (reading a lecture), runner.py
+(running it), report.py (its report), markdown.py (Markdown and formulas to HTML), site.py (the
+index, the links between reports), glossary.py (the one table of terms), and lectures/ (the
+lessons, NN_topic.py; the repository's `lectures/` links there).
 
 A lecture is a py-percent script in `lectures/` (docs/lectures.md). It imports four helpers
 from here:
@@ -18,7 +23,8 @@ and runs three ways, with the same code:
 - under the runner (`gradschool lecture run N`, `run_lecture`): every code cell runs once, its
   output and figures are captured, and a report is written per language: report.md with its
   PNG figures, and one self-contained report.html. `show()` does nothing there (the runner
-  collects every figure a cell leaves open).
+  collects every figure a cell leaves open). Markdown cells may quote values the code
+  computed, `{{ expr:.1f }}`, and may be tagged "quick" or "full" (runner.py, cells.py).
 
 NOTE: under the runner, `t(en, zh)` returns *both* strings wrapped in private-use markers; the
 runner resolves them per language in the captured text and while drawing each figure. That is

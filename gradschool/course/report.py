@@ -220,13 +220,18 @@ def load_report(folder: str | Path) -> Report:
         ) from None
 
 
-def write_report(report: Report, folder: str | Path, nav: Nav | None = None) -> tuple[Path, Path]:
-    """Write folder/run.json, report.md and report.html; return the paths of the last two."""
+def write_report(
+    report: Report, folder: str | Path, nav: Nav | None = None, pages: bool = True
+) -> tuple[Path, Path]:
+    """Write folder/run.json and (`pages`) report.md and report.html; return the paths of the
+    last two."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = json.dumps(asdict(report), ensure_ascii=False, indent=1)
     (folder / "run.json").write_text(data + "\n", encoding="utf-8")
     nav = nav or Nav()
+    if not pages:  # site.build_site writes them, with their links
+        return folder / "report.md", folder / "report.html"
     md_path, html_path = folder / "report.md", folder / "report.html"
     md_path.write_text(_markdown(report, nav.for_markdown()), encoding="utf-8")
     html_path.write_text(_html(report, folder, nav), encoding="utf-8")

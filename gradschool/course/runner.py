@@ -518,7 +518,7 @@ def run_lecture(
             command=f"{command} --lang {language}",
             figure_note=language == "zh" and cjk is None,
         )
-        write_report(report, folders[language])
+        write_report(report, folders[language], pages=not build)
     if build:
         from gradschool.course.site import build_site
 
