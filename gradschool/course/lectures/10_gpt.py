@@ -888,6 +888,7 @@ for name, n, d, c, loss, when in gap_rows:
 rate = 6 * ours * trainer.state.step * config.data.batch_size * BLOCK / trainer.state.train_time
 years = 3.14e23 / rate / (365.25 * 24 * 3600)
 still_learning = last["val_loss"] < history[-2]["val_loss"]  # falling at the last measurement
+years_rounded = round(years, 1 - int(math.floor(math.log10(years))))  # two significant digits
 print(
     t("this machine, NumPy engine, training steps:", "这台机器、NumPy 引擎，训练步的速度："),
     f"{rate / 1e9:.1f} GFLOP/s",
@@ -909,7 +910,7 @@ set_threads(threads_before["blas"] or 0)  # the BLAS threads as they were before
 
 # %% [markdown] tags=["en"]
 # Three gaps, then. **Compute**: the factor above, $10^{11}$ to $10^{12}$ depending on the mode;
-# at this run's speed GPT-3's training would take about {{ years:,.0f }} years on this machine.
+# at this run's speed GPT-3's training would take about {{ years_rounded:,.0f }} years on this machine.
 # **Data**: GPT-3 read 300 billion tokens of web text, books and Wikipedia; ours makes a few
 # million character predictions at most, on ten plays{{ ", and has not even finished learning those (the validation loss was still falling at the last measurement)" if still_learning else "" }}.
 # **Scale of the model**: with more parameters *and* more data (Chinchilla's balance) the loss
@@ -958,7 +959,7 @@ set_threads(threads_before["blas"] or 0)  # the BLAS threads as they were before
 
 # %% [markdown] tags=["zh"]
 # 所以差距有三方面。**算力**：就是上面那个倍数，随模式不同在 $10^{11}$ 到 $10^{12}$ 之间；按这次运行的速度，在这台
-# 机器上训练 GPT-3 大约要 {{ years:,.0f }} 年。**数据**：GPT-3 读了 3000 亿个 token 的网页、书和维基百科；我们的模型最多只做了
+# 机器上训练 GPT-3 大约要 {{ years_rounded:,.0f }} 年。**数据**：GPT-3 读了 3000 亿个 token 的网页、书和维基百科；我们的模型最多只做了
 # 几百万次字符预测，只有十部剧本{{ "，而且连这些都还没学完（最后一次测量时验证损失还在下降）" if still_learning else "" }}。**模型规模**：参数*和*数据一起增加（按 Chinchilla 的配比），损失就会一直
 # 往下走，到某个程度，模型就不再只是拼写像模像样，而是开始说出有意义的话。*没有*差别的是：结构、损失、优化配方和
 # 训练循环，都是上面这些——这正是这个小模型值得逐行弄懂的原因。（聊天模型还会在这样训练出来的模型之上，再做指令
