@@ -397,3 +397,40 @@ def test_lectures_parse_with_their_mode_tags():
         for cell in lecture.cells:
             unknown = [tag for tag in cell.tags if tag not in (*LANGS, "quick", "full")]
             assert not unknown, f"{lecture.slug} line {cell.line}: unknown tags {unknown}"
+
+
+TABLE = """
+# %% [markdown] tags=["zh"]
+# # 第 1 讲：表格
+
+# %%
+from gradschool.course import t
+
+for en, zh in (("name", "名称"), ("learning rate", "学习率"), ("“quoted” α₀", "“引号” α₀→")):
+    print(f"{t(en, zh):<14}|{t('x', '值'):>6}|")
+"""
+
+
+def test_a_chinese_table_lines_up_in_the_browser(tmp_path):
+    """Padded by display width in the text, boxed to those columns in the HTML: every "|" of
+    the printed table sits at the same x in headless Chromium, whatever its fonts."""
+    from cdp import Browser, find_browser
+
+    if find_browser() is None:
+        pytest.skip("no Chromium/Chrome found (apt-get install chromium fonts-noto-cjk)")
+    path = write_lecture(tmp_path, "01_table.py", TABLE)
+    run = run_lecture(path, langs=("zh",), out=tmp_path / "out")
+    with Browser.start() as browser:
+        browser.open((run.reports["zh"] / "report.html").as_uri())
+        xs = browser.evaluate(
+            "(() => { const pre = document.querySelector('pre.output'), xs = [];"
+            " const walk = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);"
+            " while (walk.nextNode()) { const node = walk.currentNode;"
+            "   for (let i = 0; i < node.data.length; i++) if (node.data[i] === '|') {"
+            "     const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);"
+            "     xs.push(Math.round(r.getBoundingClientRect().left * 10) / 10); } }"
+            " return xs; })()"
+        )
+    assert len(xs) == 6, xs
+    firsts, seconds = xs[0::2], xs[1::2]
+    assert max(firsts) - min(firsts) < 0.5 and max(seconds) - min(seconds) < 0.5, xs

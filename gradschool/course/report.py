@@ -18,6 +18,7 @@ import datetime as _dt
 import html
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -302,9 +303,8 @@ main { max-width: 52rem; margin: 0 auto; padding: 1.5rem 1.2rem 3rem; background
 h1, h2, h3 { line-height: 1.25; } h1 { font-size: 1.8rem; } h2 { margin-top: 2rem; }
 pre { padding: .7rem .9rem; overflow-x: auto; border-radius: 6px; font-size: .85rem;
   line-height: 1.45; }
-/* A monospace font with Chinese glyphs of exactly two columns keeps printed tables aligned. */
-code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Noto Sans Mono CJK SC",
-  "Sarasa Mono SC", monospace; }
+code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono",
+  "Noto Sans Mono CJK SC", monospace; }
 :not(pre) > code { background: #f0f0f3; padding: .1em .3em; border-radius: 4px; }
 pre.code, pre:not([class]) { background: #f5f7fb; border-left: 3px solid #5b7fd6; }
 pre.output { background: #fff; border: 1px solid #e3e3e8; color: #333; }
@@ -315,6 +315,8 @@ figcaption { font-size: .8rem; color: #777; }
 div.math { text-align: center; margin: 1rem 0; overflow-x: auto; }
 div.math img { max-width: 100%; }
 code.tex { background: none; color: #555; }
+span.cw { display: inline-block; overflow: visible; white-space: pre; text-align: center;
+  text-align-last: justify; }
 blockquote { margin: 1rem 0; padding: .2rem 1rem; border-left: 4px solid #ddd; color: #555; }
 .banner { background: #fff1f0; border: 1px solid #d9363e; padding: .6rem 1rem; }
 .note { color: #777; font-style: italic; }
@@ -372,6 +374,37 @@ def _nav_html(nav: Nav, language: str, where: str) -> str:
     return f'<nav class="course {where}">' + " ".join(parts) + "</nav>"
 
 
+def _columns(text: str) -> str:
+    """Printed text as HTML whose columns line up as on a terminal, whatever the fonts.
+
+    NOTE: a Chinese font's characters are rarely exactly two Latin monospace columns wide, and
+    "ambiguous" characters (“, α, →) may be drawn wide, so a table padded by display width
+    (gradschool.text) would still wobble. Each run of wide characters is boxed to 2ch per
+    character, and each ambiguous one to 1ch: the columns the padding counted."""
+    out, i = [], 0
+    while i < len(text):
+        kind = _column_kind(text[i])
+        j = i + 1
+        while j < len(text) and kind and _column_kind(text[j]) == kind:
+            j += 1
+        chunk = html.escape(text[i:j])
+        if kind == "wide":
+            out.append(f'<span class="cw" style="width:{2 * (j - i)}ch">{chunk}</span>')
+        elif kind == "ambiguous":
+            out.append(f'<span class="cw" style="width:{j - i}ch">{chunk}</span>')
+        else:
+            out.append(chunk)
+        i = j
+    return "".join(out)
+
+
+def _column_kind(ch: str) -> str:
+    if ch.isascii():
+        return ""
+    width = unicodedata.east_asian_width(ch)
+    return "wide" if width in ("W", "F") else "ambiguous" if width == "A" else ""
+
+
 def _html(report: Report, folder: Path, nav: Nav) -> str:
     words = report.words
     body = [_nav_html(nav, report.language, "top")]
@@ -385,9 +418,9 @@ def _html(report: Report, folder: Path, nav: Nav) -> str:
             body.append(f'<pre class="code"><code>{html.escape(value)}</code></pre>')
         elif kind == "output":
             body.append(f'<div class="label">{words["output"]}</div>')
-            body.append(f'<pre class="output">{html.escape(value)}</pre>')
+            body.append(f'<pre class="output">{_columns(value)}</pre>')
         elif kind == "error":
-            body.append(f'<pre class="error">{html.escape(value)}</pre>')
+            body.append(f'<pre class="error">{_columns(value)}</pre>')
         elif kind == "figure":
             figure += 1
             uri = data_uri((folder / value).read_bytes(), "image/png")

@@ -309,14 +309,14 @@ n_val = int(round(SUBSET * 0.1))
 for rate in RATES:
     print(
         f"\nα₀ = {rate}\n{t('schedule', '调度策略'):<46}{t('engine', '引擎'):>7}"
-        f"{t('train loss', '训练损失'):>12}{t('val loss', '验证损失'):>10}{t('val acc', '验证准确率'):>10}"
+        f"{t('train loss', '训练损失'):>12}{t('val loss', '验证损失'):>10}{t('val acc', '验证准确率'):>12}"
     )
     for engine in ENGINES:
         for run in results[engine, rate]:
             last = run.history[-1]
             print(
                 f"{RUNS[run.label]:<46}{engine:>7}{last['train_loss']:>12.4f}"
-                f"{last['val_loss']:>10.4f}{100 * last['val_acc']:>9.2f}%"
+                f"{last['val_loss']:>10.4f}{100 * last['val_acc']:>11.2f}%"
             )
 
 
