@@ -20,7 +20,8 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool bench [NAME ...] [--quick] [--threads N]
     gradschool explain RUN_DIR [--method ig|saliency|gxi|smoothgrad|occlusion] [--index N ...]
     gradschool lecture list [--lang en|zh]
-    gradschool lecture run N|all [--quick] [--lang en|zh|both] [--out reports/]
+    gradschool lecture run N|all [--quick] [--lang en|zh|both] [--out reports/] [--threads 1]
+    gradschool lecture build [--out reports/]
     gradschool build start|check|solution|train  (the engine track: docs/track.md)
 """
 
@@ -713,13 +714,19 @@ def _rl_args(p: argparse.ArgumentParser) -> None:
 def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
     import functools
 
-    from gradschool.lectures.runner import find_lecture, find_lectures, run_lecture
+    from gradschool.course.runner import find_lecture, find_lectures, run_lecture
+    from gradschool.course.site import build_site
 
-    language = args.lang if args.lang != "both" else "en"
+    language = getattr(args, "lang", "en")
+    language = language if language != "both" else "en"
     if args.action == "list":
-        from gradschool.lectures.report import format_lecture_list
+        from gradschool.course.report import format_lecture_list
 
         print(format_lecture_list(find_lectures(args.dir), language))
+        return 0
+    if args.action == "build":
+        site = build_site(args.out, _course_lectures(args.dir))
+        print(f"{len(site.reports)} reports written again; index: {site.index}")
         return 0
     keys = [k for key in args.lectures for k in key.split(",") if k]
     if "all" in keys:
@@ -732,17 +739,33 @@ def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
         mode = "quick mode" if args.quick else "full mode"
         print(f"Lecture {lecture.number}: {lecture.title(language)} ({mode})", flush=True)
         echo = functools.partial(print, flush=True)  # one line per cell, as it finishes
-        run = run_lecture(lecture, langs, quick=args.quick, out=args.out, echo=echo)
+        run = run_lecture(
+            lecture, langs, quick=args.quick, out=args.out, echo=echo, threads=args.threads,
+            build=False,
+        )  # fmt: skip
         for lang_, folder in run.reports.items():
             figures = run.figures[lang_]
             print(f"  report: {folder / 'report.html'} (and report.md, {figures} figures)")
         print(f"  {'done' if run.ok else 'FAILED'} in {run.seconds:.1f} s", flush=True)
         if not run.ok:
             failed.append(f"lecture {lecture.number} ({run.error})")
+    site = build_site(args.out, _course_lectures(args.dir))  # links among all the reports
+    print(f"index of the course: {site.index}")
     if failed:
         print("gradschool lecture: error in " + "; ".join(failed), file=sys.stderr)
         return 1
     return 0
+
+
+def _course_lectures(directory: str | None) -> list:
+    """The lectures the index lists (none when the lecture folder is not there)."""
+    from gradschool.course.runner import find_lectures
+    from gradschool.errors import GradschoolError
+
+    try:
+        return find_lectures(directory)
+    except GradschoolError:
+        return []
 
 
 def _lecture_args(p: argparse.ArgumentParser) -> None:
@@ -752,19 +775,32 @@ def _lecture_args(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, help in (
         ("list", "number, title and estimated run time of each lecture"),
-        ("run", "run lectures and write their reports (Markdown + one self-contained HTML)"),
-    ):
+        ("run", "run lectures and write their reports (Markdown + one self-contained HTML), "
+                "the index of the course and its glossary"),
+        ("build", "write the reports' pages, the index and the glossary again from the runs "
+                  "in --out, without running anything (after changing gradschool's templates)"),
+    ):  # fmt: skip
         sub = actions.add_parser(name, help=help, description=help)
         if name == "run":
             sub.add_argument(
                 "lectures", nargs="+", metavar="N", help="lecture numbers (1 3 or 1,3), or all"
             )
             sub.add_argument("--quick", action="store_true", help="small runs: about a minute")
+            sub.add_argument(
+                "--threads",
+                type=int,
+                default=1,
+                metavar="N",
+                help="BLAS/torch threads (default 1, as the stated run times were measured; "
+                "0: one per core)",
+            )
+        if name in ("run", "build"):
             sub.add_argument("--out", default="reports", help="report folder (default reports/)")
-        choices = ["en", "zh", "both"] if name == "run" else ["en", "zh"]
-        sub.add_argument(
-            "--lang", choices=choices, default=default_lang, help="language (GRADSCHOOL_LANG)"
-        )
+        if name != "build":
+            choices = ["en", "zh", "both"] if name == "run" else ["en", "zh"]
+            sub.add_argument(
+                "--lang", choices=choices, default=default_lang, help="language (GRADSCHOOL_LANG)"
+            )
         sub.add_argument("--dir", default=None, help="folder of NN_topic.py lectures")
 
 

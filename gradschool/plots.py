@@ -20,35 +20,87 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def loss_accuracy_axes(
+    *,
+    xlabel: str = "epoch",
+    loss_label: str = "training loss",
+    acc_label: str = "validation accuracy (%)",
+    loss_title: str = "Training loss (cross-entropy)",
+    acc_title: str = "Validation accuracy",
+    log_loss: bool = True,
+    figsize: tuple[float, float] = (10, 3.6),
+) -> tuple[Any, Any, Any]:
+    """A figure of learning curves, labelled and empty: loss (left, log scale unless
+    `log_loss` is False) and accuracy in % (right), against epochs. Returns (fig, ax_loss,
+    ax_acc); draw runs with `add_curves`, then call `finish_curves`.
+
+    The figure belongs to pyplot, so a lecture's `show()` and a notebook display it. Labels
+    are arguments so a lecture can pass t("epoch", "轮")."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=figsize)
+    ax_loss.set(xlabel=xlabel, ylabel=loss_label, title=loss_title)
+    if log_loss:
+        ax_loss.set_yscale("log")
+    ax_acc.set(xlabel=xlabel, ylabel=acc_label, title=acc_title)
+    return fig, ax_loss, ax_acc
+
+
+def add_curves(
+    ax_loss: Any,
+    ax_acc: Any | None,
+    history: list[dict[str, Any]],
+    label: str,
+    style: str = "-o",
+    loss_key: str = "train_loss",
+    acc_key: str = "val_acc",
+    **line: Any,
+) -> None:
+    """One run's loss and accuracy (x 100) against its epochs, from its history rows (as
+    Trainer.state.history holds them). A curve the run did not measure is left out; so is
+    the accuracy when `ax_acc` is None. `line`: matplotlib options (color, lw, ms...)."""
+    line.setdefault("markersize", 3)
+    epochs = [row["epoch"] for row in history]
+    losses = [row.get(loss_key) for row in history]
+    if any(v is not None for v in losses):
+        ax_loss.plot(epochs, losses, style, label=label, **line)
+    accs = [row.get(acc_key) for row in history]
+    if ax_acc is not None and any(v is not None for v in accs):
+        shown = [100 * a if a is not None else None for a in accs]
+        ax_acc.plot(epochs, shown, style, label=label, **line)
+
+
+def finish_curves(fig: Any, *axes: Any, legend_size: float | None = None) -> None:
+    """Grid, legend and whole-number epoch ticks on each axes that has curves; a tight
+    layout."""
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if ax.lines:
+            ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+
+
 def plot_history(history: list[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Loss (left) and accuracy (right) against epochs, for each split that was measured."""
-    epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, ax_loss, ax_acc = loss_accuracy_axes(
+        loss_label="cross-entropy loss",
+        acc_label="accuracy (%)",
+        loss_title="loss",
+        acc_title="accuracy",
+        log_loss=False,
+        figsize=(10, 3.8),
+    )
     for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
-        losses = [row.get(f"{split}_loss") for row in history]
-        if any(v is not None for v in losses):
-            ax_loss.plot(epochs, losses, style, label=split, markersize=3)
-        accs = [row.get(f"{split}_acc") for row in history]
-        if any(v is not None for v in accs):
-            ax_acc.plot(
-                epochs,
-                [100 * a if a is not None else None for a in accs],
-                style,
-                label=split,
-                markersize=3,
-            )
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        add_curves(ax_loss, ax_acc, history, split, style, f"{split}_loss", f"{split}_acc")
     ppl = [row.get("val_ppl") for row in history]
     if not ax_acc.lines and any(v is not None for v in ppl):  # a language model: perplexity
+        epochs = [row["epoch"] for row in history]
         ax_acc.plot(epochs, ppl, "-s", label="val", markersize=3)
         ax_acc.set(ylabel="perplexity = exp(loss)", title="perplexity")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend()
     if title:
         fig.suptitle(title)
+    finish_curves(fig, ax_loss, ax_acc)
     return _save(fig, path)
 
 
@@ -397,3 +449,51 @@ def plot_lr_find(
     if title:
         ax.set_title(title, fontsize=10)
     return _save(fig, path)
+
+
+# ---- Chinese text in figures ---------------------------------------------------------------
+
+_CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Noto Sans CJK JP",
+    "AR PL UMing CN",
+)
+_CJK_FILES = ("*wqy*", "*NotoSansCJK*", "*NotoSansSC*", "*SourceHanSans*", "*DroidSansFallback*")
+_CJK_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts")
+
+
+def cjk_font() -> str | None:
+    """The name of an installed font with Chinese glyphs, or None.
+
+    NOTE: matplotlib caches its font list; a font installed after the cache was built is not
+    in it, so the usual font folders are searched too and what is found there is added."""
+    import contextlib
+
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for family in _CJK_FAMILIES:
+        if family in names:
+            return family
+    for folder in _CJK_DIRS:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for pattern in _CJK_FILES:
+            for path in sorted(root.rglob(pattern)):
+                if path.suffix.lower() in (".ttf", ".ttc", ".otf"):
+                    with contextlib.suppress(Exception):
+                        font_manager.fontManager.addfont(str(path))
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((family for family in _CJK_FAMILIES if family in names), None)

@@ -10,6 +10,10 @@ both libraries to N threads for the run; 0 leaves their defaults.
     set_threads(1)         # now, for both libraries
     get_threads()          # {"blas": 1, "torch": 1}
 
+    with limited_threads(1) as refresh:   # for a block of code, then back as it was
+        ...                               # (the lecture runner holds each lecture at 1)
+        refresh()                         # after code that may have imported torch
+
 NOTE: NumPy's BLAS reads OMP_NUM_THREADS / OPENBLAS_NUM_THREADS once, when it loads, so a
 setting made after `import numpy` must go through the library itself: OpenBLAS (what NumPy's
 wheels ship) has `openblas_set_num_threads`, called here through ctypes, which is what the
@@ -19,11 +23,14 @@ environment said at start; `get_threads()["blas"]` is then None.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["get_threads", "set_threads"]
+__all__ = ["get_threads", "limited_threads", "set_threads"]
 
 # Symbol names of the same two functions in the OpenBLAS builds NumPy's wheels bundle
 # (scipy-openblas, with 64-bit integers) and in a system OpenBLAS.
@@ -82,3 +89,51 @@ def set_threads(threads: int) -> dict[str, int | None]:
         if torch is not None:
             torch.set_num_threads(int(threads))
     return get_threads()
+
+
+# What libraries loaded later (torch reads OMP_NUM_THREADS when imported) and child processes
+# (DDP workers) take as their thread count.
+_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def limited_threads(threads: int) -> Iterator[Callable[[], None]]:
+    """Hold NumPy's BLAS and torch at `threads` threads inside the block, then restore what
+    was there (0: change nothing). Yields `refresh()`: call it after code that may have
+    imported torch, whose thread count is set once it is loaded.
+
+    NOTE: the environment variables are set too, so a library loaded inside the block and a
+    process started from it begin with `threads` threads. torch imported inside the block
+    keeps `threads` after it (its own default was never set)."""
+    if not threads:
+        yield lambda: None
+        return
+    saved_env = {key: os.environ.get(key) for key in _ENV}
+    before = get_threads()
+    had_torch = before["torch"] is not None
+    for key in _ENV:
+        os.environ[key] = str(int(threads))
+    set_threads(threads)
+    seen_torch = had_torch
+
+    def refresh() -> None:
+        nonlocal seen_torch
+        torch = sys.modules.get("torch")
+        if torch is not None and not seen_torch:
+            torch.set_num_threads(int(threads))
+            seen_torch = True
+
+    try:
+        yield refresh
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if before["blas"] is not None:
+            for fn in _openblas_function(_SET):
+                fn(ctypes.c_int(before["blas"]))
+        torch = sys.modules.get("torch")
+        if torch is not None and had_torch:
+            torch.set_num_threads(before["torch"])

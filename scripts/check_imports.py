@@ -53,22 +53,10 @@ ALLOWED: dict[tuple[str, str], str] = {
     # The package's front door: `gradschool.load_run(RUN)` for scripts and notebooks, imported
     # lazily (PEP 562 __getattr__) only when asked for. The one upward import, by design.
     ("gradschool", "gradschool.loading"): "the package's front door (gradschool.load_run)",
-    # Lecture 3 opens the engine up on purpose, to show the order backward() visits the graph
-    # in. The name is public now (engine.tensor.topological_order); the course files are being
-    # moved to gradschool/course/ by another change, which switches the lecture to it.
-    ("gradschool.lectures_src.03_backpropagation", "_topological_order"): "lecture 3 (course)",
-    # The course runner and its helpers (gradschool/lectures/) share two private flags; the
-    # same move to gradschool/course/ untangles them.
-    ("gradschool.lectures.runner", "_under_runner"): "course runner (being moved)",
-    ("gradschool.lectures.runner", "_images"): "course runner (being moved)",
 }
 
 # Cycles that are known, each as its modules joined by " <-> " (sorted), with the reason.
-ALLOWED_CYCLES: dict[str, str] = {
-    "gradschool.lectures <-> gradschool.lectures.report <-> gradschool.lectures.runner": (
-        "course runner (being moved to gradschool/course/)"
-    ),
-}
+ALLOWED_CYCLES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

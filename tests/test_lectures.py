@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from gradschool.cli import main
-from gradschool.lectures import resolve, t
-from gradschool.lectures.cells import parse_lecture
-from gradschool.lectures.report import format_lecture_list, markdown_to_html, tex_to_html
-from gradschool.lectures.runner import find_lecture, find_lectures, lecture_dir, run_lecture
+from gradschool.course import resolve, t
+from gradschool.course.cells import parse_lecture
+from gradschool.course.report import format_lecture_list, markdown_to_html
+from gradschool.course.runner import find_lecture, find_lectures, lecture_dir, run_lecture
 
 LECTURES = sorted(lecture_dir().glob("[0-9][0-9]_*.py"))
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -40,6 +40,7 @@ def check_report(folder: Path, language: str) -> int:
     assert not re.findall(r"""src=["'](?!data:)[^"']*["']""", page), "all images inlined"
     for text in (md, page):
         assert not re.search("[\ue000-\ue002]", text), "a t() marker was not resolved"
+        assert "{{" not in text, "a field of the text was not filled in"
     assert f'<html lang="{"zh-CN" if language == "zh" else "en"}">' in page
     return len(links)
 
@@ -74,6 +75,42 @@ def test_lecture_runs_in_quick_mode_in_both_languages(path, tmp_path):
     title = {lg: re.search(r"^# (.+)$", md, re.M)[1] for lg, md in (("en", en), ("zh", zh))}
     assert CJK.search(title["zh"]) and not CJK.search(title["en"]), title
     assert "快速模式" in zh and "quick mode" in en
+    check = LECTURE_CHECKS.get(path.stem)
+    if check is not None:
+        check(en, zh)
+
+
+def _seed_steps(en: str, zh: str) -> None:
+    """Lecture 6 states the steps the fixed program and the loop took, from the data."""
+    from gradschool.data.datasets import load_dataset
+
+    per_epoch = -(-len(load_dataset("mnist-mini").y_train) // 64)
+    program = 2 * per_epoch  # quick mode: 2 epochs
+    assert f"{program} steps" in en and re.search(rf"共\s*{program} 步", zh)
+    loop = int(re.search(r"The loop took (\d+) steps, not the fixed program's (\d+)", en)[1])
+    assert loop < program and f"这个循环走了 {loop} 步" in zh
+
+
+def _schedule_errors(en: str, zh: str) -> None:
+    """Lecture 5: the standard errors printed are those of the accuracies measured (each
+    schedule's, averaged over the engines), and the Chinese table lines up by display width."""
+    from gradschool.text import display_width
+
+    n = int(re.search(r"sqrt\(p\(1 - p\) / (\d+)\)", en)[1])
+    accs: dict[tuple[str, str], list[float]] = {}
+    for section in en.split("\nα₀ = ")[1:]:
+        rate = section.split("\n")[0]
+        for label, acc in re.findall(r"^(.+?)\s+(?:numpy|torch)\s.*?(\d+\.\d\d)%$", section, re.M):
+            accs.setdefault((rate, label.strip()), []).append(float(acc) / 100)
+    errors = [100 * (p * (1 - p) / n) ** 0.5 for p in (sum(a) / len(a) for a in accs.values())]
+    low, high = (float(x) for x in re.search(r"(\d+\.\d) to (\d+\.\d) points", en).groups())
+    assert len(accs) == 14 and abs(low - min(errors)) < 0.06 and abs(high - max(errors)) < 0.06
+    rows = [line for line in zh.split("\n") if re.search(r" (numpy|torch) +\d+\.\d{4} ", line)]
+    cuts = {display_width(row[: re.search(r"(numpy|torch)", row).end()]) for row in rows}
+    assert rows and len(cuts) == 1, "the Chinese table's engine column lines up"
+
+
+LECTURE_CHECKS = {"06_seed_mnist": _seed_steps, "05_lr_schedules": _schedule_errors}
 
 
 # ---- the runner on made-up lectures --------------------------------------------------------------
@@ -110,7 +147,7 @@ DEMO = """
 # %% Setup
 import os
 import matplotlib.pyplot as plt
-from gradschool.lectures import QUICK, show, t
+from gradschool.course import QUICK, show, t
 print(t("quick:", "快速："), QUICK, os.environ["GRADSCHOOL_LANG"])
 print(f"[{t('loss', '损失'):>6}]", t("step", "步").ljust(6) + "|")
 
@@ -137,8 +174,9 @@ def test_one_execution_gives_both_reports(tmp_path):
     assert "# 第 1 讲：演示" in zh and "Lecture 1. Demo" not in zh
     assert "Both / 两种语言都有。" in en and "Both / 两种语言都有。" in zh
     assert "quick: True en" in en and "快速： True en" in zh
-    # A width in a format spec or ljust pads each language on its own.
-    assert "[  loss] step  |" in en and "[    损失] 步     |" in zh
+    # A width in a format spec or ljust pads each language on its own, by display width (a
+    # Chinese character takes two columns).
+    assert "[  loss] step  |" in en and "[  损失] 步    |" in zh
     assert check_report(run.reports["en"], "en") == check_report(run.reports["zh"], "zh") == 2
     assert (run.reports["en"] / "fig-02-1.png").exists()
     import matplotlib.pyplot as plt
@@ -194,7 +232,7 @@ def test_show_of_a_png_file_puts_it_in_the_report(tmp_path, monkeypatch):
 
     # %%
     import matplotlib.pyplot as plt
-    from gradschool.lectures import show
+    from gradschool.course import show
 
     plt.figure()
     plt.plot([1, 2])
@@ -281,7 +319,7 @@ def test_lecture_run_exits_non_zero_on_errors_and_unknown_lectures(tmp_path, cap
 
 
 def test_the_shipped_lectures_are_found():
-    assert lecture_dir().name == "lectures_src"
+    assert lecture_dir().name == "lectures" and lecture_dir().parent.name == "course"
     repo_link = Path(__file__).resolve().parents[1] / "lectures"
     if repo_link.exists():
         assert repo_link.resolve() == lecture_dir().resolve()
@@ -297,31 +335,41 @@ def test_the_shipped_lectures_are_found():
 # ---- Markdown and formulas in the HTML -----------------------------------------------------------
 
 
+def squash(page: str) -> str:
+    """HTML without the line breaks markdown-it puts between tags."""
+    return re.sub(r">\n+", ">", re.sub(r"\n+<", "<", page))
+
+
 def test_markdown_to_html_covers_what_lectures_use():
     page = markdown_to_html(
         "## Idea\n\n- a **b** `c<d`\n  - nested\n- e\n\n1. one\n2. two\n\n"
         "| x | y |\n|---|---|\n| 1 | 2 |\n\n> quote\n\n```python\nx = 1 < 2\n```\n\n"
         "Text with $x_i^2$ and a_b_c and [a link](#idea)."
     )
+    flat = squash(page)
     assert '<h2 id="idea">Idea</h2>' in page
-    assert "<ul><li>a <strong>b</strong> <code>c&lt;d</code>\n<ul><li>nested</li></ul></li>" in page
-    assert "<ol><li>one</li><li>two</li></ol>" in page
-    assert "<td>1</td>" in page and "<blockquote><p>quote</p></blockquote>" in page
+    assert "<ul><li>a <strong>b</strong> <code>c&lt;d</code><ul><li>nested</li></ul></li>" in flat
+    assert "<ol><li>one</li><li>two</li></ol>" in flat
+    assert "<td>1</td>" in page and "<blockquote><p>quote</p></blockquote>" in flat
     assert "x = 1 &lt; 2" in page and "a_b_c" in page
-    assert '<span class="math">x<sub>i</sub><sup>2</sup></span>' in page
+    assert '<img class="math" src="data:image/svg+xml;base64,' in page and 'alt="$x_i^2$"' in page
     display = markdown_to_html("$$\n\\theta = \\theta - \\alpha \\nabla_{\\theta}J(\\theta)\n$$")
     assert display.startswith('<div class="math"><img src="data:image/svg+xml;base64,')
 
 
-def test_tex_as_text():
-    assert tex_to_html(r"\theta = \theta - \alpha \nabla_{\theta}J(\theta)") == (
-        "θ = θ − α ∇<sub>θ</sub>J(θ)"
-    )
-    assert tex_to_html(r"\frac{\partial L}{\partial w_j}") == "∂L/∂w<sub>j</sub>"
-    assert tex_to_html(r"\alpha_t = \alpha_0 (1 - \frac{t}{T})^p") == (
-        "α<sub>t</sub> = α<sub>0</sub> (1 − t/T)<sup>p</sup>"
-    )
-    assert tex_to_html(r"\sigma(z) = \frac{1}{1 + e^{-z}}") == "σ(z) = 1/(1 + e<sup>−z</sup>)"
+def test_formulas_are_drawn_or_shown_as_tex():
+    """Inline and display formulas become SVG on the baseline; what mathtext cannot draw is
+    shown as its TeX source; dollar amounts stay text."""
+    page = markdown_to_html(r"Costs $5 and $6; $\frac{a}{b}$ and $\begin{x}$.")
+    assert "Costs $5 and $6;" in page
+    assert page.count('<img class="math"') == 1 and "vertical-align: -" in page
+    assert '<code class="tex">$\\begin{x}$</code>' in page
+    aliases = markdown_to_html(r"$a \le b \ge \lVert x \rVert - \tfrac{1}{2}$")
+    assert 'class="tex"' not in aliases, "TeX spellings mathtext lacks are rewritten"
+    svg = re.search(r"data:image/svg\+xml;base64,([^\"]+)", page)[1]
+    import base64
+
+    assert b"<metadata>" not in base64.b64decode(svg), "no date in the SVG: same bytes each build"
 
 
 # ---- an HTML report in a real browser ------------------------------------------------------------
@@ -370,3 +418,81 @@ def test_html_report_renders_in_headless_chromium(tmp_path):
     loaded, total = map(int, counted.groups())
     assert total == 3  # two figures and one formula (SVG)
     assert loaded == total, f"{total - loaded} of {total} images did not load"
+
+
+# ---- the course as pages: index, navigation, glossary, in a real browser -----------------------
+
+SECOND = """
+# %% [markdown] tags=["en"]
+# # Lecture 2. Second
+#
+# Back to lecture 1; docs/lectures.md says how to run it.
+
+# %% [markdown] tags=["zh"]
+# # 第 2 讲：第二讲
+#
+# 回到第 1 讲；怎么运行见 `docs/lectures.zh-CN.md`。
+
+# %%
+import matplotlib.pyplot as plt
+from gradschool.course import show, t
+
+plt.plot([0, 1], [0, 1])
+plt.title(t("Line", "直线"))
+show()
+"""
+
+
+def test_index_navigation_and_glossary_click_through_in_headless_chromium(tmp_path):
+    from cdp import Browser, find_browser
+
+    if find_browser() is None:
+        pytest.skip("no Chromium/Chrome found (apt-get install chromium fonts-noto-cjk)")
+    write_lecture(tmp_path, "01_demo.py", DEMO)
+    write_lecture(tmp_path, "02_second.py", SECOND)
+    out = tmp_path / "reports"
+    argv = ["lecture", "run", "all", "--dir", str(tmp_path), "--lang", "both", "--quick"]
+    assert main([*argv, "--out", str(out)]) == 0
+    browser = Browser.start()
+    assert browser is not None
+    pages = []
+    with browser:
+
+        def page_loaded(expected: Path) -> None:
+            here = browser.evaluate("location.href")
+            assert here == expected.as_uri(), here
+            assert browser.evaluate("document.title"), f"{here} has no title"
+            images = browser.evaluate(
+                "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
+            )
+            assert all(images), f"{images.count(False)} images did not load on {here}"
+            pages.append(here)
+
+        browser.open((out / "index.html").as_uri())
+        page_loaded(out / "index.html")
+        rows = browser.evaluate("document.querySelectorAll('table.toc tbody tr').length")
+        assert rows == 2, "one numbered row per lecture"
+        browser.click("#lecture-1 a.lecture[hreflang=en]")
+        page_loaded(out / "01_demo.en" / "report.html")
+        browser.click("nav.top a[rel=next]")
+        page_loaded(out / "02_second.en" / "report.html")
+        xref = browser.evaluate("document.querySelector('main a.xref').getAttribute('href')")
+        assert xref == "../01_demo.en/report.html", "'lecture 1' links to lecture 1"
+        docs = browser.evaluate("Array.from(document.querySelectorAll('a.xref')).map(a => a.href)")
+        if (Path(__file__).resolve().parents[1] / "docs" / "lectures.md").exists():
+            assert any(href.endswith("/docs/lectures.md") for href in docs), docs
+        browser.click("nav.top a[rel=alternate]")
+        page_loaded(out / "02_second.zh" / "report.html")
+        assert browser.evaluate("document.documentElement.lang") == "zh-CN"
+        text = browser.evaluate("document.querySelector('main').innerText")
+        assert "第 2 讲" in text and "第 1 讲" in text
+        browser.click("nav.top a[rel=glossary]")
+        page_loaded(out / "glossary.html")
+        terms = browser.evaluate("document.querySelectorAll('table.glossary tbody tr').length")
+        from gradschool.course.glossary import TERMS
+
+        assert terms == len(TERMS)
+        elsewhere = [url for url in browser.requests if not url.startswith(("file:", "data:"))]
+    assert len(pages) == 5
+    assert not elsewhere, f"requests that left the machine: {elsewhere}"
+    assert any(url.startswith("file:") for url in browser.requests), "requests were recorded"

@@ -798,11 +798,6 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-# NOTE: lecture 3 still imports the old private name; drop this line once it reads
-# `topological_order` (scripts/check_imports.py allows that one import until then).
-_topological_order = topological_order
-
-
 # --------------------------------------------------------------------------------------------
 # Functions over several tensors, and tensor factories
 # --------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from typing import Any
 from gradschool.config import Config, apply_overrides, load_config
 from gradschool.errors import ConfigError, TrainingError
 from gradschool.settings import split_values
+from gradschool.text import display_width, pad
 from gradschool.train.callbacks import Callback
 
 __all__ = [
@@ -299,8 +300,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         return "(no runs)"
     keys = list(rows[0])
     cells = [keys] + [[_cell(k, row[k]) for k in keys] for row in rows]
-    widths = [max(len(line[j]) for line in cells) for j in range(len(keys))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
+    # Columns by display width: a Chinese label takes two columns per character.
+    widths = [max(display_width(line[j]) for line in cells) for j in range(len(keys))]
+    lines = ["  ".join(pad(c, w) for c, w in zip(line, widths)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

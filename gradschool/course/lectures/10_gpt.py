@@ -69,7 +69,7 @@
 # ## 原文怎么说大模型，"大"到底指什么
 #
 # 原文给大模型下的定义是"具有较大规模和较高复杂度的神经网络，它们可以处理更复杂的任务和数据"。这话不错，但它
-# 没说多大算大、哪方面大。衡量"大"要看三个数：**参数量** $N$、**训练数据量** $D$（按 token 计），以及
+# 没说多大算大、哪方面大。衡量"大"要看三个数：**参数量** $N$、**训练数据量** $D$（按 token 计；token 即词元，模型读写的最小单位），以及
 # **训练算力** $C$，大约是 $6ND$ 次浮点运算（Kaplan 等 2020：前向每个参数每个 token 约 2 次，反向约 4 次）。
 #
 # 原文有三处说法需要纠正：
@@ -104,8 +104,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
+from gradschool.course import QUICK, show, t
 from gradschool.data.text import load_corpus, prepare_text
-from gradschool.lectures import QUICK, show, t
 from gradschool.models import count_parameters, gpt, mlp
 
 # The corpus ships inside gradschool (ten plays, no network needed); section 1 looks at it.
@@ -268,7 +268,7 @@ for name, loss in baselines.items():
 # 是加权求和，本身并不在乎输入的先后顺序；位置向量告诉模型每个字符站在第几位。
 #
 # 下面是这次训练的配置——以 `configs/gpt_shakespeare.toml`（nanoGPT 的 CPU 配方，学习率加倍）为底，换成小一号的模型、
-# 内置语料、每批 16 个窗口，步数也另定（快速模式 500 步，完整模式 3000 步）——以及唯一的训练循环要跑的 `Trainer`。它现在就把模型建好，方便我们训练前先看看里面。
+# 内置语料、每批 16 个窗口，步数也另定（快速模式 500 步，完整模式 3000 步）——以及同一个训练循环要跑的 `Trainer`。它现在就把模型建好，方便我们训练前先看看里面。
 
 # %%
 from gradschool.config import load_config, with_updates
@@ -365,8 +365,11 @@ print(
 # values, $Q = XW_Q$, $K = XW_K$, $V = XW_V$, and then (Vaswani et al. 2017)
 #
 # $$
-# \text{Attention}(Q, K, V) = \text{softmax}\!\left(\frac{QK^\top}{\sqrt{d}} + M\right) V,
-# \qquad M_{ij} = \begin{cases} 0 & j \le i \\ -\infty & j > i \end{cases}
+# \text{Attention}(Q, K, V) = \text{softmax}\!\left(\frac{QK^\top}{\sqrt{d}} + M\right) V
+# $$
+#
+# $$
+# M_{ij} = 0 \quad (j \le i), \qquad M_{ij} = -\infty \quad (j > i)
 # $$
 #
 # Row $i$ of the result is a weighted average of the value vectors of positions $0..i$; the
@@ -395,8 +398,11 @@ print(
 # 键和值：$Q = XW_Q$、$K = XW_K$、$V = XW_V$，然后（Vaswani 等 2017）
 #
 # $$
-# \text{Attention}(Q, K, V) = \text{softmax}\!\left(\frac{QK^\top}{\sqrt{d}} + M\right) V,
-# \qquad M_{ij} = \begin{cases} 0 & j \le i \\ -\infty & j > i \end{cases}
+# \text{Attention}(Q, K, V) = \text{softmax}\!\left(\frac{QK^\top}{\sqrt{d}} + M\right) V
+# $$
+#
+# $$
+# M_{ij} = 0 \quad (j \le i), \qquad M_{ij} = -\infty \quad (j > i)
 # $$
 #
 # 结果的第 $i$ 行是位置 $0..i$ 上各个值向量的加权平均；位置 $j$ 的权重随查询 $i$ 和键 $j$ 的点积增大。掩码 $M$
@@ -574,7 +580,7 @@ for name, ge, gr in zip("QKV", grads_e, grads_ref):
 # perplexity is $e^{\text{validation loss}}$.
 
 # %% [markdown] tags=["zh"]
-# ## 5. 用唯一的训练循环来训练
+# ## 5. 用同一个训练循环来训练
 #
 # 第 2 节建好的 `Trainer` 现在开始跑每一讲都用的那个循环——前向、损失、`backward()`、梯度裁剪、
 # `optimizer.step()`、调度器走一步——在 NumPy 引擎上运行，由 `LanguageModelTask` 提供随机窗口和所有
@@ -881,6 +887,8 @@ for name, n, d, c, loss, when in gap_rows:
 
 rate = 6 * ours * trainer.state.step * config.data.batch_size * BLOCK / trainer.state.train_time
 years = 3.14e23 / rate / (365.25 * 24 * 3600)
+still_learning = last["val_loss"] < history[-2]["val_loss"]  # falling at the last measurement
+years_rounded = round(years, 1 - int(math.floor(math.log10(years))))  # two significant digits
 print(
     t("this machine, NumPy engine, training steps:", "这台机器、NumPy 引擎，训练步的速度："),
     f"{rate / 1e9:.1f} GFLOP/s",
@@ -902,11 +910,9 @@ set_threads(threads_before["blas"] or 0)  # the BLAS threads as they were before
 
 # %% [markdown] tags=["en"]
 # Three gaps, then. **Compute**: the factor above, $10^{11}$ to $10^{12}$ depending on the mode;
-# at this lecture's speed GPT-3's training would take about half a million years on the machine
-# these notes were written on (the cell above prints the figure for yours). **Data**: GPT-3 read
-# 300 billion tokens of web text, books and Wikipedia; ours makes a few million character
-# predictions at most, on ten plays, and has not even finished learning those (the validation
-# loss was still falling at the last measurement).
+# at this run's speed GPT-3's training would take about {{ years_rounded:,.0f }} years on this machine.
+# **Data**: GPT-3 read 300 billion tokens of web text, books and Wikipedia; ours makes a few
+# million character predictions at most, on ten plays{{ ", and has not even finished learning those (the validation loss was still falling at the last measurement)" if still_learning else "" }}.
 # **Scale of the model**: with more parameters *and* more data (Chinchilla's balance) the loss
 # keeps falling, and at some point the model stops producing plausible-looking spelling and
 # starts producing sense. What is *not* different: the architecture, the loss, the optimizer
@@ -952,10 +958,9 @@ set_threads(threads_before["blas"] or 0)  # the BLAS threads as they were before
 #    and why does top-k not help there?
 
 # %% [markdown] tags=["zh"]
-# 所以差距有三方面。**算力**：就是上面那个倍数，随模式不同在 $10^{11}$ 到 $10^{12}$ 之间；按本讲的速度训练 GPT-3，
-# 在编写本讲的那台机器上大约要五十万年（上面那个单元格会打印你这台机器的数字）。**数据**：GPT-3 读了 3000 亿个
-# token 的网页、书和维基百科；我们的模型最多只做了几百万次字符预测，只有十部剧本，而且连这些都还没学完（最后一次
-# 测量时验证损失还在下降）。**模型规模**：参数*和*数据一起增加（按 Chinchilla 的配比），损失就会一直
+# 所以差距有三方面。**算力**：就是上面那个倍数，随模式不同在 $10^{11}$ 到 $10^{12}$ 之间；按这次运行的速度，在这台
+# 机器上训练 GPT-3 大约要 {{ years_rounded:,.0f }} 年。**数据**：GPT-3 读了 3000 亿个 token 的网页、书和维基百科；我们的模型最多只做了
+# 几百万次字符预测，只有十部剧本{{ "，而且连这些都还没学完（最后一次测量时验证损失还在下降）" if still_learning else "" }}。**模型规模**：参数*和*数据一起增加（按 Chinchilla 的配比），损失就会一直
 # 往下走，到某个程度，模型就不再只是拼写像模像样，而是开始说出有意义的话。*没有*差别的是：结构、损失、优化配方和
 # 训练循环，都是上面这些——这正是这个小模型值得逐行弄懂的原因。（聊天模型还会在这样训练出来的模型之上，再做指令
 # 微调和基于人类反馈的学习。）
@@ -969,7 +974,7 @@ set_threads(threads_before["blas"] or 0)  # the BLAS threads as they were before
 # - GPT 由这些部分组成：token 嵌入加位置嵌入；若干个块，每块是因果自注意力
 #   $\text{softmax}(QK^\top/\sqrt{d} + M)V$ 和一个 MLP，外加残差连接和层归一化；最后一个线性层变回 $V$ 个分数。
 #   引擎的注意力和 PyTorch 的一致，输出和梯度都一样。
-# - 用唯一的训练循环、配上 AdamW、预热加余弦衰减和梯度裁剪来训练，模型降到了二元模型的线以下；完整模式训练 3000
+# - 用同一个训练循环、配上 AdamW、预热加余弦衰减和梯度裁剪来训练，模型降到了二元模型的线以下；完整模式训练 3000
 #   步之后，写出来的东西已经有了剧本的样子（角色名、诗行、舞台提示），虽然词还拼不对。温度和 top-k 控制采样，固定
 #   种子就能复现。
 # - 和 GPT-3 比，参数差约 $10^6$ 倍，数据差 $10^5$–$10^6$ 倍，算力差 $10^{11}$–$10^{12}$ 倍——这就是原文说的第一个

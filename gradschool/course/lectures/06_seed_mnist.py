@@ -127,12 +127,17 @@
 # Python 会按执行到的顺序一个一个报错。我们直接运行，看看会发生什么。
 
 # %%
+import math
 import time
 
-import matplotlib.pyplot as plt
-import numpy as np
+from gradschool.course import QUICK, show, t
+from gradschool.data.datasets import load_dataset
+from gradschool.plots import add_curves, finish_curves, loss_accuracy_axes
 
-from gradschool.lectures import QUICK, show, t
+mnist = load_dataset("mnist-mini")  # uint8 (10000, 1, 28, 28), no network needed
+EPOCHS = 2 if QUICK else 10
+BATCH = 64  # the batch size the source leaves out
+STEPS_PER_EPOCH = math.ceil(len(mnist.y_train) / BATCH)  # the last batch holds what is left
 
 SEED_PROGRAM = """
 import torch
@@ -210,19 +215,20 @@ if HAVE_TORCH:
 # Here is the complete program: the three missing lines added, and `trainloader` built from
 # gradschool's embedded MNIST slice (10,000 training images, stratified) with the batch size the
 # source leaves out — we choose 64 — and pixels scaled to [0, 1] and standardised, as
-# torchvision's usual `ToTensor()` + `Normalize()` would. In quick mode it trains 2 epochs
-# (282 steps); in full mode the source's 10.
+# torchvision's usual `ToTensor()` + `Normalize()` would. Quick mode trains 2 epochs, full
+# mode the source's 10; this run: {{ EPOCHS }} epochs of {{ STEPS_PER_EPOCH }} batches
+# ({{ len(mnist.y_train):,}} images / 64, rounded up), {{ EPOCHS * STEPS_PER_EPOCH }} steps.
 
 # %% [markdown] tags=["zh"]
 # ## 修好的程序
 #
 # 下面是完整的程序：补上缺的三行，`trainloader` 用 gradschool 内置的 MNIST 小数据集（1 万张训练图片，按类别
 # 分层抽样）构造。原文没给批量大小，我们取 64；像素缩放到 [0, 1] 再标准化，和 torchvision 常用的
-# `ToTensor()` + `Normalize()` 一样。快速模式训练 2 轮（282 步），完整模式按原文训练 10 轮。
+# `ToTensor()` + `Normalize()` 一样。快速模式训练 2 轮，完整模式按原文训练 10 轮；这次运行是
+# {{ EPOCHS }} 轮，每轮 {{ STEPS_PER_EPOCH }} 个批次（{{ len(mnist.y_train):,}} 张图除以 64，向上取整），共
+# {{ EPOCHS * STEPS_PER_EPOCH }} 步。
 
 # %%
-EPOCHS = 2 if QUICK else 10
-
 if HAVE_TORCH:
     import torch
     import torch.nn as nn
@@ -230,14 +236,11 @@ if HAVE_TORCH:
     import torch.optim as optim
     from torch.utils.data import DataLoader, TensorDataset
 
-    from gradschool.data.datasets import load_dataset
-
-    mnist = load_dataset("mnist-mini")  # uint8 (10000, 1, 28, 28), no network needed
     X = torch.from_numpy(mnist.X_train).float() / 255
     mean, std = X.mean(), X.std()
     X = (X - mean) / std
     trainloader = DataLoader(  # fix 3: the data
-        TensorDataset(X, torch.from_numpy(mnist.y_train).long()), batch_size=64, shuffle=True
+        TensorDataset(X, torch.from_numpy(mnist.y_train).long()), batch_size=BATCH, shuffle=True
     )
 
     class Net(nn.Module):
@@ -306,7 +309,7 @@ if HAVE_TORCH:
 # %% [markdown] tags=["zh"]
 # 修好的程序能跑了，但它没有验证集，除了训练损失什么都不量，什么也不保存，而且只能跑在一个引擎上。gradschool
 # 的 `configs/seed_mlp.toml` 就是同一个配方——784-128-64-10、ReLU、交叉熵、SGD（学习率 0.01，动量 0.9）、
-# 批量 64——`gradschool train` 用唯一的那个训练循环来跑它：打印原文那样的进度行，外加它量到的准确率。量哪些，
+# 批量 64——`gradschool train` 用同一个训练循环来跑它：打印原文那样的进度行，外加它量到的准确率。量哪些，
 # 取决于数据集（默认的 `data.val_fraction = "auto"`）：
 #
 # - 在这个 1 万张的小数据集上，训练图片里留出 10% 做验证，所以每行同时有验证集和测试集准确率——后面几讲
@@ -334,8 +337,14 @@ for engine in engines:
     start = time.perf_counter()
     trainer.fit()
     runs[engine] = (trainer, time.perf_counter() - start)
+numpy_run = runs["numpy"][0]
+loop_steps = numpy_run.state.history[-1]["step"]  # optimizer steps of the whole run
 
 # %% [markdown] tags=["en"]
+# The loop took {{ loop_steps }} steps, not the fixed program's {{ EPOCHS * STEPS_PER_EPOCH }}: it
+# trains on the {{ len(mnist.y_train) - len(numpy_run.data.y_val):,}} images the validation split
+# leaves, {{ loop_steps // EPOCHS }} batches an epoch.
+#
 # ## Same weights, same batches, same training
 #
 # The two runs above start from different random weights (each engine has its own random
@@ -348,6 +357,9 @@ for engine in engines:
 # would also see between two PyTorch builds.
 
 # %% [markdown] tags=["zh"]
+# 这个循环走了 {{ loop_steps }} 步，比修好的原程序的 {{ EPOCHS * STEPS_PER_EPOCH }} 步少：验证集分走一部分以后，它只在剩下的
+# {{ len(mnist.y_train) - len(numpy_run.data.y_val):,}} 张图上训练，每轮 {{ loop_steps // EPOCHS }} 个批次。
+#
 # ## 同样的权重、同样的批次，同样的训练
 #
 # 上面两次训练的初始权重不一样（两个引擎各有各的随机数生成器），所以数字略有差别。要比较的是*引擎*而不是两次
@@ -414,41 +426,25 @@ for engine, (trainer, seconds) in runs.items():
         f"{name:<28}{last['train_loss']:>12.3f}{100 * last['val_acc']:>11.2f}%{100 * last['test_acc']:>11.2f}%{seconds:>12.1f}"
     )
 
-fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
-epochs = np.arange(1, EPOCHS + 1)
+fig, ax_loss, ax_acc = loss_accuracy_axes(
+    xlabel=t("epoch", "轮"),
+    loss_label=t("training loss", "训练损失"),
+    acc_label=t("validation accuracy (%)", "验证集准确率（%）"),
+    loss_title=t("Training loss (cross-entropy)", "训练损失（交叉熵）"),
+    acc_title=t("Validation accuracy", "验证集准确率"),
+)
 if HAVE_TORCH:
-    ax_loss.plot(
-        epochs, seed_losses, "k--o", ms=3, label=t("source program (fixed)", "原文程序（修好后）")
+    seed_history = [{"epoch": e + 1, "train_loss": loss} for e, loss in enumerate(seed_losses)]
+    add_curves(
+        ax_loss, None, seed_history, t("source program (fixed)", "原文程序（修好后）"), "k--o"
     )
 for engine, (trainer, _) in runs.items():
-    hist = trainer.state.history
-    ax_loss.plot(epochs, [r["train_loss"] for r in hist], "-o", ms=3, label=f"gradschool {engine}")
-    ax_acc.plot(
-        epochs, [100 * r["val_acc"] for r in hist], "-o", ms=3, label=f"gradschool {engine}"
-    )
+    add_curves(ax_loss, ax_acc, trainer.state.history, f"gradschool {engine}")
 if HAVE_TORCH:
     for engine, trainer in twins.items():
-        ax_loss.plot(
-            epochs,
-            [r["train_loss"] for r in trainer.state.history],
-            ":",
-            lw=2,
-            label=t(f"{engine}, shared start", f"{engine}，相同初值"),
-        )
-ax_loss.set(
-    xlabel=t("epoch", "轮"),
-    ylabel=t("training loss", "训练损失"),
-    yscale="log",
-    title=t("Training loss (cross-entropy)", "训练损失（交叉熵）"),
-)
-ax_acc.set(
-    xlabel=t("epoch", "轮"),
-    ylabel=t("validation accuracy (%)", "验证集准确率（%）"),
-    title=t("Validation accuracy", "验证集准确率"),
-)
-ax_loss.legend(fontsize=8)
-ax_acc.legend(fontsize=8)
-fig.tight_layout()
+        label = t(f"{engine}, shared start", f"{engine}，相同初值")
+        add_curves(ax_loss, None, trainer.state.history, label, ":", lw=2)
+finish_curves(fig, ax_loss, ax_acc, legend_size=8)
 show()
 
 # %% [markdown] tags=["en"]
@@ -457,9 +453,10 @@ show()
 # - As printed, the source's program stops at the first undefined name, `net`; fixing it
 #   reveals `trainloader`, then `F`. Three lines (and a data set) make it run.
 # - The fixed program and gradschool's recipe reach the same accuracy, about 95–96% on the
-#   embedded test images after 10 epochs (about 92% after 2), although gradschool keeps 1,000
-#   of the slice's images for validation. Small differences come from the random start and the
-#   data order, not the engine.
+#   embedded test images after 10 epochs (full mode), about 92% after 2 (quick mode); this run,
+#   {{ EPOCHS }} epochs: {{ 100 * numpy_run.state.history[-1]["test_acc"]:.1f}}% on the NumPy
+#   engine, although gradschool keeps 1,000 of the slice's images for validation. Small
+#   differences come from the random start and the data order, not the engine.
 # - From the same weights and batches, the NumPy engine and PyTorch produce the same losses up
 #   to float32 rounding: gradschool's engine really computes what PyTorch computes.
 # - The command line does all of this: `gradschool train`, `gradschool train --engine torch`,
@@ -482,8 +479,9 @@ show()
 #
 # - 原文程序照原样运行，会停在第一个没定义的名字 `net` 上；修好它，又会碰到 `trainloader`，然后是 `F`。补三行
 #   （再加上数据）就能跑。
-# - 修好的程序和 gradschool 的配方准确率差不多：10 轮后在内置测试集上约 95%–96%（2 轮约 92%），尽管 gradschool
-#   从小数据集里留了 1,000 张做验证。细小差别来自随机初值和数据顺序，跟引擎无关。
+# - 修好的程序和 gradschool 的配方准确率差不多：10 轮后（完整模式）在内置测试集上约 95%–96%，2 轮（快速模式）
+#   约 92%；这次运行 {{ EPOCHS }} 轮，NumPy 引擎上是 {{ 100 * numpy_run.state.history[-1]["test_acc"]:.1f}}%，尽管
+#   gradschool 从小数据集里留了 1,000 张做验证。细小差别来自随机初值和数据顺序，跟引擎无关。
 # - 初始权重和批次都相同时，NumPy 引擎和 PyTorch 的损失只差 float32 的舍入误差：gradschool 的引擎算的确实就是
 #   PyTorch 算的东西。
 # - 命令行一样能做：`gradschool train`、`gradschool train --engine torch`，完整的 6 万张 MNIST 用

@@ -86,7 +86,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
-from gradschool.lectures import QUICK, show, t
+from gradschool.course import QUICK, show, t
 
 x = np.array([0.5, -1.0, 2.0])  # three inputs
 w = np.array([0.8, 0.2, -0.4])  # one weight per input
@@ -216,7 +216,7 @@ print(
 # ## 4. MLP 能学会单个神经元学不会的东西
 #
 # 多层感知机就是把层叠起来：$h_1 = \varphi(W_1 x + b_1)$，$h_2 = \varphi(W_2 h_1 + b_2)$，最后一层给每个类别
-# 输出一个分数（logit），再用 softmax 变成概率。下面的数据是圆内、圆外两类点，我们用 gradschool 唯一的
+# 输出一个分数（logit），再用 softmax 变成概率。下面的数据是圆内、圆外两类点，我们用 gradschool 的同一个
 # 训练循环（`gradschool.train.trainer.fit`）训练两个模型：
 #
 # - *只有一层*（`sizes = [2, 2]`）：就是逻辑回归，决策边界只能是一条直线；

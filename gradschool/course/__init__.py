@@ -1,9 +1,14 @@
-"""The course: bilingual lectures that run.
+"""The course: bilingual lectures that run, and the pages that hold them together.
+
+The package: this module (what a lecture imports), cells.py (reading a lecture), runner.py
+(running it), report.py (its report), markdown.py (Markdown and formulas to HTML), site.py (the
+index, the links between reports), glossary.py (the one table of terms), and lectures/ (the
+lessons, NN_topic.py; the repository's `lectures/` links there).
 
 A lecture is a py-percent script in `lectures/` (docs/lectures.md). It imports four helpers
 from here:
 
-    from gradschool.lectures import QUICK, lang, show, t
+    from gradschool.course import QUICK, lang, show, t
 
     epochs = 2 if QUICK else 10          # quick mode: GRADSCHOOL_QUICK=1, or `--quick`
     print(t("accuracy", "准确率"), acc)  # the string of the chosen language
@@ -18,7 +23,8 @@ and runs three ways, with the same code:
 - under the runner (`gradschool lecture run N`, `run_lecture`): every code cell runs once, its
   output and figures are captured, and a report is written per language: report.md with its
   PNG figures, and one self-contained report.html. `show()` does nothing there (the runner
-  collects every figure a cell leaves open).
+  collects every figure a cell leaves open). Markdown cells may quote values the code
+  computed, `{{ expr:.1f }}`, and may be tagged "quick" or "full" (runner.py, cells.py).
 
 NOTE: under the runner, `t(en, zh)` returns *both* strings wrapped in private-use markers; the
 runner resolves them per language in the captured text and while drawing each figure. That is
@@ -30,8 +36,11 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gradschool.text import format_text, pad
 
 __all__ = ["LANGS", "QUICK", "lang", "show", "t"]
 
@@ -40,8 +49,16 @@ LANGS = ("en", "zh")
 # Private-use code points (U+E000..U+E002): they never occur in real text.
 _BEGIN, _SEP, _END = "\ue000", "\ue001", "\ue002"
 
-# Set by the runner while it executes a lecture (runner.py); False otherwise.
-_under_runner = False
+
+@dataclass
+class RunnerSession:
+    """What the lecture runner (runner.py) tells the helpers below while it runs a lecture."""
+
+    active: bool = False  # True while the runner executes a lecture's cells
+    images: list[Path] = field(default_factory=list)  # image files handed to show(path)
+
+
+SESSION = RunnerSession()  # the runner sets it; the helpers read it
 
 
 def quick() -> bool:
@@ -58,9 +75,28 @@ def lang() -> str:
     return "zh" if value.startswith("zh") else "en"
 
 
+class _Text(str):
+    """A label of one language. A width in a format spec (f"{s:>8}") or ljust/rjust/center
+    counts columns, not characters: a Chinese character takes two (gradschool.text), so a
+    table of Chinese labels lines up as one of English labels does."""
+
+    def __format__(self, spec: str) -> str:
+        return format_text(str(self), spec) if spec else str(self)
+
+    def ljust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
+        return pad(str(self), width, "<", fill)
+
+    def rjust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
+        return pad(str(self), width, ">", fill)
+
+    def center(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
+        return pad(str(self), width, "^", fill)
+
+
 class _Both(str):
     """Both languages in one str: BEGIN en SEP zh END. Formatting with a width (f"{s:12}",
-    s.ljust(12)) pads each language separately, so tables line up in both reports."""
+    s.ljust(12)) pads each language separately, by display width, so tables line up in both
+    reports."""
 
     en: str
     zh: str
@@ -71,24 +107,27 @@ class _Both(str):
         return obj
 
     def __format__(self, spec: str) -> str:
-        return _Both(format(self.en, spec), format(self.zh, spec)) if spec else str(self)
+        if not spec:
+            return str(self)
+        return _Both(format_text(self.en, spec), format_text(self.zh, spec))
 
     def ljust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
-        return _Both(self.en.ljust(width, fill), self.zh.ljust(width, fill))
+        return _Both(pad(self.en, width, "<", fill), pad(self.zh, width, "<", fill))
 
     def rjust(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
-        return _Both(self.en.rjust(width, fill), self.zh.rjust(width, fill))
+        return _Both(pad(self.en, width, ">", fill), pad(self.zh, width, ">", fill))
 
     def center(self, width: int, fill: str = " ") -> str:  # type: ignore[override]
-        return _Both(self.en.center(width, fill), self.zh.center(width, fill))
+        return _Both(pad(self.en, width, "^", fill), pad(self.zh, width, "^", fill))
 
 
 def t(en: Any, zh: Any) -> str:
-    """The English or the Chinese string, for printed labels and figure titles."""
+    """The English or the Chinese string, for printed labels and figure titles. Padded with a
+    width (f"{t('loss', '损失'):>8}"), it counts columns: Chinese characters take two."""
     en, zh = str(en), str(zh)
-    if _under_runner:
+    if SESSION.active:
         return _Both(en, zh)
-    return zh if lang() == "zh" else en
+    return _Text(zh if lang() == "zh" else en)
 
 
 def resolve(text: str, language: str) -> str:
@@ -120,10 +159,6 @@ def _in_notebook() -> bool:
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
-# PNG files handed to show(path) while the runner runs; it copies them into the report.
-_images: list[Path] = []
-
-
 def show(*images: str | Path) -> list[Path]:
     """Display (notebook) or save (plain script) the open matplotlib figures.
 
@@ -138,8 +173,8 @@ def show(*images: str | Path) -> list[Path]:
     global _saved
     if images:
         paths = [Path(image) for image in images]
-        if _under_runner:
-            _images.extend(paths)
+        if SESSION.active:
+            SESSION.images.extend(paths)
         elif _in_notebook():
             from IPython.display import Image, display
 
@@ -149,7 +184,7 @@ def show(*images: str | Path) -> list[Path]:
             for path in paths:
                 print(f"[figure: {path}]")
         return paths
-    if _under_runner:
+    if SESSION.active:
         return []
     import matplotlib.pyplot as plt
 
@@ -177,7 +212,7 @@ def _chinese_figures() -> None:
     try:
         import matplotlib
 
-        from gradschool.lectures.runner import cjk_font
+        from gradschool.plots import cjk_font
 
         font = cjk_font()
     except Exception:  # noqa: BLE001 - no matplotlib, no font: figures stay as they are
@@ -186,25 +221,17 @@ def _chinese_figures() -> None:
         matplotlib.rcParams["font.family"] = ["sans-serif", font]
 
 
-if lang() == "zh" and not _under_runner:
+if lang() == "zh" and not SESSION.active:
     _chinese_figures()
 
 
-# The runner's API, imported on first use (it pulls in matplotlib).
-_RUNNER_NAMES = {"Lecture", "LectureRun", "find_lectures", "lecture_dir", "run_lecture"}
-
-
 def __getattr__(name: str) -> Any:
-    # NOTE: QUICK is computed at each `from gradschool.lectures import QUICK` (PEP 562), not
+    # NOTE: QUICK is computed at each `from gradschool.course import QUICK` (PEP 562), not
     # once at import: the runner imports this module before it sets GRADSCHOOL_QUICK.
     if name == "QUICK":
         return quick()
-    if name in _RUNNER_NAMES:
-        from gradschool.lectures import runner
-
-        return getattr(runner, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), "QUICK", *_RUNNER_NAMES])
+    return sorted([*globals(), "QUICK"])

@@ -134,8 +134,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.experiments.compare import run_compare, save_compare, summary_row
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.callbacks import Callback
 from gradschool.train.trainer import Trainer
 
@@ -219,8 +219,8 @@ show()
 
 # %% [markdown] tags=["en"]
 # The dashed line is the formula above, with $\sigma^2$ taken from the $B = 1$ draws; the other
-# batch sizes follow it. The noise of one example's gradient is larger than the gradient
-# itself (the dotted line):
+# batch sizes follow it. This gradient noise — how far one example's gradient lies from the
+# full gradient — is larger than the gradient itself (the dotted line):
 # a single SGD step often points the wrong way; only the average of many steps follows the
 # true gradient. Each fourfold larger batch divides the noise by four, and at $B = n$ it is
 # zero. Noise is not all bad — it lets SGD take many cheap steps and keeps it out of sharp
@@ -247,7 +247,7 @@ show()
 #
 # 下面开始训练。每次运行看到的样本数都一样——在训练子集上过 `EPOCHS` 轮——配方用原文的（SGD，动量 0.9，学习率
 # $\alpha = 0.01$），只改批量大小。SGD 再加一次学习率小十倍的运行，原因后面会看到。
-# `gradschool.experiments.compare` 在每个引擎上把每种做法都交给唯一的训练循环（`train.fit`）去训练，并画出它的标准图：
+# `gradschool.experiments.compare` 在每个引擎上把每种做法都交给同一个训练循环（`train.fit`）去训练，并画出它的标准图：
 # 损失和准确率分别对轮数、训练耗时和梯度计算次数作图。另外用一个小回调在轮与轮之间也记录损失，这样下面的曲线
 # 每轮不止一个点。命令行里对应的是 `gradschool compare --vary batch_size=full,64,1`。
 
@@ -410,52 +410,81 @@ fig.suptitle(
 fig.tight_layout()
 show()
 
+# %%
+# What the prose below quotes: each run's numbers on every engine, as "low–high" ranges.
+rows = {engine: [summary_row(run) for run in runs] for engine, runs in results.items()}
+GD, MINI, SGD, SGD_SMALL, GD_LONG = range(5)  # the runs, in the order they ran
+
+
+def span(k: int, key: str, scale: float = 1, digits: int = 0) -> str:
+    """Run k's `key` on every engine: "88" or "88–90" (times `scale`, `digits` decimals)."""
+    values = sorted(scale * rows[engine][k][key] for engine in ENGINES)
+    low, high = f"{values[0]:.{digits}f}", f"{values[-1]:.{digits}f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def epoch_ratio(k: int) -> str:
+    """Run k's median epoch time over the mini-batch run's, on each engine: "17–21"."""
+    ratios = sorted(rows[e][k]["median_epoch_s"] / rows[e][MINI]["median_epoch_s"] for e in ENGINES)
+    low, high = f"{ratios[0]:.0f}", f"{ratios[-1]:.0f}"
+    return low if low == high else f"{low}–{high}"
+
+
 # %% [markdown] tags=["en"]
 # ## What the numbers say
 #
+# The numbers are this run's, on {{ " and ".join(ENGINES) }} (a range covers the engines).
+#
 # - **Per example seen, small batches learn far more.** After the same budget (the dotted line
-#   in the left panel), full-batch GD with the source's rate has taken six steps and is still
-#   near the loss of guessing, $\ln 10 \approx 2.3$. Mini-batch (150 steps) and SGD with the
-#   smaller rate (9,600 steps) have learned: in full mode on our machine, 88% and 88–90% on
-#   validation against GD's 15–18%, on both engines.
+#   in the left panel), full-batch GD with the source's rate has taken {{ EPOCHS }} steps and is
+#   still near the loss of guessing, $\ln 10 \approx 2.3$ (training loss {{ span(GD, "train_loss", digits=2) }}).
+#   Mini-batch ({{ rows["numpy"][MINI]["steps"]:, }} steps) and SGD with the smaller rate
+#   ({{ rows["numpy"][SGD_SMALL]["steps"]:, }} steps) have learned: {{ span(MINI, "val_acc", 100) }}% and
+#   {{ span(SGD_SMALL, "val_acc", 100) }}% on validation, against GD's {{ span(GD, "val_acc", 100) }}%.
 # - **GD catches up only with much more data.** With $\alpha = 0.1$ and twenty times the
-#   examples it reaches about the same validation accuracy (89–90%) — its steps are exact, so
+#   examples it reaches {{ span(GD_LONG, "val_acc", 100) }}% on validation — its steps are exact, so
 #   it can afford the larger rate. The spike on its curve is momentum overshooting: with
 #   $\mu = 0.9$ the "heavy ball" runs past the valley floor once before it settles.
 # - **The learning rate belongs to the batch size.** The source's $\alpha = 0.01$ with
 #   momentum 0.9 (an effective step of $\alpha/(1-\mu) = 0.1$) is fine for batches of 64 but
-#   too large for the noise of one example: SGD with it stays at chance, with the loss at
-#   $\ln 10$ — the network has collapsed to one answer. Ten times smaller, it trains.
+#   too large for the noise of one example: SGD with it ends at a training loss of
+#   {{ span(SGD, "train_loss", digits=2) }}, no better than guessing ($\ln 10 \approx 2.30$), and
+#   {{ span(SGD, "val_acc", 100) }}% on validation. Ten times smaller, it trains.
 # - **Per second, mini-batch wins.** One step on one example costs almost as much as a step on
 #   64 — the fixed cost of each step (Python, the engine's bookkeeping, small matrix products)
-#   dominates — so an epoch of SGD takes 20 to 40 times as long as an epoch of mini-batch here,
-#   on both engines. That is why everyone trains with mini-batches: the noise of a few dozen examples,
+#   dominates — so an epoch of SGD takes {{ epoch_ratio(SGD) }} times as long as an epoch of
+#   mini-batch here. That is why everyone trains with mini-batches: the noise of a few dozen examples,
 #   the speed of vectorised arithmetic.
 # - Both engines draw the same picture; their numbers differ a little because each engine
 #   draws its own initial weights (lecture 6 shows that from the same weights they agree).
 #
 # NOTE: times come from a shared machine and move with its load; the ratios are more stable
-# than the seconds. On a machine shared with other work, start Python with
+# than the seconds. The lecture runner holds BLAS and torch at one thread (`--threads` changes
+# it); for your own scripts on a machine shared with other work, start Python with
 # `OMP_NUM_THREADS=1` (docs/generalization.md, "A note on threads").
 
 # %% [markdown] tags=["zh"]
 # ## 数字说明了什么
 #
-# - **按看过的样本数算，小批量学得多得多。** 预算相同时（左图的点线），用原文学习率的全量 GD 只走了 6 步，损失还停在
-#   瞎猜的水平 $\ln 10 \approx 2.3$ 附近；小批量（150 步）和用小学习率的 SGD（9600 步）已经学会了：完整模式下在我们的
-#   机器上，验证集准确率分别是 88% 和 88%–90%，而 GD 只有 15%–18%，两个引擎都是如此。
-# - **GD 要多得多的数据才追得上。** 用 $\alpha = 0.1$、二十倍的样本，它的验证集准确率才差不多（89%–90%）——它的每一步
+# 下面的数字都来自这次运行，引擎是 {{ "、".join(ENGINES) }}（给出范围的，是各引擎的最小值到最大值）。
+#
+# - **按看过的样本数算，小批量学得多得多。** 预算相同时（左图的点线），用原文学习率的全量 GD 只走了 {{ EPOCHS }} 步，损失
+#   还停在瞎猜的水平 $\ln 10 \approx 2.3$ 附近（训练损失 {{ span(GD, "train_loss", digits=2) }}）；小批量（{{ rows["numpy"][MINI]["steps"]:, }} 步）和用小学习率的
+#   SGD（{{ rows["numpy"][SGD_SMALL]["steps"]:, }} 步）已经学会了：验证集准确率分别是 {{ span(MINI, "val_acc", 100) }}% 和 {{ span(SGD_SMALL, "val_acc", 100) }}%，而 GD 只有
+#   {{ span(GD, "val_acc", 100) }}%。
+# - **GD 要多得多的数据才追得上。** 用 $\alpha = 0.1$、二十倍的样本，它的验证集准确率到了 {{ span(GD_LONG, "val_acc", 100) }}%——它的每一步
 #   都是准的，所以敢用大学习率。曲线上那个尖峰是动量冲过了头：$\mu = 0.9$ 的"重球"先越过谷底一次，然后才稳下来。
 # - **学习率要跟批量大小配套。** 原文的 $\alpha = 0.01$ 加动量 0.9（等效步长 $\alpha/(1-\mu) = 0.1$）对批量 64 正合适，
-#   对单个样本的噪声来说就太大了：用它的 SGD 一直停在瞎猜的水平，损失卡在 $\ln 10$——网络塌缩成对什么图都给同一个
-#   答案。学习率缩小十倍，就能正常训练。
+#   对单个样本的噪声来说就太大了：用它的 SGD 最后的训练损失是 {{ span(SGD, "train_loss", digits=2) }}，不比瞎猜（$\ln 10 \approx 2.30$）强，
+#   验证集准确率 {{ span(SGD, "val_acc", 100) }}%。学习率缩小十倍，就能正常训练。
 # - **按秒算，小批量最划算。** 在一个样本上走一步，花的时间和在 64 个样本上走一步差不多——每一步的固定开销
-#   （Python、引擎的簿记、小矩阵乘法）占了大头——所以这里 SGD 跑一轮要花小批量的 20 到 40 倍时间，两个引擎都一样。这就是大家都用
+#   （Python、引擎的簿记、小矩阵乘法）占了大头——所以这里 SGD 跑一轮要花小批量的 {{ epoch_ratio(SGD) }} 倍时间。这就是大家都用
 #   小批量训练的原因：几十个样本的噪声水平，加上向量化运算的速度。
 # - 两个引擎画出来的图是一样的；数字略有不同，是因为两个引擎各自随机初始化权重（第 6 讲说明了初始权重相同时两者一致）。
 #
-# 注意：时间是在一台共享机器上测的，会随负载变化；比值比秒数稳定。和别的任务共用机器时，启动 Python 前设置
-# `OMP_NUM_THREADS=1`（见 docs/generalization.zh-CN.md 里关于线程的说明）。
+# 注意：时间是在一台共享机器上测的，会随负载变化；比值比秒数稳定。讲义运行器会把 BLAS 和 torch 限定为单线程
+# （`--threads` 可以改）；自己写的脚本和别的任务共用机器时，启动 Python 前设置 `OMP_NUM_THREADS=1`（见
+# docs/generalization.zh-CN.md 里关于线程的说明）。
 
 # %% [markdown] tags=["en"]
 # ## Summary

@@ -35,7 +35,8 @@
 # $$
 #
 # "梯度下降是一种优化算法，它通过计算损失函数的梯度来更新模型参数" — correct: step against the
-# gradient, by a learning rate $\alpha$. Two of its other statements need care:
+# gradient, with a step size set by the learning rate $\alpha$. Two of its other statements need
+# care:
 #
 # - It calls $\theta = \theta - \alpha \nabla_{\theta}J(\theta, \mathcal{B})$ "批量梯度下降 (Batch
 #   Gradient Descent)" and says it splits the data into batches. That is **mini-batch** gradient
@@ -127,8 +128,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
+from gradschool.course import QUICK, show, t
 from gradschool.experiments import surface
-from gradschool.lectures import QUICK, show, t
 
 lr = 0.06
 x0, y0 = -4.0, 2.5

@@ -25,7 +25,7 @@
 #
 # **目标**：原文列举大模型的应用场景时，第一个就是图像识别，推荐的数据集是 MNIST、CIFAR 和 ImageNet。真正让图像
 # 识别做起来的网络是卷积神经网络（CNN）。这一讲从最底层的运算讲起：为什么普通的 MLP 天生不适合处理图像；卷积到底
-# 在算什么（用三种方法算一遍，再和 PyTorch 对一下）；池化和批归一化又起什么作用。然后用 gradschool 唯一的训练循环，
+# 在算什么（用三种方法算一遍，再和 PyTorch 对一下）；池化和批归一化又起什么作用。然后用 gradschool 的同一个训练循环，
 # 在内置的 MNIST 小数据集上训练一个 LeNet 风格的 CNN，和原文的 MLP 放在一起比——权重个数差不多、训练配方完全一样。
 # 接着打开网络看看：它学到了哪些卷积核，一张数字图在它"眼里"是什么样子，哪些数字它还是认错了。最后说说换成彩色
 # 照片（CIFAR-10）和 ImageNet 那样的图片文件夹时，需要改什么。
@@ -41,7 +41,8 @@
 # 106,000 weights — as many as the source's own MLP — and reads handwritten digits with about
 # 98% accuracy. What it needs is the right *shape* of model, and the source never names one:
 # for images that is the convolutional network (LeCun et al. 1989 and 1998 for digits;
-# Krizhevsky et al.'s AlexNet won ImageNet with one in 2012; He et al.'s ResNet in 2015).
+# Krizhevsky et al.'s AlexNet won ImageNet with one in 2012, He et al.'s ResNet in 2015 — published
+# at CVPR 2016).
 # And **"classification, detection, recognition" are different tasks**: this lecture is
 # classification (one label per image); detection finds and boxes every object in an image,
 # with the same convolutional layers and another head.
@@ -75,7 +76,7 @@
 # 这里要纠正两点。**图像识别并不需要大模型**：下面的 CNN 只有大约 10.6 万个权重——和原文自己那个 MLP 差不多——
 # 认手写数字的准确率就能到 98% 左右。需要的是*结构*对路的模型，而原文一个也没提：处理图像，用的就是卷积神经网络
 # （LeCun 等人 1989 年和 1998 年用它识别手写数字；2012 年 Krizhevsky 等人的 AlexNet 用它拿下 ImageNet 比赛；
-# 2015 年 He 等人提出 ResNet）。另外，**"分类、检测、识别"是不同的任务**：这一讲做的是分类（每张图给一个标签）；
+# 2015 年 He 等人的 ResNet 夺冠，论文发表于 CVPR 2016）。另外，**"分类、检测、识别"是不同的任务**：这一讲做的是分类（每张图给一个标签）；
 # 检测是要在图里找出每个物体并框出来，用的也是同样的卷积层，只是后面接的"头"不一样。
 #
 # ## 为什么 MLP 不适合处理图像
@@ -101,13 +102,14 @@ import numpy as np
 
 from gradschool.backends import get_backend
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.data.augment import translate
 from gradschool.data.datasets import load_dataset
 from gradschool.data.prepare import prepare_data
 from gradschool.engine import Tensor
 from gradschool.engine.conv import sliding_windows
-from gradschool.lectures import QUICK, show, t
 from gradschool.models import cnn, count_parameters, mlp
+from gradschool.plots import add_curves, finish_curves, loss_accuracy_axes
 from gradschool.threads import get_threads, set_threads
 from gradschool.train.trainer import fit
 
@@ -212,14 +214,14 @@ for shift in (1, 2, 3):
 # y_{o,i,j} = b_o + \sum_{c=1}^{C}\sum_{a=0}^{k-1}\sum_{b=0}^{k-1} w_{o,c,a,b}\, x_{c,\, s i + a - p,\, s j + b - p}
 # $$
 #
-# 其中 $s$ 是步长（卷积核每次挪多远），$p$ 是填充（在图像四周补几圈 0）。输出的行数是
+# 其中 $s$ 是步幅（stride，卷积核每次挪多远），$p$ 是填充（在图像四周补几圈 0）。输出的行数是
 #
 # $$
 # H_{\mathrm{out}} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1
 # $$
 #
 # 列数也按同样的公式算。举几个例子：28×28 的数字图，$k = 3$、$p = 1$、$s = 1$，输出还是 28×28（即 "same" 填充）；
-# $k = 5$、$p = 0$ 时变成 24×24；2×2、步长 2 的池化窗口把它减半，$(28 - 2)/2 + 1 = 14$。
+# $k = 5$、$p = 0$ 时变成 24×24；2×2、步幅 2 的池化窗口把它减半，$(28 - 2)/2 + 1 = 14$。
 #
 # 注意：深度学习里说的"卷积"，严格讲是*互相关*：卷积核并不像信号处理里的卷积那样先翻转一下。反正卷积核是学出来的，
 # 翻不翻都一样，所以所有的库（PyTorch、gradschool）算的都是上面这个式子。
@@ -234,7 +236,7 @@ for shift in (1, 2, 3):
 #    梯度由链式法则自动得到：只有 `sliding_windows` 手写了反向传播（见 docs/cnn.zh-CN.md）。
 # 3. **PyTorch** 的 `torch.nn.functional.conv2d`（装了 torch 才跑）。
 #
-# 用一个很小的输入：一张图，2 个通道，每个 5×5；3 个 3×3 的卷积核，步长 2，填充 1，所以输出是 3 个通道，每个
+# 用一个很小的输入：一张图，2 个通道，每个 5×5；3 个 3×3 的卷积核，步幅 2，填充 1，所以输出是 3 个通道，每个
 # $\lfloor (5 + 2 - 3)/2 \rfloor + 1 = 3$ 行 3 列。
 
 
@@ -286,11 +288,13 @@ print(t("kernels, one per row:", "卷积核，每行一个：").ljust(30), kerne
 print(t("output:", "输出：").ljust(30), y_engine.shape)
 print()
 print(t("max |difference| from the loops:", "与循环结果的最大 |差|："))
+conv_diffs = []  # every |difference| printed below, for the summary
 for label, y in (
     (t("engine F.conv2d", "引擎 F.conv2d"), y_engine),
     (t("im2col by hand", "手写 im2col"), y_im2col),
 ):
-    print(f"  {label:<28}{np.abs(engine64.to_numpy(y) - y_loops).max():.1e}")
+    conv_diffs.append(np.abs(engine64.to_numpy(y) - y_loops).max())
+    print(f"  {label:<28}{conv_diffs[-1]:.1e}")
 
 # The gradients, from a loss whose gradient with respect to y is g.
 g = rng.normal(size=y_loops.shape)
@@ -299,12 +303,14 @@ if HAVE_TORCH:
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     y_torch = torch.nn.functional.conv2d(xt, wt, bt, stride=STRIDE, padding=PAD)
     (y_torch * torch.tensor(g)).sum().backward()
-    print(f"  {'torch F.conv2d':<28}{np.abs(y_torch.detach().numpy() - y_loops).max():.1e}")
+    conv_diffs.append(np.abs(y_torch.detach().numpy() - y_loops).max())
+    print(f"  {'torch F.conv2d':<28}{conv_diffs[-1]:.1e}")
     print(
         t("max |difference| of the gradients, engine vs torch:", "梯度的最大 |差|，引擎对 torch：")
     )
     for name, ours, theirs in (("dL/dx", X, xt), ("dL/dw", W, wt), ("dL/db", B, bt)):
         diff = np.abs(engine64.to_numpy(ours.grad) - theirs.grad.numpy()).max()
+        conv_diffs.append(diff)
         print(f"  {name:<28}{diff:.1e}")
 else:
     print(
@@ -424,7 +430,7 @@ show()
 # %% [markdown] tags=["zh"]
 # ## 池化与批归一化
 #
-# **最大池化**在每个通道上滑动一个 $k \times k$ 的窗口（通常是 2×2、步长 2），只留下窗口里最大的那个值：
+# **最大池化**在每个通道上滑动一个 $k \times k$ 的窗口（通常是 2×2、步幅 2），只留下窗口里最大的那个值：
 #
 # $$
 # y_{c,i,j} = \max_{0 \leq a,\, b < k}\; x_{c,\, s i + a,\, s j + b}
@@ -636,28 +642,16 @@ for key, trainer in runs.items():
         f"{trainer.state.train_time:>11.1f}s{per_step:>8.1f}ms"
     )
 
-fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, ax_loss, ax_acc = loss_accuracy_axes(
+    xlabel=t("epoch", "轮"),
+    loss_label=t("training loss", "训练损失"),
+    acc_label=t("validation accuracy (%)", "验证集准确率（%）"),
+    loss_title=t("Training loss (cross-entropy)", "训练损失（交叉熵）"),
+    acc_title=t("Same weights budget, same recipe", "权重个数相同、配方相同"),
+)
 for key, trainer in runs.items():
-    hist = trainer.state.history
-    epochs = [row["epoch"] for row in hist]
-    ax_loss.plot(epochs, [row["train_loss"] for row in hist], "-o", ms=3, label=names[key])
-    ax_acc.plot(epochs, [100 * row["val_acc"] for row in hist], "-o", ms=3, label=names[key])
-ax_loss.set(
-    xlabel=t("epoch", "轮"),
-    ylabel=t("training loss", "训练损失"),
-    yscale="log",
-    title=t("Training loss (cross-entropy)", "训练损失（交叉熵）"),
-)
-ax_acc.set(
-    xlabel=t("epoch", "轮"),
-    ylabel=t("validation accuracy (%)", "验证集准确率（%）"),
-    title=t("Same weights budget, same recipe", "权重个数相同、配方相同"),
-)
-for ax in (ax_loss, ax_acc):
-    ax.legend()
-    ax.grid(alpha=0.3)
-    ax.set_xticks(epochs)
-fig.tight_layout()
+    add_curves(ax_loss, ax_acc, trainer.state.history, names[key])
+finish_curves(fig, ax_loss, ax_acc)
 show()
 
 # %% [markdown] tags=["en"]
@@ -827,7 +821,7 @@ show()
 # - **A deeper network.** Photos are much harder than digits (backgrounds, poses, lighting), and
 #   a two-layer LeNet stalls. `arch = "resnet"` is the 9-layer ResNet of Page's DAWNBench entry
 #   ("How to train your ResNet", 2018): 3×3 convolutions each followed by batch norm and ReLU,
-#   two *residual* blocks that add their input to their output ($y = x + f(x)$, He et al. 2016,
+#   two *residual* blocks that add their input to their output ($y = x + f(x)$; He et al., CVPR 2016,
 #   which is what lets very deep networks train), and a global average pool instead of a large
 #   Linear head. At a quarter of Page's width, `channels = [16, 32, 64, 128]`, it has 412,954
 #   weights (table below).
@@ -860,7 +854,7 @@ show()
 #   那里。
 # - **更深的网络。** 照片比数字难得多（背景、姿态、光照都在变），两层的 LeNet 很快就学不动了。`arch = "resnet"` 是 Page
 #   参加 DAWNBench 时用的 9 层 ResNet（"How to train your ResNet"，2018）：每个 3×3 卷积后面都跟着批归一化和 ReLU，
-#   两个*残差*块把输入直接加到输出上（$y = x + f(x)$，He 等人 2015 年提出，很深的网络能训得动全靠它），最后用全局
+#   两个*残差*块把输入直接加到输出上（$y = x + f(x)$，He 等人，CVPR 2016；很深的网络能训得动全靠它），最后用全局
 #   平均池化代替一个很大的全连接分类头。宽度取 Page 原版的四分之一，`channels = [16, 32, 64, 128]`，共 412,954 个
 #   权重（见下表）。
 # - **数据增强。** `data.augment = ["crop:4", "flip"]`：每张照片四周补 4 个像素，再随机切回一个 32×32 的窗口；一半的
@@ -897,35 +891,49 @@ print(
 # Give this Python process its BLAS threads back (train.threads = 1 set them for the runs).
 set_threads(THREADS_BEFORE or 0)
 
+# What the prose below quotes, from the runs above.
+hist = {key: trainer.state.history for key, trainer in runs.items()}
+test_acc = {key: 100 * h[-1]["test_acc"] for key, h in hist.items()}
+mistakes = {key: int(np.sum(predicted[key] != data.y_test)) for key in runs}
+step_ms = {key: 1000 * tr.state.train_time / tr.state.step for key, tr in runs.items()}
+dips = [
+    b["epoch"] for a, b in zip(hist["cnn"], hist["cnn"][1:]) if b["val_acc"] < a["val_acc"] - 0.002
+]
+dip_note = (
+    t(
+        f" The dip at epoch {dips[0]} is the large learning rate of the first third of the schedule; the step decay after it settles the run at once.",
+        f"第 {dips[0]} 轮的那次下滑，是学习率调度前三分之一阶段学习率太大造成的；之后学习率按阶梯衰减降下来，马上就稳住了。",
+    )
+    if dips
+    else ""
+)
+
 # %% [markdown] tags=["en"]
 # ## What the runs show
 #
-# The numbers quoted are from a full-mode run on our machine (8 epochs on all 9,000 training
-# images); quick mode trains 2 epochs on 7,200 and lands a little lower (CNN 97.3%, MLP 94.0%).
+# All numbers are this run's: {{ EPOCHS }} epochs on {{ len(data.y_train):, }} training images
+# ({{ "quick mode; full mode trains 8 epochs on all 9,000" if QUICK else "full mode" }}).
 #
-# - **Same weights, half the errors.** The CNN (105,866 weights) reaches 98.2% on the 2,000
-#   test digits, 36 mistakes; the source's MLP (109,386 weights), trained with the same recipe
-#   on the same arrays, 96.7%, 66 mistakes. The CNN is ahead from the first epoch (95.4% against
-#   90.8%). The dip in its third epoch is the large learning rate of the first third of the
-#   schedule; the step decay after epoch 3 settles it at once.
-# - **The price is arithmetic.** 1.1 million multiply-adds per image against 0.11 million: ten
-#   times as many, because each convolution weight is used at every position. On the NumPy
-#   engine a CNN step took 48 ms against 1.3 ms for the MLP (54 s against 1.5 s of training):
-#   more than ten times, since im2col's copies and col2im's adds come on top of the matrix
-#   products (docs/cnn.md measures the engine against torch). Times come from a busy shared
-#   machine and move with its load.
-# - **Moved digits.** Two pixels to the right, the MLP falls from 96.7% to 70.4% and the CNN
-#   only to 90.1%; at four pixels, 25.3% against 54.6%. The CNN copes better, but it is not
-#   immune: its convolutions move with the digit, but the Linear head reads the 7×7 maps
-#   position by position. Augmentation (exercise 2) and a global average pool (the ResNet's)
-#   are the usual remedies.
-# - **The errors left** are mostly digits a person would hesitate over too (see the figure): a
-#   5 written like a 3, a 7 like a 9, a 4 closed at the top. 23 of the CNN's 36 are wrong in the
-#   MLP as well.
-# - **Three ways, one convolution.** The loops, the engine and PyTorch agree to $10^{-15}$
-#   (float64 rounding), and so do the gradients. On the 58-million multiply-add layer the
-#   engine's one matrix product was well over a thousand times faster than the loops (1,650× to
-#   1,900× in our runs).
+# - **Same weights, fewer errors.** The CNN ({{ count_parameters(runs["cnn"].model):, }} weights) reaches {{ test_acc["cnn"]:.1f }}% on the
+#   {{ n_test:, }} test digits, {{ mistakes["cnn"] }} mistakes; the source's MLP ({{ count_parameters(runs["mlp"].model):, }} weights), trained with
+#   the same recipe on the same arrays, {{ test_acc["mlp"]:.1f }}%, {{ mistakes["mlp"] }} mistakes. The CNN is ahead from the first
+#   epoch ({{ 100 * hist["cnn"][0]["val_acc"]:.1f }}% against {{ 100 * hist["mlp"][0]["val_acc"]:.1f }}% on validation).{{ dip_note }}
+# - **The price is arithmetic.** {{ cnn_macs / 1e6:.1f }} million multiply-adds per image against {{ mlp_macs / 1e6:.2f }}
+#   million: {{ cnn_macs / mlp_macs:.0f }} times as many, because each convolution weight is used at every position. On
+#   the NumPy engine a CNN step took {{ step_ms["cnn"]:.0f }} ms against {{ step_ms["mlp"]:.1f }} ms for the MLP
+#   ({{ runs["cnn"].state.train_time:.0f }} s against {{ runs["mlp"].state.train_time:.1f }} s of training), {{ step_ms["cnn"] / step_ms["mlp"]:.0f }} times: im2col's copies and col2im's
+#   adds come on top of the matrix products (docs/cnn.md measures the engine against torch).
+#   Times move with the load of the machine.
+# - **Moved digits.** Two pixels to the right, the MLP falls from {{ 100 * shift_acc["mlp"][0]:.1f }}% to
+#   {{ 100 * shift_acc["mlp"][2]:.1f }}% and the CNN only to {{ 100 * shift_acc["cnn"][2]:.1f }}%; at four pixels, {{ 100 * shift_acc["mlp"][4]:.1f }}% against
+#   {{ 100 * shift_acc["cnn"][4]:.1f }}%. The CNN copes better, but it is not immune: its convolutions move with the
+#   digit, but the Linear head reads the 7×7 maps position by position. Augmentation
+#   (exercise 2) and a global average pool (the ResNet's) are the usual remedies.
+# - **The errors left** are mostly digits a person would hesitate over too (see the figure).
+#   {{ both_wrong }} of the CNN's {{ len(wrong) }} are wrong in the MLP as well.
+# - **Three ways, one convolution.** The loops, the engine and PyTorch agree to
+#   {{ max(conv_diffs):.0e }} (float64 rounding), and so do the gradients. On the 58-million multiply-add
+#   layer the engine's one matrix product was {{ loop_seconds / engine_seconds:,.0f }} times faster than the loops.
 #
 # ## Summary
 #
@@ -962,24 +970,21 @@ set_threads(THREADS_BEFORE or 0)
 # %% [markdown] tags=["zh"]
 # ## 实验结果说明了什么
 #
-# 这里引用的数字来自我们机器上的一次完整模式运行（全部 9,000 张训练图，训练 8 轮）；快速模式只用 7,200 张训练 2 轮，
-# 结果稍低一些（CNN 97.3%，MLP 94.0%）。
+# 下面的数字都来自这次运行：在 {{ len(data.y_train):, }} 张训练图上训练 {{ EPOCHS }} 轮（{{ "快速模式；完整模式用全部 9,000 张训练 8 轮" if QUICK else "完整模式" }}）。
 #
-# - **权重一样多，错误少一半。** CNN（105,866 个权重）在 2,000 张测试图上的准确率是 98.2%，错 36 张；原文的 MLP
-#   （109,386 个权重）用同样的配方、在同样的数组上训练，准确率 96.7%，错 66 张。CNN 从第一轮起就领先（95.4% 对
-#   90.8%）。它在第 3 轮的那次下滑，是学习率调度前三分之一阶段学习率太大造成的；第 3 轮之后学习率按步长衰减，马上就
-#   稳住了。
-# - **代价是计算量。** 每张图 110 万次乘加，对比 MLP 的 11 万次：多了十倍，因为卷积的每个权重都要在每个位置上用一遍。
-#   在 NumPy 引擎上，CNN 每步 48 毫秒，MLP 只要 1.3 毫秒（训练总共 54 秒对 1.5 秒）：差距超过十倍，因为除了矩阵乘法，
-#   还要加上 im2col 的复制和 col2im 的累加（引擎和 torch 的速度对比见 docs/cnn.zh-CN.md）。时间是在一台繁忙的共享
-#   机器上测的，会随负载变化。
-# - **挪动过的数字。** 右移两个像素，MLP 从 96.7% 掉到 70.4%，CNN 只掉到 90.1%；右移四个像素时是 25.3% 对 54.6%。
-#   CNN 扛得住得多，但也不是完全不受影响：卷积层的输出会跟着数字一起移动，可分类头的全连接层是按位置去读那 7×7 的
-#   特征图的。常用的补救办法是数据增强（练习 2）和全局平均池化（ResNet 就是这么做的）。
-# - **剩下的错误**大多是人看了也会犹豫的数字（见上图）：写得像 3 的 5、像 9 的 7、上面封了口的 4。CNN 错的 36 张里，
-#   有 23 张 MLP 也错了。
-# - **三种算法，同一个卷积。** 循环、引擎和 PyTorch 的结果相差 $10^{-15}$（float64 的舍入误差），梯度也是。在那个
-#   5800 万次乘加的卷积层上，引擎的一次矩阵乘法比循环快了一千多倍（我们几次运行在 1,650 到 1,900 倍之间）。
+# - **权重一样多，错误更少。** CNN（{{ count_parameters(runs["cnn"].model):, }} 个权重）在 {{ n_test:, }} 张测试图上的准确率是 {{ test_acc["cnn"]:.1f }}%，错 {{ mistakes["cnn"] }} 张；原文的
+#   MLP（{{ count_parameters(runs["mlp"].model):, }} 个权重）用同样的配方、在同样的数组上训练，准确率 {{ test_acc["mlp"]:.1f }}%，错 {{ mistakes["mlp"] }} 张。CNN 从第一轮起就领先
+#   （验证集 {{ 100 * hist["cnn"][0]["val_acc"]:.1f }}% 对 {{ 100 * hist["mlp"][0]["val_acc"]:.1f }}%）。{{ dip_note }}
+# - **代价是计算量。** 每张图 {{ cnn_macs / 1e4:.0f }} 万次乘加，对比 MLP 的 {{ mlp_macs / 1e4:.0f }} 万次：多了 {{ cnn_macs / mlp_macs:.0f }} 倍，因为卷积的每个权重都要
+#   在每个位置上用一遍。在 NumPy 引擎上，CNN 每步 {{ step_ms["cnn"]:.0f }} 毫秒，MLP 只要 {{ step_ms["mlp"]:.1f }} 毫秒（训练总共 {{ runs["cnn"].state.train_time:.0f }} 秒对
+#   {{ runs["mlp"].state.train_time:.1f }} 秒），相差 {{ step_ms["cnn"] / step_ms["mlp"]:.0f }} 倍：除了矩阵乘法，还要加上 im2col 的复制和 col2im 的累加（引擎和 torch 的
+#   速度对比见 docs/cnn.zh-CN.md）。时间会随机器的负载变化。
+# - **挪动过的数字。** 右移两个像素，MLP 从 {{ 100 * shift_acc["mlp"][0]:.1f }}% 掉到 {{ 100 * shift_acc["mlp"][2]:.1f }}%，CNN 只掉到 {{ 100 * shift_acc["cnn"][2]:.1f }}%；右移四个像素时是
+#   {{ 100 * shift_acc["mlp"][4]:.1f }}% 对 {{ 100 * shift_acc["cnn"][4]:.1f }}%。CNN 扛得住得多，但也不是完全不受影响：卷积层的输出会跟着数字一起移动，可分类头
+#   的全连接层是按位置去读那 7×7 的特征图的。常用的补救办法是数据增强（练习 2）和全局平均池化（ResNet 就是这么做的）。
+# - **剩下的错误**大多是人看了也会犹豫的数字（见上图）。CNN 错的 {{ len(wrong) }} 张里，有 {{ both_wrong }} 张 MLP 也错了。
+# - **三种算法，同一个卷积。** 循环、引擎和 PyTorch 的结果相差 {{ max(conv_diffs):.0e }}（float64 的舍入误差），梯度也是。在那个
+#   5800 万次乘加的卷积层上，引擎的一次矩阵乘法比循环快了 {{ loop_seconds / engine_seconds:,.0f }} 倍。
 #
 # ## 小结
 #

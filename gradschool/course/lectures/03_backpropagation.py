@@ -13,7 +13,7 @@
 # **Goal.** Compute the gradient of a small network's loss with respect to one weight in four
 # independent ways — the chain rule by hand, the NumPy engine's `backward()`, PyTorch's
 # autograd and a finite difference — and get four equal numbers. Then see what the engine
-# did: a graph of primitive operations walked backwards.
+# did: a computational graph of primitive operations, walked backwards.
 
 # %% [markdown] tags=["zh"]
 # # 第 3 讲：反向传播：链式法则的四种算法
@@ -34,8 +34,11 @@
 # This is the multivariable chain rule, and it is right: the loss $L$ depends on $w_j$ only
 # through the values $z_i$ that $w_j$ feeds, so the sensitivities along every path add up.
 # Backpropagation applies it from the loss backwards, node by node, reusing each
-# $\partial L / \partial z_i$ for everything below $z_i$ — one backward pass costs about as much
-# as the forward pass, whatever the number of weights.
+# $\partial L / \partial z_i$ for everything below $z_i$. So one backward pass costs a small
+# multiple of the forward pass, whatever the number of weights: usually about twice, 2–3x,
+# because each layer that computed one matrix product going forward computes two going back
+# (the gradient with respect to its input, and the one with respect to its weights). We count
+# and time it below.
 #
 # One correction: the source says backpropagation "通过计算每个节点的梯度来更新模型参数" (updates
 # the parameters). It does not: it only *computes* the gradient. Updating is the optimizer's job
@@ -53,7 +56,8 @@
 #
 # 这就是多元函数的链式法则，写得没错：损失 $L$ 只通过 $w_j$ 直接影响到的那些中间值 $z_i$ 依赖于 $w_j$，所以把每条
 # 路径上的"敏感度"加起来就行。反向传播从损失出发，一个节点一个节点往回用这条法则，每个 $\partial L / \partial z_i$
-# 算一次、给它下游的所有东西复用——所以不管有多少个权重，一次反向传播的开销和一次前向传播差不多。
+# 算一次、给它下游的所有东西复用。所以不管有多少个权重，一次反向传播的开销都只是前向传播的一个小倍数：通常是两倍左右，
+# 2–3 倍，因为前向时每层做一次矩阵乘法，反向时要做两次（一次求对输入的梯度，一次求对权重的梯度）。下面来数一数、测一测。
 #
 # 要纠正的一点：原文说反向传播"通过计算每个节点的梯度来更新模型参数"。其实反向传播只负责*算*梯度，
 # 更新参数是优化器的事（`optimizer.step()`，见第 2 讲）。代码里它们就是两行：先 `loss.backward()`，
@@ -62,17 +66,19 @@
 # %% [markdown] tags=["en"]
 # ## 1. A network small enough to differentiate by hand
 #
-# Two inputs, two hidden units with a sigmoid, one output, squared error:
+# Two inputs, two hidden units with a sigmoid, one output, squared error. The hidden layer has
+# the weights $W$ (2×2) and the bias $b = (b_1, b_2)$; the output unit the weights
+# $v = (v_1, v_2)$ and the bias $c$:
 #
 # $$
-# z = W x + b, \quad h = \sigma(z), \quad \hat{y} = w_2 \cdot h + b_2, \quad L = \frac{1}{2}(\hat{y} - y)^2
+# z = W x + b, \quad h = \sigma(z), \quad \hat{y} = v \cdot h + c, \quad L = \frac{1}{2}(\hat{y} - y)^2
 # $$
 #
 # We want $\partial L / \partial W_{11}$ (row 1, column 1 of $W$). $W_{11}$ feeds only $z_1$, so the
 # sum has one term, and the chain is
 #
 # $$
-# \frac{\partial L}{\partial W_{11}} = \frac{\partial L}{\partial \hat{y}} \cdot \frac{\partial \hat{y}}{\partial h_1} \cdot \frac{\partial h_1}{\partial z_1} \cdot \frac{\partial z_1}{\partial W_{11}} = (\hat{y} - y) \cdot w_{2,1} \cdot \sigma(z_1)(1 - \sigma(z_1)) \cdot x_1
+# \frac{\partial L}{\partial W_{11}} = \frac{\partial L}{\partial \hat{y}} \cdot \frac{\partial \hat{y}}{\partial h_1} \cdot \frac{\partial h_1}{\partial z_1} \cdot \frac{\partial z_1}{\partial W_{11}} = (\hat{y} - y) \cdot v_1 \cdot \sigma(z_1)(1 - \sigma(z_1)) \cdot x_1
 # $$
 #
 # Everything is in float64, so the four answers can agree to about 10 digits.
@@ -80,16 +86,17 @@
 # %% [markdown] tags=["zh"]
 # ## 1. 一个小到能手算的网络
 #
-# 两个输入，两个 sigmoid 隐藏单元，一个输出，平方误差：
+# 两个输入，两个 sigmoid 隐藏单元，一个输出，平方误差。隐藏层的权重是 $W$（2×2）、偏置是 $b = (b_1, b_2)$；输出单元的
+# 权重是 $v = (v_1, v_2)$、偏置是 $c$：
 #
 # $$
-# z = W x + b, \quad h = \sigma(z), \quad \hat{y} = w_2 \cdot h + b_2, \quad L = \frac{1}{2}(\hat{y} - y)^2
+# z = W x + b, \quad h = \sigma(z), \quad \hat{y} = v \cdot h + c, \quad L = \frac{1}{2}(\hat{y} - y)^2
 # $$
 #
 # 我们要算 $\partial L / \partial W_{11}$（$W$ 第 1 行第 1 列）。$W_{11}$ 只影响 $z_1$，所以求和只有一项，链条是
 #
 # $$
-# \frac{\partial L}{\partial W_{11}} = \frac{\partial L}{\partial \hat{y}} \cdot \frac{\partial \hat{y}}{\partial h_1} \cdot \frac{\partial h_1}{\partial z_1} \cdot \frac{\partial z_1}{\partial W_{11}} = (\hat{y} - y) \cdot w_{2,1} \cdot \sigma(z_1)(1 - \sigma(z_1)) \cdot x_1
+# \frac{\partial L}{\partial W_{11}} = \frac{\partial L}{\partial \hat{y}} \cdot \frac{\partial \hat{y}}{\partial h_1} \cdot \frac{\partial h_1}{\partial z_1} \cdot \frac{\partial z_1}{\partial W_{11}} = (\hat{y} - y) \cdot v_1 \cdot \sigma(z_1)(1 - \sigma(z_1)) \cdot x_1
 # $$
 #
 # 全部用 float64 计算，四个答案应该能对上大约 10 位有效数字。
@@ -99,15 +106,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
+from gradschool.course import show, t
 from gradschool.gradcheck import numeric_grad
-from gradschool.lectures import show, t
 
 x = np.array([0.5, -1.2])  # the input
 y = 0.8  # the target
 W = np.array([[0.3, -0.7], [0.9, 0.4]])  # (hidden=2, inputs=2)
 b = np.array([0.1, -0.2])
-w2 = np.array([1.5, -0.6])
-b2 = np.array(0.05)
+v = np.array([1.5, -0.6])  # the output unit's weights
+c = np.array(0.05)  # and its bias
 
 
 def sigmoid(z):
@@ -117,7 +124,7 @@ def sigmoid(z):
 # Forward, keeping every intermediate value.
 z = W @ x + b
 h = sigmoid(z)
-y_hat = w2 @ h + b2
+y_hat = v @ h + c
 L = 0.5 * (y_hat - y) ** 2
 print(
     t("forward:", "前向："), f"z = {z.round(4)}, h = {h.round(4)}, y_hat = {y_hat:.4f}, L = {L:.6f}"
@@ -125,7 +132,7 @@ print(
 
 # Backward by hand: one local derivative per link of the chain.
 dL_dyhat = y_hat - y
-dyhat_dh1 = w2[0]
+dyhat_dh1 = v[0]
 dh1_dz1 = h[0] * (1 - h[0])
 dz1_dW11 = x[0]
 by_hand = dL_dyhat * dyhat_dh1 * dh1_dz1 * dz1_dW11
@@ -138,7 +145,7 @@ print(t("1. chain rule by hand:  ", "1. 手推链式法则：      "), f"{by_han
 # ## 2. The engine, torch, and a finite difference
 #
 # The same forward pass on engine tensors, then `L.backward()`; the same on torch tensors; and
-# the central difference $\big(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\big) / 2\epsilon$ with
+# the central difference $\left(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\right) / 2\epsilon$ with
 # $\epsilon = 10^{-6}$, which needs nothing but the forward pass
 # (`gradschool.gradcheck.numeric_grad`).
 
@@ -146,16 +153,16 @@ print(t("1. chain rule by hand:  ", "1. 手推链式法则：      "), f"{by_han
 # ## 2. 引擎、torch 和有限差分
 #
 # 在引擎张量上做同样的前向计算，再 `L.backward()`；在 torch 张量上也来一遍；最后用中心差分
-# $\big(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\big) / 2\epsilon$，取 $\epsilon = 10^{-6}$，它只需要前向计算
+# $\left(L(W_{11} + \epsilon) - L(W_{11} - \epsilon)\right) / 2\epsilon$，取 $\epsilon = 10^{-6}$，它只需要前向计算
 # （`gradschool.gradcheck.numeric_grad`）。
 
 
 # %%
-def loss_fn(W, b, w2, b2):
+def loss_fn(W, b, v, c):
     """The network and its loss, written once for engine and torch tensors alike."""
     z = W @ input_like(W) + b  # (2,)
     h = 1 / (1 + (-z).exp())  # the sigmoid, built from primitives
-    y_hat = (w2 * h).sum() + b2
+    y_hat = (v * h).sum() + c
     return 0.5 * (y_hat - y) ** 2
 
 
@@ -168,7 +175,7 @@ def input_like(W):
     return torch.from_numpy(x)
 
 
-params = [W, b, w2, b2]
+params = [W, b, v, c]
 engine_params = [E.tensor(p.copy(), requires_grad=True) for p in params]
 L_engine = loss_fn(*engine_params)
 L_engine.backward()
@@ -209,7 +216,7 @@ print(t("largest disagreement:", "最大差异："), f"{max(values) - min(values
 # （这里 18 次；原文的 MNIST 网络要 218,772 次）——所以训练用反向传播，有限差分只用来做检查。
 
 # %%
-names = ["W11", "W12", "W21", "W22", "b1", "b2", "w2,1", "w2,2", "b_out"]
+names = ["W11", "W12", "W21", "W22", "b1", "b2", "v1", "v2", "c"]  # as in the formula
 engine_all = np.concatenate([p.grad.numpy().ravel() for p in engine_params])
 numeric_all = np.concatenate([g.ravel() for g in numeric])
 columns = {t("engine", "引擎"): engine_all, t("finite difference", "有限差分"): numeric_all}
@@ -243,6 +250,96 @@ ax.legend()
 show()
 
 # %% [markdown] tags=["en"]
+# ## What one backward pass costs
+#
+# The finite difference needs two forward passes per parameter; backpropagation needs one
+# backward pass for all of them. How long is that pass? We time the source's MNIST network
+# (784-128-64-10, lecture 6) on a batch of 256 images on the NumPy engine: the forward pass with
+# its loss, then the backward pass, each the median of 15 repetitions.
+
+# %% [markdown] tags=["zh"]
+# ## 一次反向传播要花多少时间
+#
+# 有限差分每个参数要两次前向；反向传播一次就把所有参数的梯度算完。这一次要多久？我们在 NumPy 引擎上给原文的 MNIST
+# 网络（784-128-64-10，第 6 讲）计时，一批 256 张图：先是带损失的前向计算，再是反向传播，各重复 15 次取中位数。
+
+# %%
+import time
+
+from gradschool.backends import get_backend
+from gradschool.models import mlp
+
+numpy_engine = get_backend("numpy")
+numpy_engine.manual_seed(0)
+net = mlp(numpy_engine.nn, [784, 128, 64, 10])
+rng = np.random.default_rng(0)
+images = E.tensor(rng.standard_normal((256, 784)).astype(np.float32))  # (256, 784)
+labels = E.tensor(rng.integers(0, 10, 256))  # (256,)
+
+
+def forward():
+    return E.nn.functional.cross_entropy(net(images), labels)
+
+
+forward_times, backward_times = [], []
+for _ in range(15):
+    net.zero_grad()
+    t0 = time.perf_counter()
+    loss = forward()
+    t1 = time.perf_counter()
+    loss.backward()
+    t2 = time.perf_counter()
+    forward_times.append(t1 - t0)
+    backward_times.append(t2 - t1)
+forward_ms, backward_ms = 1000 * np.median(forward_times), 1000 * np.median(backward_times)
+backward_ratio = backward_ms / forward_ms
+
+# Multiply-adds of the matrix products (the elementwise steps are small beside them).
+sizes = [784, 128, 64, 10]
+layers = list(zip(sizes[:-1], sizes[1:]))  # (in, out) of each Linear layer
+forward_macs = sum(256 * n_in * n_out for n_in, n_out in layers)
+weight_grad_macs = forward_macs  # dL/dW = x^T @ dL/dy: the same size of product per layer
+input_grad_macs = sum(256 * n_in * n_out for n_in, n_out in layers[1:])  # not the first layer
+macs_ratio = (weight_grad_macs + input_grad_macs) / forward_macs
+first_share = layers[0][0] * layers[0][1] / sum(a * b for a, b in layers)
+print(
+    t("multiply-adds: forward", "乘加次数：前向"),
+    f"{forward_macs / 1e6:.1f}M,",
+    t("backward", "反向"),
+    f"{(weight_grad_macs + input_grad_macs) / 1e6:.1f}M",
+    f"({macs_ratio:.2f}x)",
+)
+print(
+    t("forward (with the loss):", "前向（含损失）："),
+    f"{forward_ms:.2f} ms   ",
+    t("backward:", "反向："),
+    f"{backward_ms:.2f} ms   ",
+    t("backward / forward:", "反向 / 前向："),
+    f"{backward_ratio:.1f}x",
+)
+
+# %% [markdown] tags=["en"]
+# Count first. Going forward, the three matrix products do {{ forward_macs / 1e6:.1f }} million
+# multiply-adds. Going back, the gradients of the weights cost the same again, and each layer
+# passes a gradient to the layer below it — except the first layer, whose input is the data,
+# which needs no gradient. So the backward pass does {{ macs_ratio:.2f }} times the forward
+# pass's work here, not 2: the first layer is {{ 100 * first_share:.0f }}% of the network's
+# weights, and it is the one that skips a product. The clock says {{ backward_ratio:.1f }}x: close to
+# the count, give or take the forward pass's own overhead (it also records the graph that the
+# backward pass walks) and the scatter of timings on a busy machine. In a deep network, where the first layer is a small part of the work, the same
+# count gives about 2x, and with the extra elementwise work 2–3x: that is the rule of thumb.
+# Either way it is one pass for all 109,386 weights, where the finite difference would need
+# 218,772 forward passes.
+
+# %% [markdown] tags=["zh"]
+# 先数一数。前向时三个矩阵乘法一共做 {{ forward_macs / 1e6:.1f }} 百万次乘加。反向时，求权重的梯度又是同样多，而且每层还要把
+# 梯度传给下面一层——只有第一层例外：它的输入是数据，不需要梯度。所以这里反向的计算量是前向的 {{ macs_ratio:.2f }} 倍，
+# 而不是 2 倍：第一层占了整个网络 {{ 100 * first_share:.0f }}% 的权重，省掉一次乘法的正是它。计时结果是 {{ backward_ratio:.1f }} 倍：和数出来
+# 的差不多，差别来自前向自己的开销（它还要记下反向要走的计算图）以及机器忙时计时的波动。在很深的网络里，第一层只占一小部分计算，同样的算法得出的
+# 是 2 倍左右，再加上逐元素的运算就是 2–3 倍：这就是常说的经验值。无论如何，它一次就算出全部 109,386 个权重的梯度，
+# 而有限差分要做 218,772 次前向计算。
+
+# %% [markdown] tags=["en"]
 # ## 3. What `backward()` walked through
 #
 # Every engine operation records its inputs and a small function that turns the gradient of
@@ -258,13 +355,13 @@ show()
 # 计算图做拓扑排序，从损失一路走回叶子节点。下面就是我们这个损失的访问顺序：
 
 # %%
-from gradschool.engine.tensor import _topological_order
+from gradschool.engine.tensor import topological_order
 
 # NOTE: backward() frees the graph it walks, so we record a fresh forward pass and ask the
 # inner nodes to keep their gradients (retain_grad, as in torch) before walking it.
 fresh = [E.tensor(p.copy(), requires_grad=True) for p in params]
 L_graph = loss_fn(*fresh)
-order = list(reversed(_topological_order(L_graph)))  # the loss first, the leaves last
+order = list(reversed(topological_order(L_graph)))  # the loss first, the leaves last
 for node in order:
     if not node.is_leaf:
         node.retain_grad()

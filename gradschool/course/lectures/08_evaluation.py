@@ -110,12 +110,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.data.datasets import load_dataset
 from gradschool.data.prepare import prepare_data
 from gradschool.errors import ConfigError
 from gradschool.experiments.cv import cross_validate
 from gradschool.experiments.search import SearchSpec, load_search, parse_space, run_search
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.metrics import classification_report, format_confusion, format_report
 from gradschool.train.trainer import fit
 
@@ -255,12 +255,13 @@ print(
 
 # %%
 final = with_updates(recipe, {"optim.lr": best.params["optim.lr"]})
-reports = {}
+reports, finals = {}, {}  # finals[engine] = (test accuracy, validation accuracy)
 for engine in ENGINES:
     config = with_updates(final, {"train.engine": engine})
     data = prepare_data(config.data, config.train.seed, dataset=dataset)  # with the test split
     trainer = fit(config, data=data, console=False)
     measured = trainer.evaluate(data.X_test, data.y_test)
+    finals[engine] = (measured["acc"], trainer.state.history[-1]["val_acc"])
     reports[engine] = classification_report(
         data.y_test, measured["y_pred"], len(data.classes), scores=measured["logits"]
     )
@@ -354,10 +355,12 @@ print(
 )
 fig, ax = plt.subplots(figsize=(7.5, 3.8))
 Ks = [1, 5, 20, 100]
+inflation = {}  # K -> mean chosen validation score minus the truth, in points
 for K in Ks:
     val = rng.binomial(n_images, truth, size=(repeats, K)) / n_images  # (repeats, K)
     chosen = val.max(axis=1)  # the best-looking candidate's validation score
     test = rng.binomial(n_images, truth, size=repeats) / n_images  # the same model, fresh data
+    inflation[K] = 100 * (chosen.mean() - truth)
     print(f"{K:>5} {100 * chosen.mean():>23.2f}% {100 * test.mean():>15.2f}%")
     ax.hist(
         100 * chosen, bins=np.arange(86.5, 95.5, 0.2), histtype="step", lw=1.5, label=f"K = {K}"
@@ -381,52 +384,93 @@ ax.legend(fontsize=8)
 ax.grid(alpha=0.3)
 show()
 
+# %%
+# What the prose below quotes, from the runs above.
+fold_scores = {e: 100 * cv[e].scores("val_acc") for e in ENGINES}
+rates = [trial.params["optim.lr"] for trial in search.trials]
+val_by_rate = {r: 100 * trial.val_acc for r, trial in zip(rates, search.trials)}
+chosen_rate = best.params["optim.lr"]
+n_test = len(data.y_test)
+test_error = 100 * np.sqrt(report["accuracy"] * (1 - report["accuracy"]) / n_test)
+one_error = 100 * np.sqrt(truth * (1 - truth) / n_images)  # one measurement, the simulation
+
+
+def chosen_phrase() -> str:
+    """Which rate the search chose, against the source's 0.01."""
+    own = f"$\\alpha = {chosen_rate}$ ({val_by_rate[chosen_rate]:.1f}%)"
+    if chosen_rate == 0.01:
+        return t(f"keeps the source's {own}", f"选中的正是原文的 {own}")
+    return t(
+        f"picks {own} over the source's 0.01 ({val_by_rate[0.01]:.1f}%)",
+        f"选中了 {own}，而不是原文的 0.01（{val_by_rate[0.01]:.1f}%）",
+    )
+
+
+def fold_range(engine: str) -> str:
+    return f"{fold_scores[engine].min():.1f}%–{fold_scores[engine].max():.1f}%"
+
+
+confusions = sorted(
+    (
+        (cm[i, j], classes[i], classes[j])
+        for i in range(len(classes))
+        for j in range(len(classes))
+        if i != j
+    ),
+    reverse=True,
+)[:3]
+top_confusions_en = ", ".join(f"{a} read as {b}" for _, a, b in confusions)
+top_confusions_zh = "、".join(f"把 {a} 认成 {b}" for _, a, b in confusions)
+per = report["per_class"]
+k_pmin, k_pmax = int(np.argmin(per["precision"])), int(np.argmax(per["precision"]))
+k_rmin, k_rmax = int(np.argmin(per["recall"])), int(np.argmax(per["recall"]))
+
 # %% [markdown] tags=["en"]
 # ## What the runs show
 #
-# The numbers quoted are from a full-mode run on our machine (all 10,000 training images of the
-# embedded MNIST, 3 epochs per model); quick mode uses 2,000 images and fewer folds.
+# All numbers are this run's ({{ "quick mode: 2,000 training images" if QUICK else "full mode: all 10,000 training images" }}, {{ recipe.train.epochs }} epochs
+# per model).
 #
-# - **Cross-validation.** The five folds score from 91.1% to 92.8% (NumPy engine) and from
-#   91.5% to 92.9% (PyTorch): one 80/20 split could have reported any of these. Both engines
-#   give the same mean, 92.14%, with a standard deviation of 0.6–0.7 points.
-# - **The search** ranks five learning rates by validation accuracy and picks $\alpha = 0.03$
-#   (95.0%) over the source's 0.01 (92.3%) — for this short 3-epoch budget. It never saw a test
-#   image.
-# - **The test set, once.** The chosen config scores 94.35% on the 2,000 test images on the
-#   NumPy engine (its validation accuracy was 95.00%) and 95.20% on PyTorch (94.60%). Test and
-#   validation differ by less than a point either way: with 2,000 test images one accuracy has
-#   a standard error of about 0.5 points, and five candidates inflate the winner only a little.
-# - **Per class**, the errors are far from uniform: the largest cells of the confusion matrix
-#   are 2 read as 3, 8 read as 2 and 9 read as 4. The 8s have the highest precision (98.9%)
-#   and the lowest recall (87.5%): the model says "8" only when sure, and misses one eight in
-#   eight. The 6s are the opposite: every 6 found (recall 100%), but "6" is also said for 0s
-#   and 4s (precision 90.5%). Accuracy alone (94.35%) shows none of this.
+# - **Cross-validation.** The {{ FOLDS }} folds score {{ fold_range("numpy") }} on the NumPy engine{{ f" and {fold_range('torch')} on PyTorch" if "torch" in ENGINES else "" }}:
+#   one 80/20 split could have reported any of these. The means: {{ ", ".join(f"{e} {fold_scores[e].mean():.2f}%" for e in ENGINES) }},
+#   with a standard deviation of {{ ", ".join(f"{fold_scores[e].std(ddof=1):.1f}" for e in ENGINES) }} points.
+# - **The search** ranks {{ len(rates) }} learning rates by validation accuracy and {{ chosen_phrase() }} — for
+#   this short {{ recipe.train.epochs }}-epoch budget. It never saw a test image.
+# - **The test set, once.** The chosen config scores {{ ", ".join(f"{100 * finals[e][0]:.2f}% on {e} (validation: {100 * finals[e][1]:.2f}%)" for e in ENGINES) }}.
+#   With {{ n_test:, }} test images one accuracy has a standard error of about {{ test_error:.1f }} points, and
+#   {{ len(rates) }} candidates inflate the winner's validation score only a little: test and validation
+#   differ by {{ max(abs(a - b) for a, b in finals.values()) * 100:.1f }} points at most.
+# - **Per class**, the errors are far from uniform: the largest cells of the confusion matrix are
+#   {{ top_confusions_en }}. Precision runs from {{ 100 * per["precision"][k_pmin]:.1f }}% (the {{ classes[k_pmin] }}s) to
+#   {{ 100 * per["precision"][k_pmax]:.1f }}% (the {{ classes[k_pmax] }}s), recall from {{ 100 * per["recall"][k_rmin]:.1f }}% (the {{ classes[k_rmin] }}s) to {{ 100 * per["recall"][k_rmax]:.1f }}% (the
+#   {{ classes[k_rmax] }}s). High precision with low recall is a digit the model names only when sure, and
+#   misses; high recall with low precision, one it finds but also names for other digits.
+#   Accuracy alone ({{ 100 * report["accuracy"]:.2f }}%) shows none of this.
 # - **The winner's curse.** Choosing the best of $K$ equally good candidates inflates its
-#   validation score — by 1.1 points for $K = 5$, 1.7 for $K = 20$ and 2.3 for $K = 100$, more
-#   than twice the noise of one measurement — while its test score stays at the truth, 90.0%.
-#   If the test set had been the score we chose by, the number we report would carry that
-#   inflation, with nothing left to reveal it.
+#   validation score — by {{ inflation[5]:.1f }} points for $K = 5$, {{ inflation[20]:.1f }} for $K = 20$ and {{ inflation[100]:.1f }} for
+#   $K = 100$, against a standard error of {{ one_error:.1f }} for one measurement — while its test score stays
+#   at the truth, {{ 100 * truth:.1f }}%. If the test set had been the score we chose by, the number we
+#   report would carry that inflation, with nothing left to reveal it.
 
 # %% [markdown] tags=["zh"]
 # ## 实验结果说明了什么
 #
-# 这里引用的数字来自我们机器上的一次完整模式运行（用内置 MNIST 的全部 1 万张训练图，每个模型训练 3 轮）；快速模式
-# 只用 2000 张图，折数也更少。
+# 下面的数字都来自这次运行（{{ "快速模式：2000 张训练图" if QUICK else "完整模式：全部 1 万张训练图" }}，每个模型训练 {{ recipe.train.epochs }} 轮）。
 #
-# - **交叉验证。** 五折的分数从 91.1% 到 92.8%（NumPy 引擎），从 91.5% 到 92.9%（PyTorch）：单独一次 80/20 划分，报出
-#   其中任何一个数都有可能。两个引擎的均值都是 92.14%，标准差 0.6–0.7 个百分点。
-# - **搜索**按验证准确率给五个学习率排名，选中了 $\alpha = 0.03$（95.0%），而不是原文的 0.01（92.3%）——这是针对这么短
-#   的 3 轮训练而言的。整个过程没见过一张测试图。
-# - **测试集，只测一次。** 选中的配置在 2000 张测试图上，NumPy 引擎得 94.35%（它的验证准确率是 95.00%），PyTorch 得
-#   95.20%（验证 94.60%）。测试和验证的差别在一个百分点以内，有高有低：2000 张测试图上的一个准确率，标准误差约
-#   0.5 个百分点；而只有五个候选时，胜出者的分数被抬高得也不多。
-# - **逐类来看**，错误分布一点也不均匀：混淆矩阵里最大的几格是把 2 认成 3、把 8 认成 2、把 9 认成 4。数字 8 的精确率
-#   最高（98.9%），召回率却最低（87.5%）：模型只有很有把握时才说"8"，结果每八个 8 就漏掉一个。数字 6 正相反：所有的 6
-#   都找出来了（召回率 100%），但它也会把 0 和 4 说成"6"（精确率 90.5%）。光看准确率（94.35%），这些都看不出来。
-# - **赢家的诅咒。** 从 $K$ 个一样好的候选里挑最好的，它的验证分数会被抬高——$K = 5$ 时高 1.1 个百分点，$K = 20$ 时高 1.7，
-#   $K = 100$ 时高 2.3，超过单次测量噪声的两倍——而它的测试分数仍然停在真实值 90.0%。如果当初是按测试集来挑的，那
-#   我们报告出去的数字就带着这部分虚高，而且再也没有别的数据能把它揭穿。
+# - **交叉验证。** {{ FOLDS }} 折的分数在 NumPy 引擎上是 {{ fold_range("numpy") }}{{ f"，在 PyTorch 上是 {fold_range('torch')}" if "torch" in ENGINES else "" }}：单独一次 80/20
+#   划分，报出其中任何一个数都有可能。均值：{{ "，".join(f"{e} {fold_scores[e].mean():.2f}%" for e in ENGINES) }}；标准差 {{ "、".join(f"{fold_scores[e].std(ddof=1):.1f}" for e in ENGINES) }} 个百分点。
+# - **搜索**按验证准确率给 {{ len(rates) }} 个学习率排名，{{ chosen_phrase() }}——这是针对这么短的 {{ recipe.train.epochs }} 轮训练而言的。
+#   整个过程没见过一张测试图。
+# - **测试集，只测一次。** 选中的配置{{ "，".join(f"在 {e} 上得 {100 * finals[e][0]:.2f}%（验证：{100 * finals[e][1]:.2f}%）" for e in ENGINES) }}。
+#   {{ n_test:, }} 张测试图上的一个准确率，标准误差约 {{ test_error:.1f }} 个百分点；只有 {{ len(rates) }} 个候选时，胜出者的验证分数被抬高得也
+#   不多：测试和验证最多差 {{ max(abs(a - b) for a, b in finals.values()) * 100:.1f }} 个百分点。
+# - **逐类来看**，错误分布一点也不均匀：混淆矩阵里最大的几格是{{ top_confusions_zh }}。精确率从 {{ 100 * per["precision"][k_pmin]:.1f }}%（数字
+#   {{ classes[k_pmin] }}）到 {{ 100 * per["precision"][k_pmax]:.1f }}%（数字 {{ classes[k_pmax] }}），召回率从 {{ 100 * per["recall"][k_rmin]:.1f }}%（数字 {{ classes[k_rmin] }}）到 {{ 100 * per["recall"][k_rmax]:.1f }}%（数字 {{ classes[k_rmax] }}）。精确率高、
+#   召回率低的数字，模型只有很有把握时才说出来，结果常常漏掉；召回率高、精确率低的，模型都找出来了，却也会把别的
+#   数字说成它。光看准确率（{{ 100 * report["accuracy"]:.2f }}%），这些都看不出来。
+# - **赢家的诅咒。** 从 $K$ 个一样好的候选里挑最好的，它的验证分数会被抬高——$K = 5$ 时高 {{ inflation[5]:.1f }} 个百分点，$K = 20$ 时高
+#   {{ inflation[20]:.1f }}，$K = 100$ 时高 {{ inflation[100]:.1f }}，而单次测量的标准误差只有 {{ one_error:.1f }}——它的测试分数却仍然停在真实值
+#   {{ 100 * truth:.1f }}%。如果当初是按测试集来挑的，那我们报告出去的数字就带着这部分虚高，而且再也没有别的数据能把它揭穿。
 
 # %% [markdown] tags=["en"]
 # ## Summary

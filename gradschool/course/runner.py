@@ -11,8 +11,18 @@ as a PNG, then closes it. A cell that raises stops the lecture: its report shows
 and `run.ok` is False (the CLI then exits non-zero).
 
 One execution serves every language: `t(en, zh)` hands the runner both strings (see
-gradschool/lectures/__init__.py), which are resolved per language in the captured text and in
+gradschool/course/__init__.py), which are resolved per language in the captured text and in
 each figure as it is saved. Only a lecture whose code calls `lang()` is run once per language.
+
+Markdown cells may quote what the code computed: `{{ expr }}` or `{{ expr:.1f }}` is filled in
+with the value `expr` has when the runner reaches the cell, i.e. after the code cells above it
+(the semantics of a notebook's "Python Markdown"). A field that cannot be evaluated is an
+error of the lecture, like a cell that raises, but the lecture goes on.
+
+The lecture runs with one BLAS/torch thread unless `threads` says otherwise (0: the libraries'
+defaults): the run times the lectures state were measured so, and on a machine with many cores
+the small matrices of the lectures run several times slower with a thread per core
+(gradschool/threads.py).
 """
 
 from __future__ import annotations
@@ -26,26 +36,29 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gradschool
-import gradschool.lectures as _helpers
+import gradschool.course as _helpers
+from gradschool.course.cells import LANGS, CellResult, Lecture, parse_lecture
 from gradschool.errors import GradschoolError
-from gradschool.lectures.cells import LANGS, Lecture, parse_lecture
+from gradschool.plots import cjk_font
+from gradschool.threads import limited_threads
 
 __all__ = [
     "CellResult",
     "Lecture",
     "LectureRun",
-    "cjk_font",
+    "fill_fields",
     "find_lecture",
     "find_lectures",
     "lecture_dir",
     "run_lecture",
 ]
 
-MAX_OUTPUT_LINES = 200  # per cell; longer output keeps its head and tail
+_REPORT_FILES = ("run.json", "report.md", "report.html")
 
 
 # ---- finding lectures -------------------------------------------------------------------------
@@ -53,9 +66,9 @@ MAX_OUTPUT_LINES = 200  # per cell; longer output keeps its head and tail
 
 def lecture_dir() -> Path:
     """Where the lectures are: $GRADSCHOOL_LECTURES, else the ones shipped in the package
-    (gradschool/lectures_src, which the repository's `lectures/` links to)."""
+    (gradschool/course/lectures, which the repository's `lectures/` links to)."""
     env = os.environ.get("GRADSCHOOL_LECTURES")
-    return Path(env) if env else Path(gradschool.__file__).resolve().parent / "lectures_src"
+    return Path(env) if env else Path(gradschool.__file__).resolve().parent / "course" / "lectures"
 
 
 def find_lectures(directory: str | Path | None = None) -> list[Lecture]:
@@ -95,22 +108,6 @@ def find_lecture(key: str | int, directory: str | Path | None = None) -> Lecture
 
 
 @dataclass
-class CellResult:
-    """What one code cell did. `output` and `error` still hold t() markers (resolve them per
-    language); `figures[lang]` are the PNG file names in that language's report folder."""
-
-    index: int  # position of the cell in lecture.cells
-    number: int  # 1-based among the code cells
-    status: str = "skipped"  # "ok", "error" or "skipped" (after a failed cell)
-    output: str = ""
-    error: str = ""
-    error_line: int = 0  # the deepest line of the lecture file in the traceback
-    error_summary: str = ""  # "KeyError: 'missing'": the exception and its message's first line
-    seconds: float = 0.0
-    figures: dict[str, list[str]] = field(default_factory=dict)
-
-
-@dataclass
 class LectureRun:
     """The outcome of `run_lecture`: report folder per language, success, times."""
 
@@ -122,77 +119,11 @@ class LectureRun:
     seconds: float  # wall time of the execution(s)
     cells: dict[str, list[CellResult]]  # per language
     executions: int  # 1, or one per language for a lecture that calls lang()
-    error: str = ""  # "line N: ValueError: ..." of the failed cell
+    error: str = ""  # "line N: ValueError: ..." of the failed cell or markdown field
 
     @property
     def figures(self) -> dict[str, int]:
         return {lg: sum(len(c.figures.get(lg, [])) for c in cs) for lg, cs in self.cells.items()}
-
-
-_CJK_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Droid Sans Fallback",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Hiragino Sans GB",
-    "Heiti SC",
-    "Noto Sans CJK JP",
-    "AR PL UMing CN",
-)
-_CJK_FILES = ("*wqy*", "*NotoSansCJK*", "*NotoSansSC*", "*SourceHanSans*", "*DroidSansFallback*")
-_CJK_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts")
-
-
-def cjk_font() -> str | None:
-    """The name of an installed font with Chinese glyphs, or None.
-
-    NOTE: matplotlib caches its font list; a font installed after the cache was built is not
-    in it, so the usual font folders are searched too and what is found there is added."""
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for family in _CJK_FAMILIES:
-        if family in names:
-            return family
-    for folder in _CJK_DIRS:
-        root = Path(folder).expanduser()
-        if not root.is_dir():
-            continue
-        for pattern in _CJK_FILES:
-            for path in sorted(root.rglob(pattern)):
-                if path.suffix.lower() in (".ttf", ".ttc", ".otf"):
-                    with contextlib.suppress(Exception):
-                        font_manager.fontManager.addfont(str(path))
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((family for family in _CJK_FAMILIES if family in names), None)
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def clean_output(text: str, max_lines: int = MAX_OUTPUT_LINES) -> str:
-    """Terminal output as a report shows it: progress bars redrawn with \\r keep their last
-    state, colour codes go, and very long output keeps its head and tail."""
-    text = _ANSI.sub("", text)
-    lines = []
-    for line in text.split("\n"):
-        if "\r" in line:
-            parts = [p for p in line.split("\r") if p.strip()]
-            line = parts[-1] if parts else ""
-        lines.append(line.rstrip())
-    while lines and not lines[-1]:
-        lines.pop()
-    if len(lines) > max_lines:
-        head, tail = max_lines * 2 // 3, max_lines // 3
-        skipped = len(lines) - head - tail
-        lines = [*lines[:head], f"... ({skipped} lines not shown) ...", *lines[-tail:]]
-    return "\n".join(lines)
 
 
 @contextlib.contextmanager
@@ -201,13 +132,13 @@ def _lecture_environment(quick: bool, language: str) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in ("GRADSCHOOL_QUICK", "GRADSCHOOL_LANG")}
     os.environ["GRADSCHOOL_QUICK"] = "1" if quick else "0"
     os.environ["GRADSCHOOL_LANG"] = language
-    was_running = _helpers._under_runner
-    _helpers._under_runner = True
-    _helpers._images.clear()
+    was_running = _helpers.SESSION.active
+    _helpers.SESSION.active = True
+    _helpers.SESSION.images.clear()
     try:
         yield
     finally:
-        _helpers._under_runner = was_running
+        _helpers.SESSION.active = was_running
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -255,6 +186,63 @@ def _fail(result: CellResult, exc: BaseException, lecture: Lecture, line: int) -
     result.error_summary = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+# ---- values quoted in the text: {{ expr }} in markdown cells ----------------------------------
+
+_FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
+_CONVERSIONS = {"r": repr, "s": str, "a": ascii}
+
+
+def _split_field(field: str) -> tuple[str, str, str]:
+    """ "expr!r:spec" -> (expr, "r", "spec"), the parts of an f-string replacement field. A `:`
+    or `!` inside brackets or quotes belongs to the expression."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(field):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch == "!" and field[i + 1 : i + 2] in _CONVERSIONS:
+            rest = field[i + 2 :]
+            if not rest.strip() or rest.startswith(":"):
+                return field[:i].strip(), field[i + 1], rest[1:].rstrip()
+        elif depth == 0 and ch == ":":
+            return field[:i].strip(), "", field[i + 1 :].rstrip()  # "{{ x:.1f }}" reads ".1f"
+    return field.strip(), "", ""
+
+
+def fill_fields(text: str, namespace: dict[str, Any]) -> tuple[str, list[str]]:
+    """`text` with each `{{ expr[!conversion][:spec] }}` replaced by the formatted value of
+    `expr` in `namespace`; and the errors ("{{ x }}: NameError: ...") of those that failed,
+    which stay as written."""
+    errors: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        expr, conversion, spec = _split_field(m[1])
+        try:
+            value = eval(expr, namespace)  # noqa: S307 - the lecture's own code, as its cells
+            if conversion:
+                value = _CONVERSIONS[conversion](value)
+            return format(value, spec)
+        except Exception as exc:  # noqa: BLE001 - reported as an error of the lecture
+            message = str(exc).strip().split("\n")[0]
+            errors.append(f"{m[0]}: {type(exc).__name__}: {message}")
+            return m[0]
+
+    return _FIELD.sub(one, text), errors
+
+
+@dataclass
+class _Execution:
+    results: list[CellResult]  # the code cells
+    filled: dict[int, str]  # markdown cell index -> its text with the fields filled in
+    field_errors: list[tuple[int, str]]  # (line, message)
+    seconds: float
+
+
 def _execute(
     lecture: Lecture,
     langs: tuple[str, ...],
@@ -262,8 +250,10 @@ def _execute(
     folders: dict[str, Path],
     cjk: str | None,
     echo: Callable[[str], None] | None,
-) -> tuple[list[CellResult], float]:
-    """Run the lecture's code cells once; save each cell's figures in every language."""
+    threads: int,
+) -> _Execution:
+    """Run the lecture's code cells once, filling in the fields of the markdown cells as they
+    are reached; save each cell's figures in every language."""
     import matplotlib
 
     if "matplotlib.pyplot" not in sys.modules:
@@ -272,6 +262,8 @@ def _execute(
 
     code_cells = [(i, c) for i, c in enumerate(lecture.cells) if c.kind == "code"]
     results = [CellResult(index=i, number=n) for n, (i, _) in enumerate(code_cells, 1)]
+    by_index = {r.index: r for r in results}
+    run = _Execution(results, {}, [], 0.0)
     namespace = {
         "__name__": "__main__",
         "__file__": str(lecture.path),
@@ -284,10 +276,18 @@ def _execute(
     start = time.perf_counter()
     with (
         _lecture_environment(quick, langs[0]),
+        limited_threads(threads) as refresh_threads,
         matplotlib.rc_context(rc),
         _FigureText() as figure_text,
     ):
-        for result, (_, cell) in zip(results, code_cells):
+        for index, cell in enumerate(lecture.cells):
+            if cell.kind == "markdown":
+                if "{{" in cell.source and any(cell.shown_in(lg, quick) for lg in langs):
+                    text, errors = fill_fields(cell.source, namespace)
+                    run.filled[index] = text
+                    run.field_errors += [(cell.line, error) for error in errors]
+                continue
+            result = by_index[index]
             figure_text.language = _figure_language(langs[0], cjk)
             buffer = io.StringIO()
             t0 = time.perf_counter()
@@ -301,6 +301,7 @@ def _execute(
                 raise
             except BaseException as exc:  # noqa: BLE001 - a lecture's error goes in its report
                 _fail(result, exc, lecture, cell.line)
+            refresh_threads()  # the cell may have imported torch
             result.seconds = time.perf_counter() - t0
             result.output = buffer.getvalue()
             try:
@@ -317,7 +318,8 @@ def _execute(
                 )
             if result.status == "error":
                 break
-    return results, time.perf_counter() - start
+    run.seconds = time.perf_counter() - start
+    return run
 
 
 def _collect_figures(
@@ -338,7 +340,7 @@ def _collect_figures(
         write(folders[language] / name)
         names.append(name)  # only once the file is there
 
-    images, _helpers._images[:] = list(_helpers._images), []
+    images, _helpers.SESSION.images[:] = list(_helpers.SESSION.images), []
     for image in images:
         if not image.is_file():
             result.output += f"\nshow({str(image)!r}): no such file\n"
@@ -369,14 +371,21 @@ def run_lecture(
     out: str | Path = "reports",
     echo: Callable[[str], None] | None = None,
     command: str | None = None,
+    threads: int = 1,
+    build: bool = True,
 ) -> LectureRun:
-    """Run a lecture and write `out/NN_topic.<lang>/report.md` and `report.html` for each
-    language in `langs`, from one execution when the lecture allows (module docstring).
+    """Run a lecture and write `out/NN_topic.<lang>/` for each language in `langs`, from one
+    execution when the lecture allows (module docstring): run.json (the report's content),
+    report.md beside the figures, and report.html.
 
     `echo` receives one progress line per cell (the CLI passes print); `command` is the
-    command line the report's footer names (default: the matching `gradschool lecture run`).
+    command line the report's footer names (default: the matching `gradschool lecture run`);
+    `threads` is the number of BLAS/torch threads (0: the libraries' defaults).
+    With `build`, the pages of every report in `out` are then written again with their links,
+    with the index and the glossary (site.build_site); a caller running several lectures
+    passes False and builds once at the end.
     """
-    from gradschool.lectures.report import write_report
+    from gradschool.course.report import build_report, write_report
 
     if not isinstance(lecture, Lecture):
         lecture = parse_lecture(lecture)
@@ -387,35 +396,50 @@ def run_lecture(
     folders = {lg: Path(out) / f"{lecture.slug}.{lg}" for lg in langs}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-        for old in [*folder.glob("fig-*.png"), folder / "report.md", folder / "report.html"]:
+        stale = [*folder.glob("fig-*.png"), *(folder / n for n in _REPORT_FILES)]
+        for old in stale:
             old.unlink(missing_ok=True)  # no stale figure from an earlier run
     cjk = cjk_font() if "zh" in langs else None
     groups = [(lg,) for lg in langs] if _uses_lang(lecture) and len(langs) > 1 else [langs]
-    cells: dict[str, list[CellResult]] = {}
+    executions: dict[str, _Execution] = {}
     seconds = 0.0
     for group in groups:
-        results, took = _execute(lecture, group, quick, folders, cjk, echo)
-        seconds += took
+        execution = _execute(lecture, group, quick, folders, cjk, echo, threads)
+        seconds += execution.seconds
         for language in group:
-            cells[language] = results
-    ok = all(r.status != "error" for rs in cells.values() for r in rs)
+            executions[language] = execution
+    cells = {lg: ex.results for lg, ex in executions.items()}
+    first = executions[langs[0]]
+    ok = all(r.status != "error" for rs in cells.values() for r in rs) and not any(
+        ex.field_errors for ex in executions.values()
+    )
     error = ""
-    for r in cells[langs[0]]:
+    for r in first.results:
         if r.status == "error":
             error = f"line {r.error_line}: {_helpers.resolve(r.error_summary, 'en')}"
+    if not error and first.field_errors:
+        line, message = first.field_errors[0]
+        error = f"line {line}: {_helpers.resolve(message, 'en')}"
     if command is None:
         command = f"gradschool lecture run {lecture.number}" + (" --quick" if quick else "")
     for language in langs:
-        write_report(
+        execution = executions[language]
+        report = build_report(
             lecture,
-            cells[language],
+            execution.results,
+            execution.filled,
+            execution.field_errors,
             language,
-            folders[language],
             quick=quick,
             seconds=seconds / len(groups),
             command=f"{command} --lang {language}",
             figure_note=language == "zh" and cjk is None,
         )
+        write_report(report, folders[language], pages=not build)
+    if build:
+        from gradschool.course.site import build_site
+
+        build_site(out, find_lectures(lecture.path.parent))
     return LectureRun(
         lecture=lecture,
         langs=langs,

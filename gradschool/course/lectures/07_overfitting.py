@@ -146,8 +146,8 @@ import numpy as np
 from gradschool import plots
 from gradschool.backends import get_backend
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.data.prepare import prepare_data
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.trainer import fit
 
 try:
@@ -160,6 +160,9 @@ except ImportError:
 
 EPOCHS_A = 8 if QUICK else 30
 quick_model = {"model.sizes": [784, 256, 256, 10]} if QUICK else {}
+EPOCHS_B = 6 if QUICK else 30  # section 2
+small_net = [784, 128, 128, 10] if QUICK else [784, 256, 256, 10]
+small_weights = sum(a * b + b for a, b in zip(small_net[:-1], small_net[1:]))
 
 
 def final_scores(trainer, data) -> tuple[float, float, float]:
@@ -170,7 +173,7 @@ def final_scores(trainer, data) -> tuple[float, float, float]:
     return train["acc"], val["acc"], val["loss"]
 
 
-histories = {}
+histories, demo_scores = {}, {}
 print(
     f"{t('run', '运行'):<38}{t('epochs', '轮数'):>7}{t('train acc', '训练准确率'):>11}"
     f"{t('val acc', '验证准确率'):>10}{t('gap', '差距'):>8}"
@@ -183,6 +186,7 @@ for name in ("overfit_demo", "overfit_regularized"):
     trainer = fit(config, data=data, console=False)
     train_acc, val_acc, _ = final_scores(trainer, data)
     histories[name] = trainer.state.history
+    demo_scores[name] = (100 * train_acc, 100 * val_acc)
     label = (
         t(f"no regularization ({name})", f"不加正则化（{name}）")
         if name == "overfit_demo"
@@ -202,37 +206,36 @@ show(
 )
 
 # %% [markdown] tags=["en"]
-# Without regularization the network reaches 100% on its 1,000 training images within a few
-# epochs and then stops improving on the other 1,000: the gap, about 10 points, is what it has
-# memorised. With the four remedies, training accuracy rises more slowly — the augmented,
-# dropped-out training images are harder — and validation accuracy ends higher: the gap shrinks
-# to a few points. (docs/generalization.md reports the 60-epoch runs: 100.0% / 89.8% without,
-# 99.0% / 95.3% with.)
+# Without regularization the network climbs to {{ demo_scores["overfit_demo"][0]:.1f }}% on its 1,000
+# training images and stops improving on the other 1,000 ({{ demo_scores["overfit_demo"][1]:.1f }}%): the gap,
+# {{ demo_scores["overfit_demo"][0] - demo_scores["overfit_demo"][1]:.1f }} points, is what it has memorised. With the four remedies,
+# training accuracy rises more slowly — the augmented, dropped-out training images are harder —
+# and the gap shrinks to {{ demo_scores["overfit_regularized"][0] - demo_scores["overfit_regularized"][1]:.1f }} points.
+# (docs/generalization.md reports the 60-epoch runs: 100.0% / 89.8% without, 99.0% / 95.3%
+# with.)
 #
 # ## 2. One remedy at a time
 #
 # Which of the four did the work? We switch each on alone, and add the other two remedies the
 # source names — a smaller model (784-32-10) and more data (4,000 training images instead of
-# 1,000). To keep this affordable, the network is 784-256-256-10 (270,000 weights for 1,000
-# images: it overfits just as well), trained for 30 epochs, on PyTorch this time — the same
-# `train.fit`, the same configs.
+# 1,000). To keep this affordable, the network is {{ "-".join(map(str, small_net)) }} ({{ small_weights:, }}
+# weights for 1,000 images: it overfits just as well), trained for {{ EPOCHS_B }} epochs, on
+# {{ "PyTorch" if ENGINES[-1] == "torch" else "the NumPy engine" }} this time — the same `train.fit`, the same configs.
 
 # %% [markdown] tags=["zh"]
-# 不加正则化时，网络几轮之内就在 1000 张训练图上达到 100%，之后在另外 1000 张图上就再也没有进步：那大约 10 个百分点
-# 的差距，就是它死记硬背下来的部分。打开四种对策后，训练准确率涨得慢一些——经过增强和 dropout 的训练图更难——但
-# 验证准确率最后更高：差距缩小到几个百分点。（docs/generalization.zh-CN.md 给出了训练 60 轮的结果：不加正则化
-# 100.0% / 89.8%，加了 99.0% / 95.3%。）
+# 不加正则化时，网络在 1000 张训练图上一路涨到 {{ demo_scores["overfit_demo"][0]:.1f }}%，在另外 1000 张图上却停在
+# {{ demo_scores["overfit_demo"][1]:.1f }}%：这 {{ demo_scores["overfit_demo"][0] - demo_scores["overfit_demo"][1]:.1f }} 个百分点的差距，就是它死记硬背下来的部分。打开四种对策后，训练准确率涨得
+# 慢一些——经过增强和 dropout 的训练图更难——差距缩小到 {{ demo_scores["overfit_regularized"][0] - demo_scores["overfit_regularized"][1]:.1f }} 个百分点。
+# （docs/generalization.zh-CN.md 给出了训练 60 轮的结果：不加正则化 100.0% / 89.8%，加了 99.0% / 95.3%。）
 #
 # ## 2. 一次只用一种对策
 #
 # 这四种里到底是哪一个起了作用？我们每次只打开一种，再加上原文提到的另外两种办法——更小的模型（784-32-10）和更多
-# 的数据（4000 张训练图，而不是 1000 张）。为了省时间，网络换成 784-256-256-10（27 万个权重对 1000 张图，照样能
-# 过拟合），训练 30 轮，这次用 PyTorch——还是同一个 `train.fit`、同样的配置。
+# 的数据（4000 张训练图，而不是 1000 张）。为了省时间，网络换成 {{ "-".join(map(str, small_net)) }}（{{ small_weights:, }} 个权重对
+# 1000 张图，照样能过拟合），训练 {{ EPOCHS_B }} 轮，这次用 {{ "PyTorch" if ENGINES[-1] == "torch" else "NumPy 引擎" }}——还是同一个 `train.fit`、同样的配置。
 
 # %%
 ENGINE_B = ENGINES[-1]  # torch when it is installed
-EPOCHS_B = 6 if QUICK else 30
-small_net = [784, 128, 128, 10] if QUICK else [784, 256, 256, 10]
 base = with_updates(
     load_config("overfit_demo"),
     {
@@ -351,10 +354,12 @@ show()
 fig, ax = plt.subplots(figsize=(8, 4))
 bins = np.linspace(-0.15, 0.15, 121)
 print(f"{t('run', '运行'):<24}{'mean |w|':>10}{t('share |w| < 1e-3', '|w| < 1e-3 的比例'):>20}")
+weight_stats = {}  # run -> (mean |w|, % of weights below 1e-3), first layer
 for key in ("none", "l2", "l1"):
     trainer = trainers[key]
     weights = trainer.backend.state_to_numpy(trainer.model.state_dict())
     first = next(v for k, v in weights.items() if k.endswith("weight")).ravel()  # (256 * 784,)
+    weight_stats[key] = (np.abs(first).mean(), 100 * np.mean(np.abs(first) < 1e-3))
     print(
         f"{REMEDIES[key][1]:<24}{np.abs(first).mean():>10.4f}{100 * np.mean(np.abs(first) < 1e-3):>19.1f}%"
     )
@@ -411,11 +416,13 @@ print(
         "与不衰减那一步的差，对比 -lr*lambda*w：",
     )
 )
+offsets = {}  # (engine, optimizer) -> (max |diff - (-lr*lambda*w)|, mean |diff|)
 for engine in ENGINES:
     plain = one_step(engine, "Adam", 0.0)
     for name in ("Adam", "AdamW"):
         diff = one_step(engine, name, lam) - plain
         off = np.max(np.abs(diff - (-lr * lam * w0)))
+        offsets[engine, name] = (off, np.abs(diff).mean())
         print(
             f"  {engine:<6} {name:<6} weight_decay={lam}: "
             + t(
@@ -434,53 +441,100 @@ print(
     )
 )
 
+# %%
+# What the prose below quotes, from the runs above.
+n_val_b = len(data_b.y_val)
+
+
+def val(key: str) -> float:
+    """Validation accuracy (%) of section 2's run `key`."""
+    return 100 * scores[key][1]
+
+
+def gap(key: str) -> float:
+    return 100 * (scores[key][0] - scores[key][1])
+
+
+base_error = 100 * np.sqrt(scores["none"][1] * (1 - scores["none"][1]) / n_val_b)
+penalty_losses = [scores[k][2] for k in ("l2", "l1", "dropout", "early")]
+trailing = t(", ", "、").join(  # the remedies more than a standard error below the baseline
+    REMEDIES[k][1] for k in REMEDIES if k != "none" and val(k) < val("none") - base_error
+)
+adamw_off = max(offsets[e, "AdamW"][0] for e in ENGINES)  # decoupled: exactly -lr*lambda*w
+adam_change = max(offsets[e, "Adam"][1] for e in ENGINES)  # coupled L2: the change it made
+demo, reg = demo_scores["overfit_demo"], demo_scores["overfit_regularized"]
+
 # %% [markdown] tags=["en"]
 # ## What the runs show
 #
-# The numbers quoted are from a full-mode run on our machine; quick mode trains a smaller
-# network for fewer epochs.
-#
-# - **The demo pair** (NumPy engine, 30 epochs): without regularization 100.0% on the training
-#   images and 89.8% on validation, a gap of 10.2 points; with the four remedies 97.1% and
-#   94.0%, a gap of 3.1 points — and its validation accuracy was still rising. The gap the
-#   figure prints is the last epoch's; the table measures the model each run ended with (early
-#   stopping restores its best epoch).
-# - **One remedy at a time** (PyTorch, 784-256-256-10, 30 epochs, baseline 88.9% on
-#   validation): **augmentation** (+3.4 points, gap 11.1 → 5.2) and **more data** (+4.2 points
-#   with four times the images) are the clear winners. A validation accuracy near 89% measured
-#   on 1,000 images has a standard error of about 1 point, so the changes from L2 (89.2%), L1
-#   (88.5%), dropout (90.2%) and early stopping (88.7%, stopped at epoch 13) are within the
-#   noise of one run. What they do change is the validation *loss*: 0.47 → 0.39–0.41, the model
-#   is less over-confident on the images it gets wrong.
-# - **A smaller model did not help.** 784-32-10 (25,000 weights) still memorises 1,000 images
-#   (100% on training) and is no better on validation (88.6%): "less complex" has to mean much
-#   less, and then the model underfits. The large network *with* regularization won (section
-#   1: 94.0%).
-# - **L1 makes a sparse network**: 91.5% of its first-layer weights are below $10^{-3}$ (2.8%
-#   without a penalty), while L2 shrinks them all a little (mean $|w|$ 0.0188 → 0.0152) and
-#   zeroes none (exercise 3 asks which inputs lose all their weights).
-# - **AdamW decays, Adam-with-L2 does not**: on both engines AdamW's step differs from the
-#   undecayed one by exactly $-\alpha\lambda w$ (to $10^{-16}$), while the coupled L2 gradient
-#   changes Adam's first step by about $10^{-11}$ — Adam's normalisation divides it away.
+# All numbers are this run's.
+
+# %% [markdown] tags=["en", "full"]
+# - **The demo pair** (NumPy engine, {{ EPOCHS_A }} epochs): without regularization {{ demo[0]:.1f }}% on the
+#   training images and {{ demo[1]:.1f }}% on validation, a gap of {{ demo[0] - demo[1]:.1f }} points; with the four remedies
+#   {{ reg[0]:.1f }}% and {{ reg[1]:.1f }}%, a gap of {{ reg[0] - reg[1]:.1f }} points — and its validation accuracy was still rising.
+#   The gap the figure prints is the last epoch's; the table measures the model each run ended
+#   with (early stopping restores its best epoch).
+# - **One remedy at a time** ({{ ENGINE_B }}, {{ "-".join(map(str, small_net)) }}, {{ EPOCHS_B }} epochs, baseline {{ val("none"):.1f }}% on
+#   validation): **augmentation** ({{ val("augment") - val("none"):+.1f }} points, gap {{ gap("none"):.1f }} → {{ gap("augment"):.1f }}) and
+#   **more data** ({{ val("more data") - val("none"):+.1f }} points with four times the images) are the clear winners. A
+#   validation accuracy near {{ val("none"):.0f }}% measured on {{ n_val_b:, }} images has a standard error of about
+#   {{ base_error:.1f }} point, so the changes from L2 ({{ val("l2"):.1f }}%), L1 ({{ val("l1"):.1f }}%), dropout ({{ val("dropout"):.1f }}%) and early
+#   stopping ({{ val("early"):.1f }}%, stopped at epoch {{ trainers["early"].state.epoch }}) are within the noise of one run. What they
+#   do change is the validation *loss*: {{ scores["none"][2]:.2f }} → {{ min(penalty_losses):.2f }}–{{ max(penalty_losses):.2f }}, the model is less
+#   over-confident on the images it gets wrong.
+# - **A smaller model did not help.** 784-32-10 (25,450 weights) still memorises 1,000 images
+#   ({{ 100 * scores["smaller"][0]:.1f }}% on training) and is no better on validation ({{ val("smaller"):.1f }}%): "less complex" has to
+#   mean much less, and then the model underfits. The large network *with* regularization won
+#   (section 1: {{ reg[1]:.1f }}%).
+
+# %% [markdown] tags=["en", "quick"]
+# - Quick mode trains smaller networks for {{ EPOCHS_A }} and {{ EPOCHS_B }} epochs: too short for the remedies to
+#   pay off. Regularization slows training down first and helps later, so here the regularized
+#   demo ends at {{ reg[1]:.1f }}% on validation against {{ demo[1]:.1f }}% without, and the remedies that slow
+#   training most trail the baseline ({{ val("none"):.1f }}%) by more than a standard error ({{ base_error:.1f }} points):
+#   {{ trailing or "none" }}. Run the lecture in full mode (`gradschool lecture run 7`) for the comparison
+#   this section is about.
+
+# %% [markdown] tags=["en"]
+# - **L1 makes a sparse network**: {{ weight_stats["l1"][1]:.1f }}% of its first-layer weights are below $10^{-3}$
+#   ({{ weight_stats["none"][1]:.1f }}% without a penalty), while L2 shrinks them all a little (mean $|w|$
+#   {{ weight_stats["none"][0]:.4f }} → {{ weight_stats["l2"][0]:.4f }}) and zeroes none (exercise 3 asks which inputs lose all their weights).
+# - **AdamW decays, Adam-with-L2 does not**: on {{ "both engines" if len(ENGINES) > 1 else "the NumPy engine" }} AdamW's step differs from the
+#   undecayed one by exactly $-\alpha\lambda w$ (to {{ adamw_off:.0e }}), while the coupled L2 gradient
+#   changes Adam's first step by about {{ adam_change:.0e }} — Adam's normalisation divides it away.
 
 # %% [markdown] tags=["zh"]
 # ## 实验结果说明了什么
 #
-# 这里引用的数字来自我们机器上的一次完整模式运行；快速模式用更小的网络、训练更少的轮数。
-#
-# - **两个演示配置**（NumPy 引擎，30 轮）：不加正则化时训练集 100.0%、验证集 89.8%，差距 10.2 个百分点；打开四种对策后
-#   是 97.1% 和 94.0%，差距 3.1 个百分点——而且它的验证准确率还在往上涨。图里标的差距是最后一轮的；表里量的是每次
-#   运行最终留下的模型（早停会取回最好那一轮的权重）。
-# - **一次只用一种对策**（PyTorch，784-256-256-10，30 轮，基线验证准确率 88.9%）：**数据增强**（+3.4 个百分点，差距从
-#   11.1 降到 5.2）和**更多数据**（图片多四倍，+4.2 个百分点）是明显的赢家。在 1000 张图上测出的 89% 左右的验证准确率，
-#   标准误差约 1 个百分点，所以 L2（89.2%）、L1（88.5%）、dropout（90.2%）和早停（88.7%，第 13 轮停下）带来的变化都在
-#   单次运行的噪声以内。它们真正改变的是验证*损失*：从 0.47 降到 0.39–0.41，模型在分错的图上没那么"盲目自信"了。
-# - **更小的模型没有帮助。** 784-32-10（2.5 万个权重）照样能把 1000 张图背下来（训练集 100%），验证集也没有更好
-#   （88.6%）："降低复杂度"得降很多才有用，而那时模型又会欠拟合。赢的是*加了正则化的*大网络（第 1 节：94.0%）。
-# - **L1 得到稀疏的网络**：第一层 91.5% 的权重小于 $10^{-3}$（不加惩罚时是 2.8%）；L2 则是把所有权重都缩小一点（平均
-#   $|w|$ 从 0.0188 降到 0.0152），一个也不会变成零（哪些输入的权重被全部压成零？见练习 3）。
-# - **AdamW 真的在衰减，Adam 加 L2 则没有**：两个引擎上，AdamW 的一步和不衰减的一步之间正好相差 $-\alpha\lambda w$
-#   （误差 $10^{-16}$）；而耦合的 L2 梯度只让 Adam 的第一步变了大约 $10^{-11}$——Adam 的归一化把它除掉了。
+# 下面的数字都来自这次运行。
+
+# %% [markdown] tags=["zh", "full"]
+# - **两个演示配置**（NumPy 引擎，{{ EPOCHS_A }} 轮）：不加正则化时训练集 {{ demo[0]:.1f }}%、验证集 {{ demo[1]:.1f }}%，差距 {{ demo[0] - demo[1]:.1f }} 个百分点；
+#   打开四种对策后是 {{ reg[0]:.1f }}% 和 {{ reg[1]:.1f }}%，差距 {{ reg[0] - reg[1]:.1f }} 个百分点——而且它的验证准确率还在往上涨。图里标的差距是
+#   最后一轮的；表里量的是每次运行最终留下的模型（早停会取回最好那一轮的权重）。
+# - **一次只用一种对策**（{{ ENGINE_B }}，{{ "-".join(map(str, small_net)) }}，{{ EPOCHS_B }} 轮，基线验证准确率 {{ val("none"):.1f }}%）：**数据增强**
+#   （{{ val("augment") - val("none"):+.1f }} 个百分点，差距从 {{ gap("none"):.1f }} 降到 {{ gap("augment"):.1f }}）和**更多数据**（图片多四倍，{{ val("more data") - val("none"):+.1f }} 个百分点）是明显的
+#   赢家。在 {{ n_val_b:, }} 张图上测出的 {{ val("none"):.0f }}% 左右的验证准确率，标准误差约 {{ base_error:.1f }} 个百分点，所以 L2
+#   （{{ val("l2"):.1f }}%）、L1（{{ val("l1"):.1f }}%）、dropout（{{ val("dropout"):.1f }}%）和早停（{{ val("early"):.1f }}%，第 {{ trainers["early"].state.epoch }} 轮停下）带来的变化
+#   都在单次运行的噪声以内。它们真正改变的是验证*损失*：从 {{ scores["none"][2]:.2f }} 降到 {{ min(penalty_losses):.2f }}–{{ max(penalty_losses):.2f }}，模型在
+#   分错的图上没那么"盲目自信"了。
+# - **更小的模型没有帮助。** 784-32-10（25,450 个权重）照样能把 1000 张图背下来（训练集 {{ 100 * scores["smaller"][0]:.1f }}%），验证集
+#   也没有更好（{{ val("smaller"):.1f }}%）："降低复杂度"得降很多才有用，而那时模型又会欠拟合。赢的是*加了正则化的*大网络
+#   （第 1 节：{{ reg[1]:.1f }}%）。
+
+# %% [markdown] tags=["zh", "quick"]
+# - 快速模式用更小的网络，只训练 {{ EPOCHS_A }} 轮和 {{ EPOCHS_B }} 轮：太短了，各种对策还来不及见效。正则化先让训练变慢、后面才
+#   起作用，所以这里加了正则化的演示配置验证准确率只有 {{ reg[1]:.1f }}%，不加的是 {{ demo[1]:.1f }}%；最拖慢训练的几种对策比基线
+#   （{{ val("none"):.1f }}%）低了不止一个标准误差（{{ base_error:.1f }} 个百分点）：{{ trailing or "没有" }}。用完整模式（`gradschool lecture run 7`）
+#   跑这一讲，才能看到本节要比较的结果。
+
+# %% [markdown] tags=["zh"]
+# - **L1 得到稀疏的网络**：第一层 {{ weight_stats["l1"][1]:.1f }}% 的权重小于 $10^{-3}$（不加惩罚时是 {{ weight_stats["none"][1]:.1f }}%）；L2 则是把所有
+#   权重都缩小一点（平均 $|w|$ 从 {{ weight_stats["none"][0]:.4f }} 降到 {{ weight_stats["l2"][0]:.4f }}），一个也不会变成零（哪些输入的权重被全部压成零？
+#   见练习 3）。
+# - **AdamW 真的在衰减，Adam 加 L2 则没有**：{{ "两个引擎上" if len(ENGINES) > 1 else "NumPy 引擎上" }}，AdamW 的一步和不衰减的一步之间正好相差
+#   $-\alpha\lambda w$（误差 {{ adamw_off:.0e }}）；而耦合的 L2 梯度只让 Adam 的第一步变了大约 {{ adam_change:.0e }}——Adam 的归一化把它除掉了。
 
 # %% [markdown] tags=["en"]
 # ## Summary
@@ -493,8 +547,8 @@ print(
 #   `model.dropout`, `data.augment`, `early_stopping.patience`.
 # - L2 shrinks every weight in proportion to its size; L1 pushes small weights to exactly zero.
 #   With Adam, an L2 gradient is rescaled away; AdamW's decoupled decay is not.
-# - On images, augmentation and more data did the most; the penalties mostly improved the
-#   validation *loss* (calibration) more than the accuracy.
+# - On images, given enough epochs (full mode), augmentation and more data did the most; the
+#   penalties mostly improved the validation *loss* (calibration) more than the accuracy.
 #
 # ## Exercises
 #
@@ -515,7 +569,8 @@ print(
 #   一样）、`optim.name = "adamw"`（解耦）、`train.l1`、`model.dropout`、`data.augment`、`early_stopping.patience`。
 # - L2 按权重的大小成比例地缩小每个权重；L1 把小权重直接推到零。用 Adam 时，L2 的梯度会被缩放抵消掉；AdamW 的
 #   解耦衰减不会。
-# - 在图像上，数据增强和更多数据的效果最大；几种惩罚项主要是改善了验证*损失*（置信度更合理），准确率提高得不多。
+# - 在图像上，只要训练的轮数够（完整模式），数据增强和更多数据的效果最大；几种惩罚项主要是改善了验证*损失*
+#   （置信度更合理），准确率提高得不多。
 #
 # ## 练习
 #

@@ -20,7 +20,7 @@
 # # 第 5 讲：学习率调整策略：原文的公式、它们实际是什么、效果如何
 #
 # **目标**：学习率 $\alpha$ 不一定要一直不变。原文列了三种调整策略，给其中两种写了公式——但名字安错了。本讲算一算
-# 这两个公式实际在干什么，把它们和名字本来指的策略（真正的指数衰减和步长衰减）、以及现在最常用的两种（余弦和
+# 这两个公式实际在干什么，把它们和名字本来指的策略（真正的指数衰减和阶梯衰减）、以及现在最常用的两种（余弦和
 # 预热）放在一起，再用每一种去训练原文的 MNIST 配方，NumPy 引擎和 PyTorch 上各跑一遍。
 
 # %% [markdown] tags=["en"]
@@ -115,7 +115,8 @@
 # \text{step decay:}\quad \alpha_t = \alpha_0\,\gamma^{\lfloor t/s \rfloor} \qquad (\text{e.g. } \gamma = 0.1 \text{ every } s \text{ steps})
 # $$
 #
-# 即指数衰减每一步乘一个 $\gamma$；步长衰减每隔 $s$ 步乘一次 $\gamma$（比如降到十分之一），学习率呈台阶状。
+# 即指数衰减每一步乘一个 $\gamma$；阶梯衰减（step decay，PyTorch 里叫 `StepLR`，原文的"步长衰减"这个名字指的就是它）
+# 每隔 $s$ 步乘一次 $\gamma$（比如降到十分之一），学习率呈台阶状。
 # 另外还有两种原文没提、但现在几乎人人在用的：余弦退火（Loshchilov 和 Hutter，2017）和前 $W$ 步的线性预热
 # （Goyal 等，2017）：
 #
@@ -152,9 +153,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool.config import Config, apply_overrides, load_config, with_updates
+from gradschool.course import QUICK, show, t
 from gradschool.experiments.compare import run_compare
 from gradschool.experiments.schedules import format_values, parse_schedule_spec, schedule_curves
-from gradschool.lectures import QUICK, show, t
 from gradschool.train.builders import schedule_lrs
 
 try:
@@ -205,7 +206,7 @@ NAMES = {
         'linear ramp 0 → α₀ (the source\'s "step")', "线性斜坡 0 → α₀（原文的\u201c步长衰减\u201d）"
     ),
     "exponential": t("exponential α₀γᵗ", "真正的指数衰减 α₀γᵗ"),
-    "step": t("step: ×0.1 every T/3", "真正的步长衰减：每 T/3 乘 0.1"),
+    "step": t("step: ×0.1 every T/3", "阶梯衰减（StepLR）：每 T/3 乘 0.1"),
     "cosine": t("cosine", "余弦"),
     "cosine:warmup_steps=10": t("warm-up (10%) + cosine", "预热（10%）+ 余弦"),
 }
@@ -269,7 +270,7 @@ show()
 # %% [markdown] tags=["zh"]
 # ## 2. 对原文配方的影响
 #
-# 现在拿原文的 MNIST 配方——MLP 784-128-64-10，SGD，动量 0.9，批量 64——每种调度各训练一次，走的都是唯一的训练
+# 现在拿原文的 MNIST 配方——MLP 784-128-64-10，SGD，动量 0.9，批量 64——每种调度各训练一次，走的都是同一个训练
 # 循环（`gradschool.experiments.compare.run_compare` 对每个配置调用 `train.fit`），两个引擎都跑。调度策略好不好，
 # 离不开它从多大的学习率起步，所以每种调度跑两次：一次从原文的 $\alpha_0 = 0.01$ 起步，一次从大五倍的
 # $\alpha_0 = 0.05$ 起步。调度器每个批次走一步（`schedule.interval = "batch"`），所以 $T$ 就是整个训练的批次数，预热
@@ -308,20 +309,49 @@ n_val = int(round(SUBSET * 0.1))
 for rate in RATES:
     print(
         f"\nα₀ = {rate}\n{t('schedule', '调度策略'):<46}{t('engine', '引擎'):>7}"
-        f"{t('train loss', '训练损失'):>12}{t('val loss', '验证损失'):>10}{t('val acc', '验证准确率'):>10}"
+        f"{t('train loss', '训练损失'):>12}{t('val loss', '验证损失'):>10}{t('val acc', '验证准确率'):>12}"
     )
     for engine in ENGINES:
         for run in results[engine, rate]:
             last = run.history[-1]
             print(
                 f"{RUNS[run.label]:<46}{engine:>7}{last['train_loss']:>12.4f}"
-                f"{last['val_loss']:>10.4f}{100 * last['val_acc']:>9.2f}%"
+                f"{last['val_loss']:>10.4f}{100 * last['val_acc']:>11.2f}%"
             )
-se = 100 * np.sqrt(0.94 * 0.06 / n_val)
+
+
+def standard_error(acc: float) -> float:
+    """The standard error, in points, of an accuracy `acc` (a share, 0-1) measured on the
+    n_val validation images: sqrt(p(1 - p) / n) at the measured p."""
+    return 100 * np.sqrt(acc * (1 - acc) / n_val)
+
+
+# Each schedule's final validation accuracy (%), averaged over the engines, per starting rate.
+acc = {
+    rate: {
+        spec: float(np.mean([100 * results[e, rate][k].history[-1]["val_acc"] for e in ENGINES]))
+        for k, spec in enumerate(RUNS)
+    }
+    for rate in RATES
+}
+# ... and its final training and validation losses, averaged the same way.
+loss = {
+    rate: {
+        spec: tuple(
+            float(np.mean([results[e, rate][k].history[-1][key] for e in ENGINES]))
+            for key in ("train_loss", "val_loss")
+        )
+        for k, spec in enumerate(RUNS)
+    }
+    for rate in RATES
+}
+errors = [standard_error(a / 100) for rate in RATES for a in acc[rate].values()]
 print(
     t(
-        f"\n(a validation accuracy near 94% measured on {n_val} images has a standard error of about {se:.1f} points)",
-        f"\n（在 {n_val} 张图上测出的 94% 左右的验证准确率，标准误差约 {se:.1f} 个百分点）",
+        f"\n(an accuracy p measured on {n_val} images has a standard error of sqrt(p(1 - p) / {n_val}): "
+        f"{min(errors):.1f} to {max(errors):.1f} points for the accuracies above)",
+        f"\n（在 {n_val} 张图上测得的准确率 p，标准误差是 sqrt(p(1 - p) / {n_val})：上面这些准确率对应 "
+        f"{min(errors):.1f} 到 {max(errors):.1f} 个百分点）",
     )
 )
 
@@ -372,7 +402,7 @@ for j, rate in enumerate(RATES):
         np.arange(len(RUNS)) + (j - 0.5) * width,
         accs,
         height=width,
-        xerr=se,
+        xerr=[standard_error(a / 100) for a in accs],
         capsize=2,
         label=f"α₀ = {rate}" + (t(" (the source's)", "（原文的）") if j == 0 else ""),
         color=["0.65", "tab:blue"][j],
@@ -396,55 +426,152 @@ ax.grid(alpha=0.3)
 fig.tight_layout()
 show()
 
+# %%
+WARMUP = next(spec for spec in RUNS if spec.startswith("cosine:warmup"))
+DECAYS = [s for s in RUNS if s not in ("constant", "linear")]  # "linear" rises: no decay
+
+
+def gap_and_error(rate: float, a: str, b: str) -> tuple[float, float]:
+    """Accuracy of `a` minus that of `b` (points) and the standard error of that difference."""
+    gap = acc[rate][a] - acc[rate][b]
+    error = np.hypot(standard_error(acc[rate][a] / 100), standard_error(acc[rate][b] / 100))
+    return gap, error
+
+
+def verdict(rate: float) -> str:
+    """What this run says about the decays against the constant rate, from `rate`."""
+    best = max(DECAYS, key=lambda spec: acc[rate][spec])
+    gap, error = gap_and_error(rate, best, "constant")
+    name, a, c = RUNS[best], acc[rate][best], acc[rate]["constant"]
+    if gap > 2 * error:
+        return t(
+            f"the best decay, {name}, beats the constant rate by {gap:.1f} points ({a:.1f}% against {c:.1f}%), more than twice the {error:.1f}-point standard error of the difference",
+            f"最好的衰减（{name}）比固定学习率高 {gap:.1f} 个百分点（{a:.1f}% 对 {c:.1f}%），超过这个差值标准误差（{error:.1f} 个百分点）的两倍",
+        )
+    if gap < -2 * error:
+        return t(
+            f"the constant rate beats every decay, the best of them ({name}) by {-gap:.1f} points ({c:.1f}% against {a:.1f}%), more than twice the {error:.1f}-point standard error of the difference",
+            f"固定学习率比所有衰减都好，比其中最好的（{name}）还高 {-gap:.1f} 个百分点（{c:.1f}% 对 {a:.1f}%），超过差值标准误差（{error:.1f} 个百分点）的两倍",
+        )
+    return t(
+        f"the best decay, {name}, and the constant rate differ by {gap:+.1f} points ({a:.1f}% against {c:.1f}%): within two standard errors of the difference ({error:.1f} points), so one run each cannot rank them by accuracy",
+        f"最好的衰减（{name}）和固定学习率只差 {gap:+.1f} 个百分点（{a:.1f}% 对 {c:.1f}%）：在差值的两个标准误差（{error:.1f} 个百分点）以内，各跑一次，按准确率排不出先后",
+    )
+
+
+def losses(rate: float) -> str:
+    """The final losses of the constant rate and of the decay with the lowest validation loss."""
+    best = min(DECAYS, key=lambda spec: loss[rate][spec][1])
+    (ct, cv), (bt, bv) = loss[rate]["constant"], loss[rate][best]
+    return t(
+        f"the constant rate ends at a training loss of {ct:.3f} and a validation loss of {cv:.3f}; {RUNS[best]}, the decay with the lowest validation loss, at {bt:.3f} and {bv:.3f}",
+        f"固定学习率最后的训练损失是 {ct:.3f}、验证损失 {cv:.3f}；验证损失最低的衰减（{RUNS[best]}）是 {bt:.3f} 和 {bv:.3f}",
+    )
+
+
+def warmup_effect() -> str:
+    """What the warm-up did before the cosine, from the larger rate."""
+    if abs(warmup_gap) <= 2 * warmup_error:
+        return t(
+            f"changes the accuracy by {warmup_gap:+.1f} points, within two standard errors ({warmup_error:.1f} points each): nothing measurable, since at these rates nothing was unstable to begin with",
+            f"让准确率变了 {warmup_gap:+.1f} 个百分点，在两个标准误差（{warmup_error:.1f} 个百分点）以内：没有可测的差别，在这两个学习率下本来就没有不稳定的问题",
+        )
+    return t(
+        f"changes the accuracy by {warmup_gap:+.1f} points, beyond two standard errors ({warmup_error:.1f} points each)",
+        f"让准确率变了 {warmup_gap:+.1f} 个百分点，超出了两个标准误差（{warmup_error:.1f} 个百分点）",
+    )
+
+
+def rank(rate: float, spec: str) -> int:
+    """1 for the best schedule from `rate`, len(RUNS) for the worst."""
+    return 1 + sum(acc[rate][other] > acc[rate][spec] for other in RUNS)
+
+
+warmup_gap, warmup_error = gap_and_error(RATES[-1], WARMUP, "cosine")
+engine_gap = 0.0  # the largest accuracy difference between the engines on the same run
+if "torch" in ENGINES:
+    engine_gap = 100 * max(
+        abs(
+            results["numpy", r][k].history[-1]["val_acc"]
+            - results["torch", r][k].history[-1]["val_acc"]
+        )
+        for r in RATES
+        for k in range(len(RUNS))
+    )
+for rate in RATES:
+    print(f"α₀ = {rate}: {verdict(rate)}")
+    print(f"         {losses(rate)}")
+
 # %% [markdown] tags=["en"]
 # ## What the runs show
 #
-# The numbers quoted here are from a full-mode run on our machine (5,000 images, 6 epochs,
-# 426 steps); quick mode trains far less and its numbers are noisier.
+# Every number here is this run's ({{ "quick" if QUICK else "full" }} mode: {{ SUBSET:,}} images, {{ EPOCHS }} epochs,
+# $T$ = {{ total }} steps, validation on {{ n_val }} images), averaged over the engines.
 #
-# - **From the source's $\alpha_0 = 0.01$, the constant rate wins** (93.0% on validation, both
-#   engines) and every decay does worse (87.6–92.0%; cosine comes closest). The budget is short and the rate already
-#   small: the model has not reached the point where gradient noise matters, so cutting the
-#   rate only slows it down. A schedule is no free gain.
-# - **From $\alpha_0 = 0.05$, the decays pay off.** The constant rate gains nothing from the
-#   larger step (93.2–93.4%: its training loss stalls at 0.06–0.07, its validation loss at 0.25
-#   — the noise of lecture 4). Cosine reaches 95.2% on both engines, with half the training
-#   loss (0.035) and a validation loss of 0.16–0.17; the true step decay and the source's
-#   polynomial decay reach 94.4–94.8%. A larger rate *with* a decay beats the source's recipe
-#   by about 2 points, well beyond the 1.1-point standard error of one measurement — but the
-#   differences among cosine, step and polynomial are within it: one run each cannot rank them.
-# - **The source's "step decay" (the ramp up) is the worst schedule from $\alpha_0 = 0.05$**
-#   (92.8–93.0%, below even the constant rate, and the highest training loss): it starts at 0,
-#   wastes the first steps, and ends at the highest rate, where the weights cannot settle.
-#   From 0.01 it sits mid-pack (90.4–90.8%).
+# - **From the source's $\alpha_0 = 0.01$:** {{ verdict(0.01) }}.
+# - **From $\alpha_0 = 0.05$:** {{ verdict(0.05) }}. The losses say more than accuracies on
+#   {{ n_val }} images can: {{ losses(0.05) }} (from 0.01: {{ losses(0.01) }}).
+# - **The source's "step decay" (the ramp up)** ranks {{ rank(0.05, "linear") }} of {{ len(RUNS) }} from
+#   $\alpha_0 = 0.05$ ({{ acc[0.05]["linear"]:.1f}}%) and {{ rank(0.01, "linear") }} of {{ len(RUNS) }} from 0.01
+#   ({{ acc[0.01]["linear"]:.1f}}%): it starts at 0, wastes the first steps, and ends at the highest rate, where
+#   the weights cannot settle.
 # - **The true exponential decay with $\gamma = 0.01^{1/T}$** is down to 10% of $\alpha_0$ half-way
-#   through: it decays too early here. Its $\gamma$ is a setting to tune, like the step size and
-#   the drop of the step decay.
-# - **Warm-up** changes nothing measurable at these rates — nothing was unstable to begin with.
+#   through, whatever $T$: it decays early. Its $\gamma$ is a hyper-parameter to tune, like the
+#   interval and the drop of the step decay.
+# - **Warm-up** (10% of the steps) before the cosine, from $\alpha_0 = 0.05$, {{ warmup_effect() }}.
 #   It matters for large rates, large batches, Adam and transformers.
-# - NumPy engine and PyTorch agree to a few tenths of a point everywhere: same schedules, same
-#   rates, their own random initial weights.
+# - NumPy engine and PyTorch differ by {{ engine_gap:.1f}} points at most, the size of the standard
+#   errors: same schedules, same rates, their own random initial weights.
 
+# %% [markdown] tags=["en", "full"]
+# What to take from it: a decay does not make training faster, it lets SGD *settle*. With a
+# fixed rate the gradient noise (lecture 4) keeps the weights jumping around the minimum, and
+# the larger the rate, the larger the jumps. So the decays gain most from the larger
+# $\alpha_0$, and the losses show it plainly: the constant rate's training loss stalls, the best
+# decays end well below it in both training and validation loss. The accuracies move the same
+# way, but on
+# {{ n_val }} validation images a difference of one or two points is within two standard
+# errors: one run per schedule cannot rank them by accuracy (repeat the runs with other seeds,
+# or validate on more images, to do that). From the source's small rate, over a short run, the
+# model has not reached the point where the noise matters, and cutting the rate only slows it
+# down: a schedule is no free gain.
+
+# %% [markdown] tags=["en", "quick"]
+# Quick mode trains {{ EPOCHS }} epochs on {{ int(SUBSET * 0.9):,}} images and validates on {{ n_val }}: the
+# standard errors ({{ min(errors):.0f}}–{{ max(errors):.0f}} points) are as large as the differences between
+# schedules, and the runs stop long before gradient noise limits them, so this mode cannot show
+# what a schedule is for. Run the lecture in full mode (`gradschool lecture run 5`, about a
+# quarter of a minute) to see the decays pay off, in the losses, from the larger rate.
 # %% [markdown] tags=["zh"]
 # ## 实验结果说明了什么
 #
-# 这里引用的数字来自我们机器上的一次完整模式运行（5000 张图、6 轮、426 步）；快速模式训练得少得多，数字也更吵。
+# 这里的数字都来自这次运行（{{ "快速" if QUICK else "完整" }}模式：{{ SUBSET:,}} 张图、{{ EPOCHS }} 轮、$T$ = {{ total }} 步、验证集
+# {{ n_val }} 张），取两个引擎的平均。
 #
-# - **从原文的 $\alpha_0 = 0.01$ 起步，固定学习率最好**（验证集 93.0%，两个引擎一样），各种衰减都更差（87.6%–92.0%，余弦最接近）。
-#   训练预算短、学习率本来就小：模型还没练到梯度噪声起作用的阶段，这时候降学习率只会拖慢它。调度不是白捡的好处。
-# - **从 $\alpha_0 = 0.05$ 起步，衰减就划算了。** 固定学习率从更大的步长里什么也没得到（93.2%–93.4%：训练损失停在
-#   0.06–0.07，验证损失停在 0.25——这就是第 4 讲说的噪声）。余弦在两个引擎上都到了 95.2%，训练损失只有一半
-#   （0.035），验证损失 0.16–0.17；真正的步长衰减和原文的多项式衰减到了 94.4%–94.8%。大学习率*配上*衰减，比原文
-#   的配方高出约 2 个百分点，远大于单次测量 1.1 个百分点的标准误差——但余弦、步长、多项式之间的差别都在误差以内：
-#   各跑一次，排不出先后。
-# - **从 $\alpha_0 = 0.05$ 起步时，原文的"步长衰减"（往上走的斜坡）是最差的调度**（92.8%–93.0%，比固定学习率还低，训练
-#   损失也最高）：它从 0 开始，白白浪费了前面的步数，结束时学习率反而最大，权重停不下来。从 0.01 起步时它排在中间
-#   （90.4%–90.8%）。
-# - **真正的指数衰减（$\gamma = 0.01^{1/T}$）**训练到一半时学习率就只剩 $\alpha_0$ 的 10%：在这里衰减得太早了。它的 $\gamma$
-#   和步长衰减的间隔、降幅一样，都是需要调的超参数。
-# - **预热**在这两个学习率下没有带来可测的差别——本来就没有不稳定的问题。它在大学习率、大批量、Adam 和 Transformer
-#   上才显出作用。
-# - NumPy 引擎和 PyTorch 处处只差零点几个百分点：调度相同、学习率相同，只是各自随机初始化权重。
+# - **从原文的 $\alpha_0 = 0.01$ 起步：**{{ verdict(0.01) }}。
+# - **从 $\alpha_0 = 0.05$ 起步：**{{ verdict(0.05) }}。损失比 {{ n_val }} 张图上的准确率说明得更多：{{ losses(0.05) }}
+#   （从 0.01 起步时：{{ losses(0.01) }}）。
+# - **原文的"步长衰减"（往上走的斜坡）**在 $\alpha_0 = 0.05$ 时排第 {{ rank(0.05, "linear") }} 名（共 {{ len(RUNS) }} 种，
+#   {{ acc[0.05]["linear"]:.1f}}%），在 0.01 时排第 {{ rank(0.01, "linear") }} 名（{{ acc[0.01]["linear"]:.1f}}%）：它从 0 开始，白白浪费了前面的
+#   步数，结束时学习率反而最大，权重停不下来。
+# - **真正的指数衰减（$\gamma = 0.01^{1/T}$）**不管 $T$ 是多少，训练到一半时学习率都只剩 $\alpha_0$ 的 10%：衰减得早。它的
+#   $\gamma$ 和阶梯衰减的间隔、降幅一样，都是需要调的超参数。
+# - **预热**（前 10% 的步数）加在余弦前面，在 $\alpha_0 = 0.05$ 时{{ warmup_effect() }}。它在大学习率、大批量、Adam 和
+#   Transformer 上才显出作用。
+# - NumPy 引擎和 PyTorch 最多差 {{ engine_gap:.1f}} 个百分点，和标准误差差不多大：调度相同、学习率相同，只是各自随机
+#   初始化权重。
+
+# %% [markdown] tags=["zh", "full"]
+# 该怎么理解：衰减并不让训练变快，而是让 SGD *停得稳*。学习率固定时，梯度噪声（第 4 讲）会让权重一直在最小值附近
+# 来回跳，学习率越大跳得越厉害。所以从大一些的 $\alpha_0$ 起步时衰减的收益最大，损失上看得很清楚：固定学习率的训练
+# 损失停住不动，最好的几种衰减，训练损失和验证损失都低得多。准确率也朝同一个方向变，但在 {{ n_val }} 张验证图上，一两个百分点
+# 的差别还在两个标准误差以内：每种调度只跑一次，按准确率排不出先后（要排，就换几个随机种子多跑几次，或者用更多的图来
+# 验证）。用原文那么小的学习率、训练又短时，模型还没练到噪声起作用的阶段，降学习率只会拖慢它：调度不是白捡的好处。
+
+# %% [markdown] tags=["zh", "quick"]
+# 快速模式只在 {{ int(SUBSET * 0.9):,}} 张图上训练 {{ EPOCHS }} 轮、在 {{ n_val }} 张图上验证：标准误差（{{ min(errors):.0f}}–{{ max(errors):.0f}} 个百分点）和
+# 各种调度之间的差别一样大，而且训练远没有走到梯度噪声起限制作用的时候，所以这个模式看不出调度到底有什么用。用完整
+# 模式跑这一讲（`gradschool lecture run 5`，十几秒）就能从损失上看到：起始学习率大一些时，衰减确实划算。
 
 # %% [markdown] tags=["en"]
 # ## Summary
@@ -456,10 +583,10 @@ show()
 # - gradschool builds every one of them from `schedule.name` for both engines; they give the
 #   same rate at every step as `torch.optim.lr_scheduler`.
 # - A schedule and its starting rate go together. From a rate large enough for gradient noise to
-#   matter, a decay lets SGD settle (lower training and validation loss than a constant rate,
-#   and here the best accuracy); from the source's small rate and a short run, a decay only
-#   slows training down. A rate that *rises* to the end, as the source's "step decay" does,
-#   is no decay at all.
+#   matter, a decay lets SGD settle; from the source's small rate and a short run, a decay only
+#   slows training down — and one run per schedule tells them apart only beyond the standard
+#   error, computed at the accuracy measured. A rate that *rises* to the end, as the source's
+#   "step decay" does, is no decay at all.
 #
 # ## Exercises
 #
@@ -477,13 +604,13 @@ show()
 #
 # - 原文的"指数衰减" $\alpha_0(1 - t/T)^p$ 其实是**多项式衰减**；"步长衰减" $\alpha_0 t/T$ 其实是一条**往上走的
 #   线性斜坡**——是预热的形状，不是衰减。
-# - 真正的指数衰减是 $\alpha_0\gamma^t$，真正的步长衰减是 $\alpha_0\gamma^{\lfloor t/s \rfloor}$。余弦退火（通常先做一小段
+# - 真正的指数衰减是 $\alpha_0\gamma^t$，真正的阶梯衰减（`StepLR`）是 $\alpha_0\gamma^{\lfloor t/s \rfloor}$。余弦退火（通常先做一小段
 #   线性预热）是现在最常用的默认做法。
 # - gradschool 根据 `schedule.name` 为两个引擎构造这些调度器；每一步给出的学习率都和 `torch.optim.lr_scheduler`
 #   完全一致。
-# - 调度策略要和起始学习率一起看。起始学习率大到梯度噪声起作用时，衰减能让 SGD 停得稳（训练损失和验证损失都比固定
-#   学习率低，这里也得到了最好的准确率）；用原文那么小的学习率、训练又短时，衰减只会拖慢训练。像原文"步长衰减"那样
-#   一路*升高*的学习率，根本就不是衰减。
+# - 调度策略要和起始学习率一起看。起始学习率大到梯度噪声起作用时，衰减能让 SGD 停得稳；用原文那么小的学习率、训练
+#   又短时，衰减只会拖慢训练——而每种调度只跑一次，差别要超过标准误差（按实测的准确率算）才分得出高下。像原文
+#   "步长衰减"那样一路*升高*的学习率，根本就不是衰减。
 #
 # ## 练习
 #
@@ -491,5 +618,5 @@ show()
 #    `gradschool schedule plot polynomial:power=0.9 exponential --steps 100`。
 # 2. 求一个 $\gamma$，使 $\alpha_0\gamma^t$ 和 $\alpha_0(1 - t/T)^2$ 在 $t = T/2$ 时学习率相同。快结束时哪一个更大？
 # 3. 把第 2 节的学习率改成 `"optim.lr": 0.1` 重跑。哪些调度在大学习率下还能训练？预热是不是变得更重要了？
-# 4. 试试 `schedule.name = "plateau"`、`interval = "epoch"`：验证损失不再下降时它就把学习率砍掉一截。和步长衰减
+# 4. 试试 `schedule.name = "plateau"`、`interval = "epoch"`：验证损失不再下降时它就把学习率砍掉一截。和阶梯衰减
 #    比一比。

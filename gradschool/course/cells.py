@@ -25,7 +25,13 @@ A lecture file looks like this (docs/lectures.md):
 Cells start at a line `# %%`, optionally followed by a title, a type in brackets
 (`[markdown]`, `[md]`, `[raw]`) and metadata `key=JSON` (jupytext writes `tags=["en"]`). A
 markdown cell is its lines with the leading "# " taken off. The tags "en" and "zh" say which
-report a markdown cell belongs to; an untagged cell belongs to both.
+report a markdown cell belongs to; an untagged cell belongs to both. The tags "quick" and
+"full" say in which mode's report it appears (prose that holds in one mode only); a cell with
+neither appears in both.
+
+A markdown cell may quote values the code computed: `{{ expr }}` or `{{ expr:.1f }}` (an
+f-string's replacement field) is filled in by the runner with the value of `expr` at that
+point of the lecture, i.e. after the code cells above it have run (runner.py).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any
 from gradschool.errors import GradschoolError
 
 LANGS = ("en", "zh")
+MODES = ("quick", "full")
 
 _MARKER = re.compile(r"^# ?%%(?!%)(.*)$")
 _KIND = re.compile(r"\[(markdown|md|raw)\]")
@@ -58,10 +65,14 @@ class Cell:
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def shown_in(self, language: str) -> bool:
-        """Whether this cell appears in `language`'s report (untagged: in every one)."""
+    def shown_in(self, language: str, quick: bool | None = None) -> bool:
+        """Whether this cell appears in `language`'s report (untagged: in every one), in the
+        given mode (`quick` None: in either mode)."""
         langs = [tag for tag in self.tags if tag in LANGS]
-        return not langs or language in langs
+        modes = [tag for tag in self.tags if tag in MODES]
+        if langs and language not in langs:
+            return False
+        return quick is None or not modes or ("quick" if quick else "full") in modes
 
 
 @dataclass
@@ -193,3 +204,46 @@ def parse_lecture(path: str | Path) -> Lecture:
         time_quick=info.get("quick", "?"),
         time_full=info.get("full", "?"),
     )
+
+
+# ---- what a code cell did, and its output as a report shows it ----------------------------
+
+MAX_OUTPUT_LINES = 200  # per cell; longer output keeps its head and tail
+
+
+@dataclass
+class CellResult:
+    """What one code cell did. `output` and `error` still hold t() markers (resolve them per
+    language); `figures[lang]` are the PNG file names in that language's report folder."""
+
+    index: int  # position of the cell in lecture.cells
+    number: int  # 1-based among the code cells
+    status: str = "skipped"  # "ok", "error" or "skipped" (after a failed cell)
+    output: str = ""
+    error: str = ""
+    error_line: int = 0  # the deepest line of the lecture file in the traceback
+    error_summary: str = ""  # "KeyError: 'missing'": the exception and its message's first line
+    seconds: float = 0.0
+    figures: dict[str, list[str]] = field(default_factory=dict)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def clean_output(text: str, max_lines: int = MAX_OUTPUT_LINES) -> str:
+    """Terminal output as a report shows it: progress bars redrawn with \\r keep their last
+    state, colour codes go, and very long output keeps its head and tail."""
+    text = _ANSI.sub("", text)
+    lines = []
+    for line in text.split("\n"):
+        if "\r" in line:
+            parts = [p for p in line.split("\r") if p.strip()]
+            line = parts[-1] if parts else ""
+        lines.append(line.rstrip())
+    while lines and not lines[-1]:
+        lines.pop()
+    if len(lines) > max_lines:
+        head, tail = max_lines * 2 // 3, max_lines // 3
+        skipped = len(lines) - head - tail
+        lines = [*lines[:head], f"... ({skipped} lines not shown) ...", *lines[-tail:]]
+    return "\n".join(lines)
