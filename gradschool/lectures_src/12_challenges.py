@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 90 s
-#     full: 300 s
+#     quick: 60 s
+#     full: 190 s
 # ---
 
 # %% [markdown] tags=["en"]
@@ -1263,20 +1263,23 @@ untrained_gpt = Trainer(gpt_config, data=planted, console=False)
 
 prompts = [periodic_line(int(text_rng.integers(2 * PERIOD + 1, 32))) for _ in range(20)]
 gpt_methods = ("ig", "saliency", "gxi")
-hits = {(who, m): 0 for who in ("trained", "untrained") for m in gpt_methods}
+# Where each method's top attribution falls, as the distance back from the character to predict
+# (5: the decisive character). IG and gradient x input are signed: the top is the character
+# that pushed the answer's logit up most; saliency is a size.
+tops = {(who, m): [] for who in ("trained", "untrained") for m in gpt_methods}
 correct, deltas = 0, []
 for prompt in prompts:
     decisive = len(prompt) - PERIOD  # the next character is prompt[decisive]
     for who, source in (("trained", gpt_trainer), ("untrained", untrained_gpt)):
         loaded = from_trainer(source)
         ids = encode_prompt(loaded.vocab, prompt)
+        target = int(loaded.vocab.encode(prompt[decisive])[0])  # the character the rule says
         for m in gpt_methods:
-            # target: the character the rule says comes next
-            target = int(loaded.vocab.encode(prompt[decisive])[0])
             result = A.token_attribution(
                 loaded.model, loaded.backend, ids, target=target, method=m, steps=32
             )
-            hits[who, m] += int(np.argmax(np.abs(result["values"])) == decisive)
+            top = int(np.argmax(result["values"]))  # saliency's values are sizes already
+            tops[who, m].append(len(prompt) - top)
             if who == "trained" and m == "ig":
                 deltas.append(abs(result["delta"]))
                 with loaded.backend.no_grad():
@@ -1284,13 +1287,14 @@ for prompt in prompts:
                         loaded.model(loaded.backend.tensor(ids[None]))
                     )[0, -1]
                 correct += int(np.argmax(logits) == target)
+hits = {key: sum(d == PERIOD for d in found) for key, found in tops.items()}
 print(
     t(f"the trained model predicts the rule's character for {correct} of {len(prompts)} prompts",
       f"训练好的模型在 {len(prompts)} 个开头中有 {correct} 个预测出了规则给出的字符"),
 )  # fmt: skip
 print(
-    f"{t('largest attribution on the decisive character', '归因最大的字符正是起决定作用的那个'):<48}"
-    f"{'IG':>6}{'saliency':>10}{'gxi':>6}"
+    f"{t('top attribution on the decisive character', '归因最大的正是起决定作用的字符'):<44}"
+    f"{'IG':>7}{'saliency':>10}{'gxi':>7}"
 )
 for who in ("trained", "untrained"):
     label = (
@@ -1298,13 +1302,19 @@ for who in ("trained", "untrained"):
         if who == "trained"
         else t("untrained GPT", "没训练过的 GPT")
     )
-    print(
-        f"{label:<48}"
-        + "".join(f"{hits[who, m]:>{w}}/{len(prompts)}" for m, w in zip(gpt_methods, (3, 7, 3)))
+    counts = "".join(
+        f"{f'{hits[who, m]}/{len(prompts)}':>{w}}" for m, w in zip(gpt_methods, (7, 10, 7))
     )
+    print(f"{label:<44}{counts}")
+elsewhere = [d for d in tops["trained", "ig"] if d != PERIOD]
+print(
+    t("trained GPT, IG: distance back of the top character when it is not the decisive one:",
+      "训练好的 GPT，积分梯度：归因最大的字符不是决定性字符时，它在往前第几位："),
+    sorted(elsewhere) if elsewhere else t("(never)", "（没有这种情况）"),
+)  # fmt: skip
 print(t("IG completeness, largest |δ|:", "积分梯度的完备性，最大 |δ|："), f"{max(deltas):.1e}")
-assert hits["trained", "ig"] >= 0.75 * len(prompts), hits
-assert hits["untrained", "ig"] <= 0.5 * len(prompts), hits
+assert hits["trained", "ig"] >= 0.6 * len(prompts), hits
+assert hits["untrained", "ig"] <= 0.25 * len(prompts), hits
 
 # One prompt, drawn: each character's attribution for the trained and the untrained model.
 prompt = prompts[0]
@@ -1333,14 +1343,21 @@ fig.tight_layout()
 show()
 
 # %% [markdown] tags=["en"]
-# Here the attributions pass both tests. The trained GPT's integrated gradients put almost all of
-# the score on the one character the rule copies (red), and nearly nothing on the others — not
-# even on the earlier occurrences of the same letter: the model learned to look five places
-# back, not for a letter. The untrained model's attributions are small and point elsewhere, so
-# these maps do depend on what the model learned. Gradient × input (the table's last column) is
-# the one-point version of integrated gradients, $e_t \cdot \nabla_{e_t} f$ at the input alone;
-# in a network this non-linear that first-order picture can point at the wrong character, which
-# the planted rule exposes and a plausible-looking map never would.
+# Here the attributions pass both tests. The trained GPT's integrated gradients put the largest
+# push on the one character the rule copies (red) for most prompts — for all of them after the
+# quick mode's short training — and the untrained model's attributions are small and point
+# elsewhere, so these maps do depend on what the model learned. Where the top falls elsewhere
+# (the line above lists where, if anywhere), it falls one place past a copy of the decisive
+# character — 6, 11 or 16 back: a copy of the *last* character, which marks where the repeating
+# word restarts. That character does not hold the answer, but it helps the attention decide where
+# to look, and attribution measures influence through every path, the choice of where to look
+# included. An attribution says what the output depends on, which is not always what we would
+# call the reason.
+#
+# Gradient × input (the table's last column) is the one-point version of integrated gradients,
+# $e_t \cdot \nabla_{e_t} f$ at the input alone; in a network this non-linear that first-order
+# picture can point at the wrong character, which the planted rule exposes and a
+# plausible-looking map never would.
 #
 # ## Part 3. Privacy: what a model gives away about its training data
 #
@@ -1369,11 +1386,15 @@ show()
 # point for two samples of $n$ is about $1.36\sqrt{2/n}$ = 0.086 here.
 
 # %% [markdown] tags=["zh"]
-# 在这里，归因两项检验都通过了。训练好的 GPT 的积分梯度几乎把全部分数都给了规则要复制的那个字符（红色），
-# 其余字符几乎为零——连前面出现过的同一个字母也没分到：模型学会的是"往前看五位"，而不是"找某个字母"。没训练过的
-# 模型，归因都很小，而且指向别处，说明这些归因确实取决于模型学到了什么。梯度 × 输入（表的最后一列）是积分梯度的
-# "单点版"，只在输入这一点上算 $e_t \cdot \nabla_{e_t} f$；在这么非线性的网络里，这种一阶近似可能指向错误的字符——
-# 埋好的规则把这一点暴露出来，而一张看起来像模像样的图永远不会。
+# 在这里，归因两项检验都通过了。对大多数开头（快速模式训练得短，对全部开头），训练好的 GPT 的积分梯度把最大的
+# 推力给了规则要复制的那个字符（红色）；没训练过的模型，归因都很小，而且指向别处，说明这些归因确实取决于模型学到
+# 了什么。归因最大的字符不是决定性字符的时候（上面那一行列出了具体位置，如果有的话），它落在某个决定性字符副本的
+# 后一位——往前第 6、11 或 16 位：那其实是*最后一个*字符的副本，标出了重复的单词从哪里重新开始。这个字符本身并不
+# 包含答案，但它帮注意力决定往哪里看；而归因衡量的是经由所有路径的影响，"往哪里看"这条路径也算在内。归因告诉我们的
+# 是输出依赖于什么，这不一定是我们所说的"原因"。
+#
+# 梯度 × 输入（表的最后一列）是积分梯度的"单点版"，只在输入这一点上算 $e_t \cdot \nabla_{e_t} f$；在这么非线性的
+# 网络里，这种一阶近似可能指向错误的字符——埋好的规则把这一点暴露出来，而一张看起来像模像样的图永远不会。
 #
 # ## 第三部分：隐私——模型会泄露多少训练数据的信息
 #
@@ -2065,8 +2086,9 @@ show()
 #   input feature; integrated gradients are complete (they add up to $f(x) - f(x')$, checked).
 #   But a map that looks like the object proves nothing: the randomisation test shows integrated
 #   gradients (and gradient × input, and occlusion) drawing the digit even for a network at chance.
-#   With a rule planted in the data, integrated gradients on the GPT's embeddings find the one
-#   character that decides, and only in the trained model.
+#   With a rule planted in the data, integrated gradients on the GPT's embeddings find the
+#   character that decides in most prompts, and only in the trained model; where they do not,
+#   they show a cue that steers the attention — influence is not the same as reason.
 # - **Privacy.** An overfit model's losses tell its training examples from others (AUC well
 #   above 0.5). DP-SGD clips each example's gradient to $C$ and adds $\mathcal{N}(0, \sigma^2 C^2)$
 #   noise; the RDP accountant turns $\sigma$, the sampling rate and the steps into $(\varepsilon,
@@ -2114,8 +2136,8 @@ show()
 #   10^{23}$ 次浮点运算，按每块 V100 持续 24.6 TFLOP/s 算，约 148,000 GPU·天、1,290 兆瓦时，和 Patterson 等的报告一致。
 # - **可解释性**：显著图、SmoothGrad、积分梯度和遮挡给每个输入特征打分；积分梯度满足完备性（加起来等于
 #   $f(x) - f(x')$，已核对）。但长得像物体的归因图什么也证明不了：随机化检验表明，即使网络只有瞎猜的水平，积分梯度
-#   （以及梯度 × 输入、遮挡）照样画出那个数字。在数据里埋一条规则，GPT 嵌入上的积分梯度就能找到起决定作用的那个
-#   字符，而且只有训练好的模型才这样。
+#   （以及梯度 × 输入、遮挡）照样画出那个数字。在数据里埋一条规则，GPT 嵌入上的积分梯度在大多数开头上都能找到起决定作用
+#   的那个字符，而且只有训练好的模型才这样；找不到的时候，它指出的是一个引导注意力的线索——有影响不等于是原因。
 # - **隐私**：过拟合模型的损失能把它的训练样本和其他样本区分开（AUC 明显高于 0.5）。DP-SGD 把每个样本的梯度裁剪到
 #   $C$，再加 $\mathcal{N}(0, \sigma^2 C^2)$ 的噪声；RDP 隐私会计把 $\sigma$、采样率和步数换算成 $(\varepsilon,
 #   \delta)$。实测结果：隐私越强，准确率越低，攻击的优势也降向瞎猜的水平——而且始终在理论对任何攻击都保证的上限之下。
