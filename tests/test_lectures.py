@@ -113,6 +113,67 @@ def _schedule_errors(en: str, zh: str) -> None:
 LECTURE_CHECKS = {"06_seed_mnist": _seed_steps, "05_lr_schedules": _schedule_errors}
 
 
+# ---- lecture 12's frameworks section: Keras beside the two engines -----------------------------
+
+CHALLENGES = lecture_dir() / "12_challenges.py"
+
+
+def run_titled_cells(path: Path, prefixes: tuple[str, ...]) -> dict:
+    """Run, in order and in one namespace, the code cells of a lecture whose titles start with
+    one of `prefixes` (`# %% frameworks: keras`), as a plain script would run them."""
+    lecture = parse_lecture(path)
+    cells = [c for c in lecture.code_cells if c.title.startswith(prefixes)]
+    assert cells, f"no cell of {path.name} is titled {prefixes}"
+    namespace: dict = {"__name__": "__main__", "__file__": str(path)}
+    for cell in cells:
+        code = compile("\n" * (cell.line - 1) + cell.source, str(path), "exec")
+        exec(code, namespace)
+    return namespace
+
+
+FRAMEWORK_CELLS = ("setup", "frameworks", "teardown")
+
+
+@pytest.mark.skipif(not CHALLENGES.exists(), reason="lecture 12 is not in this checkout")
+def test_lecture_12_trains_the_seed_mlp_in_keras_beside_both_engines(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("keras") is None:
+        pytest.skip("Keras 3 and torch are not installed (pip install 'gradschool[keras]')")
+    monkeypatch.setenv("GRADSCHOOL_QUICK", "1")
+    monkeypatch.setenv("GRADSCHOOL_LANG", "en")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.chdir(tmp_path)  # show() saves the figure under reports/
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    ns = run_titled_cells(CHALLENGES, FRAMEWORK_CELLS)
+    out = capsys.readouterr().out
+    rows = ns["fw_results"]
+    keras_rows = [name for name in rows if name.startswith("Keras")]
+    assert keras_rows and keras_rows[0].endswith(", torch"), rows.keys()
+    assert set(rows) >= {"gradschool, numpy", "gradschool, torch"}
+    for row in rows.values():
+        assert row["weights"] == 109_386 and row["test_acc"] > 0.85 and row["per_epoch"] > 0
+    assert "torch's global state is as it was" in out
+    assert "KERAS_BACKEND" not in os.environ, "the cell puts the environment back"
+
+
+@pytest.mark.skipif(not CHALLENGES.exists(), reason="lecture 12 is not in this checkout")
+def test_lecture_12_says_so_and_goes_on_without_keras(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GRADSCHOOL_QUICK", "1")
+    monkeypatch.setenv("GRADSCHOOL_LANG", "en")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` raises ImportError
+    ns = run_titled_cells(CHALLENGES, FRAMEWORK_CELLS)
+    out = capsys.readouterr().out
+    assert not any(name.startswith("Keras") for name in ns["fw_results"])
+    assert "gradschool, numpy" in ns["fw_results"]
+    if ns["HAVE_TORCH"]:
+        assert "Keras is not installed" in out and "pip install 'gradschool[keras]'" in out
+    else:
+        assert "Keras skipped" in out
+
+
 # ---- the runner on made-up lectures --------------------------------------------------------------
 
 HEADER = "# ---\n# jupyter:\n#   gradschool:\n#     quick: 1 s\n#     full: 2 s\n# ---\n\n"
