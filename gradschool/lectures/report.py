@@ -1,5 +1,6 @@
-"""Writing a lecture's report: report.md beside its PNG figures, and report.html, one
-self-contained page (figures and formulas inlined as data: URIs, no script, no network).
+"""Writing a lecture's report: report.md beside its PNG figures (and GIF animations), and
+report.html, one self-contained page (figures and formulas inlined as data: URIs, no script,
+no network).
 
 The HTML needs a little Markdown: `markdown_to_html` knows what the lectures use — headings,
 paragraphs, lists (nested by indentation), fenced code, block quotes, tables, rules, links,
@@ -211,7 +212,8 @@ def _html_page(
             body.append(f'<pre class="error">{html.escape(text)}</pre>')
         elif kind == "figure":
             figure += 1
-            uri = _data_uri((folder / text).read_bytes(), "image/png")
+            mime = "image/gif" if text.endswith(".gif") else "image/png"
+            uri = _data_uri((folder / text).read_bytes(), mime)
             caption = f"{words['figure']} {figure}"
             body.append(
                 f'<figure><img src="{uri}" alt="{caption}"><figcaption>{caption}'
