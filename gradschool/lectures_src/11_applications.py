@@ -542,6 +542,8 @@ show()
 # is drawn from the *training* speakers (`data.val_fraction`), so it stays high even when a new
 # voice is hard. Quick mode trains a smaller CNN (channels 8-16-32) on 800 recordings for 3
 # epochs; full mode runs the config as it is (channels 16-32-64, all recordings, 10 epochs).
+# Both run on PyTorch when it is installed, else on the NumPy engine: the loop is the same, and
+# docs/speech.md measured both engines at 98-99% on the official split.
 
 # %% [markdown] tags=["zh"]
 # 从左上角开始看这张图。波形只告诉你*什么时候*有声音，却看不出*是什么*声音。窗函数让每一帧在两端淡出到零；不加窗的
@@ -567,7 +569,8 @@ show()
 # 可以依赖这些线索，而新用户身上根本没有这些线索——这和医学模型把同一个病人的片子同时放进训练集和测试集是同一种
 # 泄漏。只有留出说话人的测试，量出的才是用户实际能得到的准确率。还要注意**验证集**告诉不了你什么：两次训练里它都取自
 # *训练集里的*说话人（`data.val_fraction`），所以即便新声音很难，验证准确率照样很高。快速模式用小一号的 CNN（通道
-# 8-16-32）、800 条录音训练 3 轮；完整模式按配置原样训练（通道 16-32-64、全部录音、10 轮）。
+# 8-16-32）、800 条录音训练 3 轮；完整模式按配置原样训练（通道 16-32-64、全部录音、10 轮）。装了 PyTorch 就
+# 在 PyTorch 上跑，否则用 NumPy 引擎：训练循环是同一个，docs/speech.zh-CN.md 里两个引擎在官方划分上都测到了 98–99%。
 
 # %%
 SPLITS = ("fsdd", "fsdd-speaker:theo")
@@ -591,7 +594,8 @@ else:
                 "model.channels": [8, 16, 32] if QUICK else [16, 32, 64],
                 "model.hidden": 64 if QUICK else 128,
                 "train.epochs": 3 if QUICK else 10,
-                "train.threads": 1,  # small convolutions: one BLAS thread is fastest
+                "train.engine": "torch" if HAVE_TORCH else "numpy",
+                "train.threads": 1,  # small convolutions: one thread is fastest
                 "train.progress": "off",
             },
         )
@@ -611,12 +615,11 @@ if speech_runs:
     print(t(
         f"On the official split the test accuracy is {100 * official['test_acc']:.1f}%; on a voice it never heard, "
         f"{100 * held['test_acc']:.1f}% ({100 * (held['test_acc'] - official['test_acc']):+.1f} points). "
-        f"The validation accuracy of the held-out run, {100 * held['val_acc']:.1f}%, is measured on the training "
-        f"speakers: it is {100 * (held['val_acc'] - held['test_acc']):+.1f} points away from what the new voice gets.",
+        f"The validation accuracy of that run, {100 * held['val_acc']:.1f}%, was measured on its training "
+        f"speakers, not on the new voice.",
         f"官方划分下测试准确率是 {100 * official['test_acc']:.1f}%；换成一个从没听过的声音，是 "
         f"{100 * held['test_acc']:.1f}%（差 {100 * (held['test_acc'] - official['test_acc']):+.1f} 个百分点）。"
-        f"留出说话人那次训练的验证准确率是 {100 * held['val_acc']:.1f}%，它是在训练集的说话人身上量的，"
-        f"和新声音实际得到的准确率差了 {100 * (held['val_acc'] - held['test_acc']):+.1f} 个百分点。",
+        f"那次训练的验证准确率是 {100 * held['val_acc']:.1f}%，是在它训练集里的说话人身上量的，不是在新声音上。",
     ))  # fmt: skip
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
@@ -922,6 +925,8 @@ if rl_results:
     ax.legend(loc="upper left", fontsize=8)
     show()
 
+# %%
+if rl_results:
     # One game played by the A2C agent (greedy), drawn by gymnasium, as an animated GIF.
     gif = Path(tempfile.gettempdir()) / "gradschool-lecture11" / "cartpole.gif"
     gif, played, renderer = record_episode(rl_results["a2c"].agent, gif)
@@ -1077,7 +1082,7 @@ from gradschool.train.callbacks import Callback
 BLOCK = 32  # characters of context: the longest line (27 characters) and then some
 
 
-def translate(trainer: Trainer, numbers: np.ndarray, max_chars: int = 30) -> dict[int, str]:
+def translate(trainer: Trainer, numbers: np.ndarray, max_chars: int = 28) -> dict[int, str]:
     """Greedy decoding: feed "\\n<n>=", append the likeliest next character until a newline.
     Numbers with as many digits share a prompt length, so they are decoded as one batch."""
     backend, model = trainer.backend, trainer.model
@@ -1149,22 +1154,22 @@ translator.fit()
 from gradschool.apps.gpt import from_trainer, sample
 
 loaded = from_trainer(translator)
-mine = translate(translator, HELD_OUT[:5])
-for n in HELD_OUT[:5]:
+mine = translate(translator, HELD_OUT[:3])
+for n in HELD_OUT[:3]:
     prompt = f"\n{n}="
-    theirs = sample(loaded, prompt, tokens=30, temperature=0)[len(prompt) :].split("\n")[0]
+    theirs = sample(loaded, prompt, tokens=28, temperature=0)[len(prompt) :].split("\n")[0]
     assert theirs == mine[int(n)], (n, theirs, mine[int(n)])
-print(t("batched greedy decoding = gradschool.apps.gpt.sample(temperature=0) on 5 numbers",
-        "批量贪心解码 = gradschool.apps.gpt.sample(temperature=0)，5 个数全部一致"))  # fmt: skip
+print(t("batched greedy decoding = gradschool.apps.gpt.sample(temperature=0) on 3 numbers",
+        "批量贪心解码 = gradschool.apps.gpt.sample(temperature=0)，3 个数全部一致"))  # fmt: skip
 
 held_translations = translate(translator, HELD_OUT)
-seen_three = TRAIN_NUMBERS[TRAIN_NUMBERS >= 100]
+seen_three = np.sort(rng.choice(TRAIN_NUMBERS[TRAIN_NUMBERS >= 100], 200, replace=False))
 train_translations = translate(translator, seen_three)
 held_score = np.mean([held_translations[int(n)] == in_words(int(n)) for n in HELD_OUT])
 train_score = np.mean([train_translations[int(n)] == in_words(int(n)) for n in seen_three])
 print(t(f"exact match, {len(HELD_OUT)} held-out numbers: {100 * held_score:.1f}%",
         f"完全匹配率，{len(HELD_OUT)} 个留出的数：{100 * held_score:.1f}%"))  # fmt: skip
-print(t(f"exact match, the {len(seen_three)} three-digit training numbers: {100 * train_score:.1f}%",
+print(t(f"exact match, {len(seen_three)} three-digit training numbers: {100 * train_score:.1f}%",
         f"完全匹配率，训练集里的 {len(seen_three)} 个三位数：{100 * train_score:.1f}%"))  # fmt: skip
 wrong = [int(n) for n in HELD_OUT if held_translations[int(n)] != in_words(int(n))]
 print(t(f"held-out numbers translated wrongly: {len(wrong)}; the first ones:",
@@ -1291,8 +1296,8 @@ assert round(1_281_167 * 3 * 224 * 224 / mnist_bytes) == 4100
 # rate, on PyTorch with bfloat16 autocast; its full 20 epochs reach 86.1% (docs/cnn.md). Here it
 # runs briefly, through `fit` as always. The data is CIFAR-10 as JPEG files in the image-folder
 # layout, `cifar10-jpeg/{train,test}/<class>/NNNN.jpg`, read straight out of the `.tar.gz` and
-# decoded once into a cache. Quick mode loads 200 photos per class from each split (2,000 + 2,000)
-# and trains 5 epochs at batch 64; full mode loads all 60,000 and trains 2 epochs at the config's
+# decoded once into a cache. Quick mode loads 150 photos per class from each split (1,500 + 1,500)
+# and trains 4 epochs at batch 64; full mode loads all 60,000 and trains 2 epochs at the config's
 # batch of 256. (Without torch, the NumPy engine trains the quick setting in both modes.)
 
 # %% [markdown] tags=["zh"]
@@ -1302,7 +1307,7 @@ assert round(1_281_167 * 3 * 224 * 224 / mnist_bytes) == 4100
 # 见第 9 讲），配合裁剪加翻转的数据增强和 one-cycle 学习率，在 PyTorch 上用 bfloat16 自动混合精度；完整训练 20 轮
 # 能到 86.1%（见 docs/cnn.zh-CN.md）。这里只简单训练一下，照例通过 `fit`。数据是按图像文件夹结构存放的 JPEG 版
 # CIFAR-10：`cifar10-jpeg/{train,test}/<类别>/NNNN.jpg`，直接从 `.tar.gz` 里读出来，解码一次后存进缓存。快速模式从
-# 训练集和测试集各取每类 200 张（2,000 + 2,000），批大小 64，训练 5 轮；完整模式读入全部 60,000 张，按配置的批大小
+# 训练集和测试集各取每类 150 张（1,500 + 1,500），批大小 64，训练 4 轮；完整模式读入全部 60,000 张，按配置的批大小
 # 256 训练 2 轮。（没装 torch 的话，两种模式都用 NumPy 引擎按快速模式的设置训练。）
 
 # %%
@@ -1320,9 +1325,9 @@ else:
     from gradschool.data.prepare import prepare_data
 
     small = QUICK or not HAVE_TORCH
-    if small:  # the same loader as the registered data set, on the first 200 photos per class
+    if small:  # the same loader as the registered data set, on the first 150 photos per class
         cifar = load_image_folder(
-            CIFAR, image_size=32, max_per_class=200, name="cifar10-jpeg (200 per class)"
+            CIFAR, image_size=32, max_per_class=150, name="cifar10-jpeg (150 per class)"
         )
     else:
         cifar = load_dataset("cifar10-jpeg", DATA, download=False)
@@ -1347,7 +1352,7 @@ else:
             "data.val_fraction": 0.05 if small else 0.02,
             "data.batch_size": 64 if small else 256,
             "optim.lr": 0.05 if small else 0.2,
-            "train.epochs": 5 if small else 2,
+            "train.epochs": 4 if small else 2,
             "train.threads": 1,
             "train.progress": "off",
             **(
@@ -1438,7 +1443,7 @@ from gradschool.data.datasets import load_dataset
 from gradschool.data.imagefolder import image_cache_dir
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-PER_CLASS = {"train": 60, "val": 20} if QUICK else {"train": 400, "val": 100}
+PER_CLASS = {"train": 100, "val": 20} if QUICK else {"train": 400, "val": 100}
 mnist = load_dataset("mnist-mini")  # embedded in gradschool: no data directory needed
 cached_before = set(image_cache_dir().glob("*.npz"))
 with tempfile.TemporaryDirectory(prefix="gradschool-imagefolder-") as tmp:
