@@ -684,8 +684,8 @@ if speech_runs:
 #
 # $$
 # \nabla_\theta J = \sum_\tau R(\tau)\, \nabla_\theta p_\theta(\tau)
-# = \mathbb{E}_{\tau}\big[R(\tau)\, \nabla_\theta \log p_\theta(\tau)\big]
-# = \mathbb{E}_{\tau}\Big[R(\tau) \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\Big]
+# = \mathbb{E}_{\tau}\left[R(\tau)\, \nabla_\theta \log p_\theta(\tau)\right]
+# = \mathbb{E}_{\tau}\left[R(\tau) \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\right]
 # $$
 #
 # because the game's own dynamics $p(s_{t+1} \mid s_t, a_t)$ do not depend on $\theta$ and drop out
@@ -696,13 +696,13 @@ if speech_runs:
 # (with a discount $\gamma = 0.99$ that makes far-off rewards count less):
 #
 # $$
-# \nabla_\theta J = \mathbb{E}\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \big(G_t - b(s_t)\big)\Big]
+# \nabla_\theta J = \mathbb{E}\left[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \left(G_t - b(s_t)\right)\right]
 # $$
 #
 # **Why a baseline $b(s_t)$ may be subtracted.** For any function of the state alone,
 #
 # $$
-# \mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\big[\nabla_\theta \log \pi_\theta(a \mid s)\; b(s)\big]
+# \mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\left[\nabla_\theta \log \pi_\theta(a \mid s)\; b(s)\right]
 # = b(s) \sum_a \pi_\theta(a \mid s)\, \frac{\nabla_\theta \pi_\theta(a \mid s)}{\pi_\theta(a \mid s)}
 # = b(s)\, \nabla_\theta \sum_a \pi_\theta(a \mid s) = b(s)\, \nabla_\theta 1 = 0
 # $$
@@ -751,8 +751,8 @@ if speech_runs:
 #
 # $$
 # \nabla_\theta J = \sum_\tau R(\tau)\, \nabla_\theta p_\theta(\tau)
-# = \mathbb{E}_{\tau}\big[R(\tau)\, \nabla_\theta \log p_\theta(\tau)\big]
-# = \mathbb{E}_{\tau}\Big[R(\tau) \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\Big]
+# = \mathbb{E}_{\tau}\left[R(\tau)\, \nabla_\theta \log p_\theta(\tau)\right]
+# = \mathbb{E}_{\tau}\left[R(\tau) \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\right]
 # $$
 #
 # 因为游戏本身的状态转移 $p(s_{t+1} \mid s_t, a_t)$ 与 $\theta$ 无关，取对数后求导就消掉了：*智能体不需要游戏的模型*，
@@ -761,13 +761,13 @@ if speech_runs:
 # 因子 $\gamma = 0.99$ 让越远的奖励分量越轻）：
 #
 # $$
-# \nabla_\theta J = \mathbb{E}\Big[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \big(G_t - b(s_t)\big)\Big]
+# \nabla_\theta J = \mathbb{E}\left[\sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \left(G_t - b(s_t)\right)\right]
 # $$
 #
 # **为什么可以减去一个基线 $b(s_t)$**。对任何只依赖状态的函数：
 #
 # $$
-# \mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\big[\nabla_\theta \log \pi_\theta(a \mid s)\; b(s)\big]
+# \mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\left[\nabla_\theta \log \pi_\theta(a \mid s)\; b(s)\right]
 # = b(s) \sum_a \pi_\theta(a \mid s)\, \frac{\nabla_\theta \pi_\theta(a \mid s)}{\pi_\theta(a \mid s)}
 # = b(s)\, \nabla_\theta \sum_a \pi_\theta(a \mid s) = b(s)\, \nabla_\theta 1 = 0
 # $$
@@ -929,7 +929,10 @@ if rl_results:
 if rl_results:
     # One game played by the A2C agent (greedy), drawn by gymnasium, as an animated GIF.
     gif = Path(tempfile.gettempdir()) / "gradschool-lecture11" / "cartpole.gif"
-    gif, played, renderer = record_episode(rl_results["a2c"].agent, gif)
+    gif.parent.mkdir(exist_ok=True)
+    part = gif.with_name(f"cartpole-{os.getpid()}.gif")  # written whole, then renamed: two
+    part, played, renderer = record_episode(rl_results["a2c"].agent, part)  # runs never mix
+    os.replace(part, gif)
     print(t(f"one episode of the A2C agent: return {played:.0f} (drawn by {renderer})",
             f"A2C 智能体玩的一局：回报 {played:.0f}（由 {renderer} 绘制）"))  # fmt: skip
     show(gif)
