@@ -4,7 +4,7 @@
 #     formats: py:percent
 #   gradschool:
 #     quick: 90 s
-#     full: 9 min
+#     full: 300 s
 # ---
 
 # %% [markdown] tags=["en"]
@@ -940,23 +940,29 @@ if rl_results:
 # %% [markdown] tags=["en"]
 # Read the curves with the table above them. The dots are single training episodes, played with
 # *sampled* actions, so they scatter; the lines are the running mean of 100. A random policy
-# keeps the pole up for about 22 steps. With the full budget both algorithms pass the 475 line
+# keeps the pole up for about 24 steps. With the full budget both algorithms pass the 475 line
 # in evaluation (gradschool's measured runs, docs/rl.md: A2C 500.0 ± 0, REINFORCE about 498); in
-# quick mode they are still on the way up, though already far above chance. A2C makes one
-# update per 128 steps against REINFORCE's one per batch of 8 whole episodes (up to 4,000
-# steps), so it climbs sooner and more smoothly. Both curves may dip on the way: an update that
-# is good on average can still be bad for some states, and the policy then has to relearn
-# them — the well-known instability of on-policy learning, which the decaying learning rate
-# calms at the end. The GIF is one game of the A2C agent, every second step of it (real time).
+# quick mode they are still on the way up, though already far above chance. The two spend their
+# steps differently: A2C updates every 128 steps (the table counts the updates), REINFORCE once
+# per 8 whole episodes, up to 4,000 steps, with noisier but unbiased returns. Which one is ahead
+# at a given budget depends on the budget and on the seed: in docs/rl.md's 300,000-step runs
+# A2C's training mean passed 475 after about 164,000 steps while REINFORCE's peaked at 470, but
+# RL results vary a lot from seed to seed, so one run ranks nothing. Both curves may dip on the
+# way: an update that is good on average can still be bad for some states, and the policy then
+# has to relearn them — the well-known instability of on-policy learning, which the decaying
+# learning rate calms at the end. The GIF is one game of the A2C agent, every second step of it
+# (real time).
 
 # %% [markdown] tags=["zh"]
 # 结合上面的表格来看曲线。每个点是一个训练局，训练时动作是*采样*出来的，所以点很分散；线是最近 100 局的滑动平均。
-# 随机策略大约能让杆子立 22 步。给足完整模式的步数，两种算法的评估回报都能越过 475 那条线（gradschool 实测的结果见
-# docs/rl.zh-CN.md：A2C 500.0 ± 0，REINFORCE 约 498）；快速模式下它们还在往上爬，但已经远远好过随机。A2C 每 128 步
-# 就更新一次，而 REINFORCE 每攒够 8 个完整的局（最多 4,000 步）才更新一次，所以 A2C 爬得更早、更平稳。两条曲线在
-# 途中都可能往下掉一截：一次平均来说有益的更新，对某些状态可能是有害的，策略只好再把它们学回来——这是同策略
-# （on-policy）学习出了名的不稳定，学习率逐渐衰减后，到最后就稳住了。GIF 是 A2C 智能体玩的一局，每隔一步取一帧
-# （即实际速度）。
+# 随机策略大约能让杆子立 24 步。给足完整模式的步数，两种算法的评估回报都能越过 475 那条线（gradschool 实测的结果见
+# docs/rl.zh-CN.md：A2C 500.0 ± 0，REINFORCE 约 498）；快速模式下它们还在往上爬，但已经远远好过随机。两种算法花
+# 环境步的方式不同：A2C 每 128 步更新一次（更新次数见表格），REINFORCE 每攒够 8 个完整的局（最多 4,000 步）才更新
+# 一次，回报噪声更大但无偏。在给定的步数下谁领先，取决于步数多少，也取决于随机种子：docs/rl.zh-CN.md 里 30 万步的
+# 实验中，A2C 的训练平均回报在约 16.4 万步时越过 475，REINFORCE 最高只到 470；但强化学习的结果随种子波动很大，跑一次
+# 排不出高下。两条曲线在途中都可能往下掉一截：一次平均来说有益的更新，对某些状态可能是有害的，策略只好再把它们学
+# 回来——这是同策略（on-policy）学习出了名的不稳定，学习率逐渐衰减后，到最后就稳住了。GIF 是 A2C 智能体玩的一局，
+# 每隔一步取一帧（即实际速度）。
 
 # %% [markdown] tags=["en"]
 # ## 3. Language beyond a language model: the GPT learns to translate
@@ -1127,7 +1133,7 @@ class HeldOutExactMatch(Callback):
 
 
 TR_STEPS = 600 if QUICK else 3000
-TR_EVAL = TR_STEPS // 6
+TR_EVAL = TR_STEPS // 6  # steps between two measurements
 translation_config = with_updates(
     load_config("gpt_shakespeare"),
     {
@@ -1223,16 +1229,18 @@ fig.tight_layout()
 show()
 
 # %% [markdown] tags=["en"]
-# What happened (the numbers are this run's, printed above). The loss falls for a while before
-# the exact match moves at all: the model first learns the easy statistics — which letters
-# follow which, where lines end, that "hundred" follows the first word — and only then the
-# rule that ties each word to the right digit; exact match counts a number as translated only
-# when *every* character is right, so it rises late and steeply. In full mode (3,000 steps) the
-# held-out exact match ends near the training one, well above 90% in our runs: the model
-# translates three-digit numbers it has never seen about as well as the ones it trained on, so
-# it has learnt the rule, not the list. In quick mode (600 steps) it is still early on that
-# rise. Its errors are instructive: typically one word wrong, often a teen or a ten confused
-# with another (a digit read in the wrong place), never gibberish — the format is learnt first.
+# What happened (the numbers are this run's, printed above). The loss falls a long way before
+# the exact match moves: the model first learns the easy statistics — which letters follow
+# which, where lines end, that "hundred" follows the first word — and only then the rule that
+# ties each word to the right digit. Exact match counts a number only when *every* character is
+# right, so it rises late and then steeply. In full mode (3,000 steps) the held-out exact match
+# ends close to the training one (97.0% against 99.5% in our full run): the model translates
+# three-digit numbers it has never seen about as well as those it trained on, so it has learnt
+# the rule, not the list. In quick mode (600 steps) it is early on that rise. The errors of the
+# full run are instructive: each one is a well-formed number in words, with the right words in
+# the wrong places — two digits swapped (232 → "three hundred twenty two") or one digit used
+# twice (210 → "two hundred twenty"). The format is learnt first; which digit goes to which
+# position is learnt last.
 #
 # The held-out loss stays above zero for a reason that is not an error: the loss is measured on
 # *every* character, the digits of the source included, and which number comes next is random.
@@ -1242,12 +1250,13 @@ show()
 # far larger model before its output is useful — which is where large models come in.
 
 # %% [markdown] tags=["zh"]
-# 结果如何（数字是本次运行的，上面已经打印出来）。损失先降了一阵，完全匹配率才开始动：模型先学容易的统计规律——哪个
-# 字母后面跟哪个、行在哪里结束、第一个词后面跟 "hundred"——然后才学会把每个词和正确的那一位数字对应起来的规则；
-# 完全匹配率要求*每个*字符都对才算译对，所以它上升得晚，而且一上来就很陡。完整模式（3000 步）下，留出集的完全匹配率
-# 最后和训练集的相差无几，在我们的几次运行里都在 90% 以上：没见过的三位数，模型译得和训练过的一样好，说明它学会的是
-# 规则，而不是背下了一张表。快速模式（600 步）还处在上升的早期。它犯的错误很有启发性：通常只错一个词，常常是把
-# 十几或几十混成了另一个（某一位数字读错了位置），但从来不是乱码——格式是最先学会的。
+# 结果如何（数字是本次运行的，上面已经打印出来）。损失先降了很多，完全匹配率才开始动：模型先学容易的统计规律——哪个
+# 字母后面跟哪个、行在哪里结束、第一个词后面跟 "hundred"——然后才学会把每个词和正确的那一位数字对应起来的规则。
+# 完全匹配率要求*每个*字符都对才算译对，所以它起步晚，起来之后很陡。完整模式（3000 步）下，留出集的完全匹配率最后和
+# 训练集的很接近（我们那次完整运行是 97.0% 对 99.5%）：没见过的三位数，模型译得和训练过的差不多一样好，说明它学会的
+# 是规则，而不是背下了一张表。快速模式（600 步）还处在上升的早期。完整运行里剩下的错误很有启发性：每一个都是格式
+# 正确的英文数字，词都对，只是放错了位置——两位数字对调（232 → "three hundred twenty two"），或者同一位数字用了两次
+# （210 → "two hundred twenty"）。格式最先学会，哪个数字该放在哪一位最后才学会。
 #
 # 留出集的损失降不到零，原因并不是出错：损失是在*每一个*字符上算的，包括源文本里的数字，而下一行是哪个数本来就是随机
 # 的。模型该做的是"已知源、写出目标"，这一点由完全匹配率来评判。
