@@ -3,7 +3,7 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 90 s
+#     quick: 50 s
 #     full: 300 s
 # ---
 
@@ -811,7 +811,7 @@ baselines = {
         "b = mean reward of the action taken (depends on a!)", "b = 所选动作的平均奖励（依赖 a！）"
     ): pays[a],
 }
-print(t("exact gradient:", "精确梯度："), np.round(exact, 4))
+print(t("exact gradient:", "精确梯度："), " ".join(f"{v:+.4f}" for v in exact))
 print(
     f"{t('baseline', '基线'):<52}{t('mean of the estimates', '估计值的均值'):>28}{t('max |bias| / s.e.', '最大 |偏差|/标准误'):>19}{t('variance', '方差'):>10}"
 )
@@ -821,7 +821,7 @@ for name, b in baselines.items():
     mean, se = g.mean(axis=0), g.std(axis=0) / math.sqrt(DRAWS)
     z = np.abs(mean - exact).max() / se.max()  # how many standard errors from the truth
     stats[name] = (z, g.var(axis=0).sum())
-    print(f"{name:<52}{np.array2string(mean, precision=4):>28}{z:>19.1f}{stats[name][1]:>10.2f}")
+    print(f"{name:<52}{' '.join(f'{v:+.4f}' for v in mean):>28}{z:>19.1f}{stats[name][1]:>10.2f}")
 (z0, var0), (z10, var10), (zJ, varJ), (z_bad, _) = stats.values()
 assert max(z0, z10, zJ) < 4, "a state-only baseline leaves the estimate unbiased"
 assert z_bad > 20, "an action-dependent baseline biases it"
