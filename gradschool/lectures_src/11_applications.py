@@ -132,7 +132,7 @@ for name, ok, otherwise in (
 # ## 1. Speech: from a waveform to a spectrogram to MFCCs
 #
 # A recording is a list of numbers: the air pressure at the microphone, sampled $f_s = 8000$
-# times a second (the Free Spoken Digit Dataset, FSDD). A spoken "seven" is about 4,000 of them.
+# times a second (the Free Spoken Digit Dataset, FSDD). A spoken "seven" is a few thousand of them.
 # Fed raw to a network, they say little: the same word said a millisecond later, or a little
 # louder, is a very different list. What identifies a sound is *which frequencies are present,
 # and when*. The **short-time Fourier transform** (STFT) measures exactly that: cut the signal
@@ -177,7 +177,7 @@ for name, ok, otherwise in (
 # ## 1. 语音：从波形到频谱图，再到 MFCC
 #
 # 一段录音就是一串数：麦克风处的气压，每秒采样 $f_s = 8000$ 次（Free Spoken Digit Dataset，简称 FSDD）。念一个
-# "seven" 大约是 4,000 个数。把这些数原样喂给网络，用处不大：同一个词晚一毫秒说、或者大声一点，这串数就面目全非。
+# "seven" 就有好几千个数。把这些数原样喂给网络，用处不大：同一个词晚一毫秒说、或者大声一点，这串数就面目全非。
 # 真正能区分声音的是*有哪些频率、在什么时候出现*。**短时傅里叶变换**（STFT）量的正是这个：把信号切成互相重叠的
 # 短帧，每帧用一个窗函数让两端平滑地淡入淡出，再对每一帧做傅里叶变换：
 #
@@ -517,9 +517,10 @@ show()
 # **formants** — resonances of the mouth and throat, which are what tells one vowel from another
 # — and the harmonics of the voice's pitch stack up in them. The mel filters give most of their
 # 40 bands to the lower 1.5 kHz where the formants lie, so the log-mel picture enlarges them.
-# The MFCCs compress each column to 13 smooth numbers: good for the small statistical models of
-# classic speech recognition, but a CNN does at least as well on the log-mel picture itself, so
-# that is what `configs/fsdd_cnn.toml` uses (`data.audio.features = "logmel"`).
+# The MFCCs compress each column to 13 smooth numbers: right for the small statistical models of
+# classic speech recognition, which needed few, decorrelated inputs. A CNN can read the log-mel
+# picture itself, which keeps more detail, and finds its own patterns in it, so that is what
+# `configs/fsdd_cnn.toml` uses (`data.audio.features = "logmel"`; `"mfcc"` is one setting away).
 #
 # ### A CNN that hears digits, and the honest test
 #
@@ -551,8 +552,9 @@ show()
 # 功率留在它自己的频率附近，加了 Hann 窗则超过 99.9%（这叫"频谱泄漏"）。频谱图里，元音是一条条亮的横带，
 # 叫**共振峰**——口腔和喉咙的共鸣，不同元音靠它区分——嗓音音高的各次谐波就叠在这些横带上。梅尔滤波器把 40 个频带
 # 里的大部分都分给了共振峰所在的 1.5 kHz 以下，所以对数梅尔图把这一段放大了。MFCC 把每一列压缩成 13 个平滑的数：
-# 很适合传统语音识别里那些小型统计模型；但 CNN 直接读对数梅尔图，效果至少一样好，所以 `configs/fsdd_cnn.toml`
-# 用的是它（`data.audio.features = "logmel"`）。
+# 这正合传统语音识别里那些小型统计模型的需要，它们要的是少量、互不相关的输入。CNN 可以直接读对数梅尔图，保留的
+# 细节更多，图里的规律让它自己去找，所以 `configs/fsdd_cnn.toml` 用的是对数梅尔图（`data.audio.features = "logmel"`；
+# 改成 `"mfcc"` 只需改这一项）。
 #
 # ### 能听懂数字的 CNN，以及老实的测试方法
 #
@@ -1638,14 +1640,17 @@ set_threads(THREADS_BEFORE or 0)  # the BLAS threads as they were before the run
 #    b* = E[|s|^2 R] / E[|s|^2]. (A weighted mean of R, weighted by |s|^2 = |e_a - pi|^2, which is
 #    larger for unlikely actions.) Numerically, in the cell of section 2:
 #    s2 = (score ** 2).sum(1); b_star = (s2 * R).sum() / s2.sum()
-#    g = score * (R - b_star)[:, None]; g.var(0).sum() < stats["b = J"][1]   -> True.
+#    g = score * (R - b_star)[:, None]; g.var(0).sum()
+#    With the lecture's draws: J = 1.866, b* = 2.300; summed variance 1.262 at b = J, 1.145 at b*.
 # 4. kind: run (open in its explanation).
-#    Same code with the lines written f"{in_words(n)}={n}" and translate() prompting
-#    f"\n{in_words(n)}=". Expected: the output is at most 3 characters and each digit is decided
-#    by one word (or a teen/ten word for two digits), so the rule is simpler to learn than
-#    spelling; the difficulty moves to reading: the model must find which word gives which
-#    digit, including the silent zeros (907 = "nine hundred seven": the tens digit comes from the
-#    absence of a tens word). Measure it; do not take this answer's word for the numbers.
+#    Same code with the lines written f"{in_words(n)}={n}" (same split, model, steps) and
+#    decoding from the prompt f"\n{in_words(n)}=" until the newline (at most 4 characters).
+#    Measured once (full mode's 3,000 steps, torch, seed 0, on a loaded machine): 100.0% held-out
+#    exact match (200/200), against 97.0% for numerals to words. Easier, because the output is
+#    at most 3 characters and each digit is read off one word (or a teen/ten word for two
+#    digits): the model only has to find the word for each position and map it, including the
+#    silent zeros (907 = "nine hundred seven": the tens digit 0 comes from the absence of a tens
+#    word), while the forward direction must also spell long words in the right order.
 # 5. kind: function.
 #    def class_index(root):
 #        classes = sorted(p.name for p in (Path(root) / "train").iterdir() if p.is_dir())
