@@ -228,18 +228,12 @@ else:
     sr = SR
     time_s = np.arange(int(0.6 * SR)) / SR
     phase = 2 * np.pi * np.cumsum(120 + 65 * time_s) / SR
-    x = (
-        sum(
-            (
-                np.exp(-(((h * 140 - 700) / 250) ** 2))
-                + 0.5 * np.exp(-(((h * 140 - 1200) / 300) ** 2))
-            )
-            * np.sin(h * phase)
-            for h in range(1, 25)
-        )
-        * np.sin(np.pi * time_s / time_s[-1])
-        * 0.3
-    )
+    x = sum(
+        (np.exp(-(((h * 140 - 700) / 250) ** 2)) + 0.5 * np.exp(-(((h * 140 - 1200) / 300) ** 2)))
+        * np.sin(h * phase)
+        for h in range(1, 25)
+    ) * np.sin(np.pi * time_s / time_s[-1])
+    x = 0.5 * x / np.abs(x).max()  # samples in [-0.5, 0.5], as a recording's would be in [-1, 1)
     sound = t("a synthetic vowel (no FSDD found)", "一段合成的元音（没找到 FSDD）")
 print(t("the sound:", "声音："), sound)
 print(
