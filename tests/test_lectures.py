@@ -26,17 +26,21 @@ from gradschool.course.runner import find_lecture, find_lectures, lecture_dir, r
 LECTURES = sorted(lecture_dir().glob("[0-9][0-9]_*.py"))
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PNG = b"\x89PNG\r\n\x1a\n"
+GIF = (b"GIF87a", b"GIF89a")
 
 
 def check_report(folder: Path, language: str) -> int:
-    """report.md links PNG files that exist; report.html inlines the same number of images
-    and loads nothing from elsewhere; no t() marker is left. Returns the figure count."""
+    """report.md links PNG (or GIF) files that exist; report.html inlines the same number of
+    images and loads nothing from elsewhere; no t() marker is left. Returns the figure count."""
     md = (folder / "report.md").read_text(encoding="utf-8")
     page = (folder / "report.html").read_text(encoding="utf-8")
     links = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", md)
     for link in links:
-        assert (folder / link).read_bytes()[:8] == PNG, link
-    assert page.count('<img src="data:image/png;base64,') == len(links)
+        head = (folder / link).read_bytes()[:8]
+        assert head[:6] in GIF if link.endswith(".gif") else head == PNG, link
+    inlined = re.findall(r'<img src="data:image/(png|gif);base64,', page)
+    assert len(inlined) == len(links)
+    assert inlined.count("gif") == sum(link.endswith(".gif") for link in links)
     assert not re.findall(r"""src=["'](?!data:)[^"']*["']""", page), "all images inlined"
     for text in (md, page):
         assert not re.search("[\ue000-\ue002]", text), "a t() marker was not resolved"
@@ -309,6 +313,37 @@ def test_show_of_a_png_file_puts_it_in_the_report(tmp_path, monkeypatch):
     assert check_report(run.reports["zh"], "zh") == 1
     md = (run.reports["en"] / "report.md").read_text(encoding="utf-8")
     assert "show('missing.png'): no such file" in md
+
+
+def test_show_of_a_gif_keeps_it_animated_in_the_report(tmp_path, monkeypatch):
+    body = """
+    # %% [markdown]
+    # # Lecture 8. Animation
+
+    # %%
+    from PIL import Image
+    from gradschool.lectures import show
+
+    frames = [Image.new("RGB", (8, 8), (40 * i, 0, 0)) for i in range(3)]
+    frames[0].save("anim.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    show("anim.gif")
+    """
+    path = write_lecture(tmp_path, "08_gif.py", body)
+    monkeypatch.chdir(tmp_path)
+    run = run_lecture(path, langs=("en", "zh"), out=tmp_path / "out")
+    assert run.ok and run.figures == {"en": 1, "zh": 1}
+    for language in ("en", "zh"):
+        folder = run.reports[language]
+        assert check_report(folder, language) == 1
+        assert "](fig-01-1.gif)" in (folder / "report.md").read_text(encoding="utf-8")
+        from PIL import Image
+
+        with Image.open(folder / "fig-01-1.gif") as gif:
+            assert gif.n_frames == 3, "the copy is the whole animation"
+    # A later run replaces it: no stale GIF is left from an earlier report.
+    (run.reports["en"] / "fig-09-9.gif").write_bytes(b"GIF89a")
+    run_lecture(path, langs=("en",), out=tmp_path / "out")
+    assert not (run.reports["en"] / "fig-09-9.gif").exists()
 
 
 def test_a_figure_that_cannot_be_drawn_fails_its_cell(tmp_path):

@@ -167,9 +167,10 @@ def show(*images: str | Path) -> list[Path]:
     lecture's number) and are closed; the paths are printed and returned.
 
     `show("path.png", ...)` shows PNG files already written (e.g. by a gradschool.plots
-    function or `run_compare`) instead: the runner puts them in the report, a notebook
-    displays them, a script prints their paths. NOTE: such an image is drawn once, so its text
-    is in the language of the execution, not translated per report."""
+    function or `run_compare`), or animated GIFs (`show("episode.gif")`), instead: the runner
+    puts them in the report, a notebook displays them, a script prints their paths. NOTE: such
+    an image is drawn once, so its text is in the language of the execution, not translated
+    per report."""
     global _saved
     if images:
         paths = [Path(image) for image in images]

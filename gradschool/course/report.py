@@ -422,7 +422,8 @@ def _html(report: Report, folder: Path, nav: Nav) -> str:
             body.append(f'<pre class="error">{_columns(value)}</pre>')
         elif kind == "figure":
             figure += 1
-            uri = data_uri((folder / value).read_bytes(), "image/png")
+            mime = "image/gif" if value.endswith(".gif") else "image/png"  # a GIF stays animated
+            uri = data_uri((folder / value).read_bytes(), mime)
             caption = f"{words['figure']} {figure}"
             body.append(
                 f'<figure><img src="{uri}" alt="{caption}"><figcaption>{caption}'

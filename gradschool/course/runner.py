@@ -330,13 +330,13 @@ def _collect_figures(
     cjk: str | None,
     before: set[int],
 ) -> None:
-    """Into each language's folder: the PNG files the cell handed to show(path), then every
-    figure it left open (saved with that language's text, then closed)."""
+    """Into each language's folder: the PNG (or GIF) files the cell handed to show(path), then
+    every figure it left open (saved with that language's text, then closed)."""
     import matplotlib.pyplot as plt
 
-    def save(language: str, write: Callable[[Path], object]) -> None:
+    def save(language: str, write: Callable[[Path], object], suffix: str = ".png") -> None:
         names = result.figures.setdefault(language, [])
-        name = f"fig-{result.number:02d}-{len(names) + 1}.png"
+        name = f"fig-{result.number:02d}-{len(names) + 1}{suffix}"
         write(folders[language] / name)
         names.append(name)  # only once the file is there
 
@@ -345,8 +345,10 @@ def _collect_figures(
         if not image.is_file():
             result.output += f"\nshow({str(image)!r}): no such file\n"
             continue
+        # An animated GIF (an episode of a game, say) stays a GIF; any other file is a PNG.
+        suffix = ".gif" if image.suffix.lower() == ".gif" else ".png"
         for language in langs:
-            save(language, lambda path, image=image: shutil.copyfile(image, path))
+            save(language, lambda path, image=image: shutil.copyfile(image, path), suffix)
     for num in [n for n in plt.get_fignums() if n not in before]:
         fig = plt.figure(num)
         for language in langs:
@@ -396,7 +398,8 @@ def run_lecture(
     folders = {lg: Path(out) / f"{lecture.slug}.{lg}" for lg in langs}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-        stale = [*folder.glob("fig-*.png"), *(folder / n for n in _REPORT_FILES)]
+        figures = [*folder.glob("fig-*.png"), *folder.glob("fig-*.gif")]
+        stale = [*figures, *(folder / n for n in _REPORT_FILES)]
         for old in stale:
             old.unlink(missing_ok=True)  # no stale figure from an earlier run
     cjk = cjk_font() if "zh" in langs else None
