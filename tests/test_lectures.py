@@ -322,7 +322,7 @@ def test_show_of_a_gif_keeps_it_animated_in_the_report(tmp_path, monkeypatch):
 
     # %%
     from PIL import Image
-    from gradschool.lectures import show
+    from gradschool.course import show
 
     frames = [Image.new("RGB", (8, 8), (40 * i, 0, 0)) for i in range(3)]
     frames[0].save("anim.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)

@@ -145,7 +145,7 @@ for name, ok, otherwise in (
 # $$
 #
 # with frame length $N$ = `n_fft` = 256 samples (32 ms), hop $H$ = 128 samples (16 ms; frames
-# overlap by half) and the periodic **Hann window** $w[n] = \tfrac12 - \tfrac12\cos(2\pi n/N)$.
+# overlap by half) and the periodic **Hann window** $w[n] = \frac{1}{2} - \frac{1}{2}\cos(2\pi n/N)$.
 # The $N/2$ zeros padded at each end centre frame $t$ on sample $tH$. Bin $k$ is the frequency
 # $k f_s / N$: 129 bins, 31.25 Hz apart, from 0 to 4 kHz. The **power spectrogram** is
 # $P[k, t] = |X[k, t]|^2$, a picture of frequency against time.
@@ -187,7 +187,7 @@ for name, ok, otherwise in (
 # $$
 #
 # 其中帧长 $N$ = `n_fft` = 256 个采样点（32 毫秒），帧移 $H$ = 128 个采样点（16 毫秒，相邻帧重叠一半），窗函数是
-# 周期 **Hann 窗** $w[n] = \tfrac12 - \tfrac12\cos(2\pi n/N)$。信号两端各补 $N/2$ 个零，让第 $t$ 帧以第 $tH$ 个
+# 周期 **Hann 窗** $w[n] = \frac{1}{2} - \frac{1}{2}\cos(2\pi n/N)$。信号两端各补 $N/2$ 个零，让第 $t$ 帧以第 $tH$ 个
 # 采样点为中心。第 $k$ 个频点对应频率 $k f_s / N$：一共 129 个频点，间隔 31.25 Hz，覆盖 0 到 4 kHz。
 # **功率谱** $P[k, t] = |X[k, t]|^2$ 就是一张"频率 × 时间"的图。
 #

@@ -64,8 +64,8 @@ import numpy as np
 
 from gradschool import engine as E
 from gradschool.config import load_config, with_updates
-from gradschool.data.prepare import prepare_data
 from gradschool.course import QUICK, show, t
+from gradschool.data.prepare import prepare_data
 from gradschool.models import cnn, count_parameters, mlp
 from gradschool.threads import get_threads, set_threads
 from gradschool.train.trainer import Trainer, fit
@@ -564,7 +564,7 @@ np.seterr(**saved_errors)
 #
 # $$
 # g = \frac{1}{B}\sum_{i \in \mathcal{B}} \nabla \ell_i
-#   = \frac{1}{P}\sum_{p=1}^{P} \underbrace{\frac{P}{B}\sum_{i \in \mathcal{B}_p} \nabla \ell_i}_{g_p}
+#   = \frac{1}{P}\sum_{p=1}^{P} g_p, \qquad g_p = \frac{P}{B}\sum_{i \in \mathcal{B}_p} \nabla \ell_i
 # $$
 #
 # the mean over the shards of each shard's mean gradient. **Data-parallel** training puts a full
@@ -599,7 +599,7 @@ np.seterr(**saved_errors)
 #
 # $$
 # g = \frac{1}{B}\sum_{i \in \mathcal{B}} \nabla \ell_i
-#   = \frac{1}{P}\sum_{p=1}^{P} \underbrace{\frac{P}{B}\sum_{i \in \mathcal{B}_p} \nabla \ell_i}_{g_p}
+#   = \frac{1}{P}\sum_{p=1}^{P} g_p, \qquad g_p = \frac{P}{B}\sum_{i \in \mathcal{B}_p} \nabla \ell_i
 # $$
 #
 # 也就是各份平均梯度的平均。**数据并行**训练在 $P$ 个进程里各放一份完整的模型（通常一个进程一块 GPU）；每个进程
@@ -672,7 +672,7 @@ if not HAVE_TORCH:
         )
     )
 else:
-    from gradschool.cli import main as gradschool_cli
+    from gradschool.train.launch import train as train_command  # what `gradschool train` runs
     from gradschool.train.run import RunDir
 
     out_dir = Path(tempfile.mkdtemp(prefix="lecture12-ddp-"))
@@ -694,9 +694,9 @@ else:
     # One process, batch 64, through the same command-line code (in this process).
     print("$ gradschool " + " ".join(["train", *COMMON, "--batch-size", "64"]))
     t0 = time.perf_counter()
+    one_args = [*COMMON, "--batch-size", "64", "--out-dir", str(out_dir), "--run-name", "one"]
     with contextlib.redirect_stdout(io.StringIO()) as said:
-        status = gradschool_cli(["train", *COMMON, "--batch-size", "64", "--out-dir",
-                                 str(out_dir), "--run-name", "one"])  # fmt: skip
+        status = train_command(load_config("seed_mlp", one_args), ["train", *one_args])
     one_seconds = time.perf_counter() - t0
     assert status == 0, said.getvalue()
     print(said.getvalue().replace(str(out_dir), "<tmp>").rstrip())
@@ -887,7 +887,7 @@ print(
 #   $x'$ (a black image) to $x$ and add up the gradients on the way,
 #
 # $$
-# \text{IG}_j(x) = (x_j - x'_j) \int_0^1 \frac{\partial f_c\big(x' + \alpha (x - x')\big)}{\partial x_j}\, d\alpha .
+# \text{IG}_j(x) = (x_j - x'_j) \int_0^1 \frac{\partial f_c\left(x' + \alpha (x - x')\right)}{\partial x_j}\, d\alpha .
 # $$
 #
 #   By the fundamental theorem of calculus along that path, the attributions add up exactly to
@@ -931,7 +931,7 @@ print(
 #   把一路上的梯度加起来，
 #
 # $$
-# \text{IG}_j(x) = (x_j - x'_j) \int_0^1 \frac{\partial f_c\big(x' + \alpha (x - x')\big)}{\partial x_j}\, d\alpha
+# \text{IG}_j(x) = (x_j - x'_j) \int_0^1 \frac{\partial f_c\left(x' + \alpha (x - x')\right)}{\partial x_j}\, d\alpha
 # $$
 #
 #   沿这条路径用微积分基本定理，所有归因加起来恰好等于它要解释的分数变化——这叫**完备性**（completeness）：
@@ -1453,8 +1453,11 @@ def attack(member_loss: np.ndarray, other_loss: np.ndarray) -> dict[str, float]:
     return {"auc": auc, "advantage": float((tpr - fpr).max()), "tpr": tpr, "fpr": fpr}
 
 
+from gradschool.trust.dp import fit_for  # the plain loop, or the loop with DP-SGD plugged in
+
+
 def mia_run(config, label: str) -> dict:
-    trainer = fit(config, data=small, console=False)
+    trainer = fit_for(config)(config, data=small, console=False)
     m_loss, o_loss = (
         example_losses(trainer, members, members_y),
         example_losses(trainer, others, others_y),
@@ -1562,7 +1565,7 @@ show()
 # $$
 #
 # $$
-# \tilde g = \frac{1}{qN}\Big(\sum_{i \in \mathcal{B}_t} \bar g_i + \mathcal{N}(0, \sigma^2 C^2 I)\Big),
+# \tilde g = \frac{1}{qN}\left(\sum_{i \in \mathcal{B}_t} \bar g_i + \mathcal{N}(0, \sigma^2 C^2 I)\right),
 # \qquad \theta \leftarrow \theta - \eta\, \tilde g
 # \qquad \text{(add Gaussian noise, then the usual step)}
 # $$
@@ -1609,7 +1612,7 @@ show()
 # $$
 #
 # $$
-# \tilde g = \frac{1}{qN}\Big(\sum_{i \in \mathcal{B}_t} \bar g_i + \mathcal{N}(0, \sigma^2 C^2 I)\Big),
+# \tilde g = \frac{1}{qN}\left(\sum_{i \in \mathcal{B}_t} \bar g_i + \mathcal{N}(0, \sigma^2 C^2 I)\right),
 # \qquad \theta \leftarrow \theta - \eta\, \tilde g
 # $$
 #
@@ -1625,7 +1628,7 @@ show()
 
 # %%
 from gradschool.trust import accountant
-from gradschool.trust.dp import per_example_grads
+from gradschool.trust.per_example import per_example_grads
 
 C, SIGMA = 1.0, 1.0
 # The first step of a private run of the same MLP: its weights as initialised, 8 examples.
@@ -1751,7 +1754,9 @@ print(f"{'σ':>6}{'ε':>9}{t('test accuracy', '测试准确率'):>16}{t('time', 
 for sigma in [None, *SIGMAS]:
     change = {} if sigma is None else {**private, "dp.noise_multiplier": sigma}
     t0 = time.perf_counter()
-    run = fit(with_updates(tradeoff_config, change), data=tradeoff_data, console=False)
+    config = with_updates(tradeoff_config, change)
+    # fit_for: the plain loop, or the loop with DP-SGD plugged in (what `gradschool train` picks)
+    run = fit_for(config)(config, data=tradeoff_data, console=False)
     seconds = time.perf_counter() - t0
     last = run.state.history[-1]
     eps = last.get("epsilon") if sigma is not None else math.inf
@@ -2183,7 +2188,7 @@ show()
 #    700) = (17,203 GPU-days, 317.9 MWh) (tolerance 1%).
 # 5. kind: number (then run). accountant.epsilon(1.0, 0.05, 100, 1e-5) = 4.04 (computed with
 #    gradschool's accountant; tolerance 0.01); noise_multiplier_for(1.0, 1e-5, 0.05, 100) = 2.328
-#    (tolerance 0.02: the bisection stops within 0.01 of the target ε). The accuracy part is a run: fit(with_updates(tradeoff_config,
+#    (tolerance 0.02: the bisection stops within 0.01 of the target ε). The accuracy part is a run: fit_private(with_updates(tradeoff_config,
 #    {**private, "dp.noise_multiplier": sigma, "train.epochs": ...}), data=tradeoff_data) with
 #    N = 5000 and batch 250 (q = 0.05, 100 steps = 5 epochs); open answer: a few points below
 #    the run without DP.
