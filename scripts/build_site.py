@@ -152,7 +152,7 @@ WORDS = {
 }
 
 
-# ---- the lecture reports: the one place that knows their layout --------------------------------
+# ---- the lecture reports: the one place that knows their layout ---------------------------------
 
 
 @dataclass
@@ -219,7 +219,7 @@ def run_lectures(out: Path, which: list[str], quick: bool = True) -> None:
         raise SystemExit(f"the lectures failed (exit status {result.returncode}); see above")
 
 
-# ---- Markdown: code spans left alone, links re-pointed, formulas drawn ---------------------------
+# ---- Markdown: code spans left alone, links re-pointed, formulas drawn --------------------------
 
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
@@ -270,7 +270,9 @@ def _outside_code(text: str, change: Callable[[str], str]) -> str:
 
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
-_INLINE = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\n\\]|\\.|\n(?!\s*\n))+?)(?<!\s)\$(?!\$)")
+# Pandoc's rule: no space inside the dollars, and no digit right after the closing one
+# ("$5 and $6" is money, not a formula).
+_INLINE = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\n\\]|\\.|\n(?!\s*\n))+?)(?<!\s)\$(?![$\d])")
 # Characters Markdown would read inside the HTML we put in a paragraph.
 _MD_SPECIAL = str.maketrans({"*": "&#42;", "_": "&#95;", "[": "&#91;", "]": "&#93;", "`": "&#96;"})
 
@@ -288,7 +290,9 @@ def convert_math(text: str, display: Callable[[str], str], inline: Callable[[str
     return _outside_code(text, change)
 
 
-_LINK = re.compile(r"(!?\[(?:[^\[\]]|\[[^\[\]]*\])*\])\(\s*<?([^()\s<>]+)>?((?:\s+\"[^\"]*\")?)\s*\)")
+_LINK = re.compile(
+    r"(!?\[(?:[^\[\]]|\[[^\[\]]*\])*\])\(\s*<?([^()\s<>]+)>?((?:\s+\"[^\"]*\")?)\s*\)"
+)
 
 
 _DROP = "\0drop\0"  # a link removed with its text (a link to the page in the other language)
@@ -334,7 +338,9 @@ class Stage:
         the English anchors: in the copy such links go to the page's top."""
         text, source = self.texts[staged]
         if note:
-            text = re.sub(r"^(# .+\n)", lambda m: m[1] + "\n" + note + "\n", text, count=1, flags=re.M)
+            text = re.sub(
+                r"^(# .+\n)", lambda m: m[1] + "\n" + note + "\n", text, count=1, flags=re.M
+            )
         zh = counterpart(staged)
         self.texts[zh] = (text, source)
         self.english_copies.add(zh)
@@ -407,7 +413,7 @@ class Stage:
             dest.write_text(text, encoding="utf-8")
 
 
-# ---- what goes on the site ------------------------------------------------------------------------
+# ---- what goes on the site ----------------------------------------------------------------------
 
 
 def _read(path: Path) -> str:
@@ -462,8 +468,9 @@ def _license_page(stage: Stage) -> str | None:
         return None
     for language, suffix in (("en", ""), ("zh", f".{ZH}")):
         body = html.escape(_read(license_file))
-        text = f"# {WORDS[language]['license']}\n\n<pre class=\"license\">{body}</pre>\n"
+        text = f'# {WORDS[language]["license"]}\n\n<pre class="license">{body}</pre>\n'
         stage.page(f"project/license{suffix}.md", text)
+    stage.pages[license_file.resolve()] = "project/license.md"  # links to LICENSE lead here
     return "project/license.md"
 
 
@@ -566,7 +573,9 @@ def build(site: Path, stage_root: Path = BUILD / "site-src") -> float:
     """`mkdocs build --strict` of the pages staged in `stage_root` into `site`; returns the
     seconds it took."""
     start = time.perf_counter()
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site)]
+    # NOTE: never --quiet: it silences the warnings before --strict counts them, and a broken
+    # link then passes (tests/test_site.py checks that one fails).
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)]
     print("$", " ".join(["mkdocs", *command[3:]]), flush=True)
     # NOTE: Material 9.7+ prints a notice about MkDocs 2.0 on every build; it is not ours.
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", STAGE_ENV: str(stage_root)}

@@ -19,6 +19,7 @@ before the name is resolved).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -112,20 +113,16 @@ class Browser:
         self.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(BrowserError, OSError, ValueError):  # it may be gone already
             self.send("Browser.close", timeout=10)
-        except Exception:  # noqa: BLE001 - it may be gone already
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
         for stream in (self._out, self._in):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
 
     def _read(self) -> None:
         buffer = b""
@@ -166,10 +163,9 @@ class Browser:
 
     def _watch(self, session: str) -> None:
         for method in ("Network.enable", "Runtime.runIfWaitingForDebugger"):
-            try:
+            # The target may be gone already (a short-lived worker).
+            with contextlib.suppress(BrowserError):
                 self.send(method, session=session, timeout=10)
-            except BrowserError:
-                pass  # the target may be gone already (a short-lived worker)
 
     def send(
         self, method: str, params: dict | None = None, session: str | None = None, timeout=30
