@@ -360,6 +360,9 @@ class Stage:
                 mapped = counterpart(mapped) if language_of(mapped) == "en" else mapped
                 if staged in self.english_copies:
                     hash_ = anchor = ""  # the Chinese page's headings have other anchors
+            elif language_of(staged) == "en" and language_of(mapped) == "zh":
+                # The English site has no Chinese pages (the menu switches): the English one.
+                mapped, hash_, anchor = counterpart(mapped), "", ""
         if mapped is not None:
             here = Path(staged).parent
             return Path(os.path.relpath(mapped, here)).as_posix() + hash_ + anchor

@@ -108,6 +108,58 @@ def test_guides_follow_the_readme_and_every_page_is_in_the_nav():
     assert {build_site.counterpart(s) for s in english} <= set(stage.texts)
 
 
+def test_lecture_reports_their_links_and_the_glossary_find_their_pages(tmp_path):
+    """Reports as `gradschool lecture run --out DIR` leaves them, with the links a runner may
+    write: the contents page, the glossary, the other language, another lecture, a doc page."""
+    docs = os.path.relpath(REPO / "docs" / "engine.md", tmp_path / "01_demo.en")
+    for language, other, title in (("en", "zh", "Lecture 1. Demo"), ("zh", "en", "第 1 讲：演示")):
+        folder = tmp_path / f"01_demo.{language}"
+        folder.mkdir()
+        (folder / "fig-02-1.png").write_bytes(PNG + language.encode())
+        (folder / "report.md").write_text(
+            "[Contents](../index.md) · [Glossary](../glossary.md) · "
+            f"[{other}](../01_demo.{other}/report.md)\n\n"
+            f"# {title}\n\n![loss](fig-02-1.png)\n\nSee [the engine]({docs}) and "
+            f"[lecture 2](../02_next.{language}/report.md).\n",
+            encoding="utf-8",
+        )
+        (tmp_path / f"02_next.{language}").mkdir()
+        (tmp_path / f"02_next.{language}" / "report.md").write_text(f"# {title} 2\n", "utf-8")
+    (tmp_path / "glossary.md").write_text(
+        "# Glossary · 术语表\n\n| term | 术语 | lecture |\n|---|---|---|\n"
+        "| loss | 损失 | [1](01_demo.en/report.md) · [1](01_demo.zh/report.md) |\n",
+        encoding="utf-8",
+    )
+    stage, nav = build_site.stage_site(tmp_path / "src", tmp_path)
+    course = next(entry["Course"] for entry in nav if "Course" in entry)
+    assert course == [
+        "lectures/index.md",
+        "lectures/01_demo.md",
+        "lectures/02_next.md",
+        "lectures/glossary.md",
+    ]
+    assert stage.assets[(tmp_path / "01_demo.zh" / "fig-02-1.png").resolve()] == (
+        "lectures/01_demo/fig-02-1.zh-CN.png"  # the i18n plugin gives it to the Chinese page
+    )
+    pages = {
+        staged: text if source is None else stage.rewrite(text, source, staged)
+        for staged, (text, source) in stage.texts.items()
+        if staged.startswith("lectures/")
+    }
+    assert pages["lectures/01_demo.md"].startswith(
+        "[Contents](index.md) · [Glossary](glossary.md)\n\n# Lecture 1. Demo\n\n"
+        "![loss](01_demo/fig-02-1.png)\n\nSee [the engine](../docs/engine.md) and "
+        "[lecture 2](02_next.md)."
+    )
+    assert "[the engine](../docs/engine.zh-CN.md)" in pages["lectures/01_demo.zh-CN.md"]
+    assert "[lecture 2](02_next.zh-CN.md)" in pages["lectures/01_demo.zh-CN.md"]
+    # The glossary is one page in both languages; each site links its own lecture pages.
+    assert "[1](01_demo.md) · [1](01_demo.md)" in pages["lectures/glossary.md"]
+    assert "[1](01_demo.zh-CN.md) · [1](01_demo.zh-CN.md)" in pages["lectures/glossary.zh-CN.md"]
+    assert "暂无中文版" not in pages["lectures/glossary.zh-CN.md"]
+    assert "[第 1 讲：演示](01_demo.zh-CN.md)" in pages["lectures/index.zh-CN.md"]
+
+
 def test_formulas_become_html_outside_code():
     display, inline = build_site._math_renderers()
     text = (
