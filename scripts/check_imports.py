@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("train", ["train"]),
     ("experiments/apps/trust", ["experiments", "apps", "trust", "bench", "export", "loading"]),
-    ("course", ["course", "lectures", "lectures_src", "track"]),
+    ("course", ["course", "track"]),
     ("cli", ["cli", "__main__"]),
 ]
 

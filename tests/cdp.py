@@ -1,195 +1,279 @@
-"""A headless Chromium driven through the DevTools protocol, with the standard library only.
+"""Drive headless Chromium through the Chrome DevTools Protocol, with the standard library only.
 
-    with Browser.start() as browser:              # None when no Chromium is installed
-        browser.open("file:///tmp/index.html")
-        browser.click("a.lecture")                # a real click on the first match
-        browser.evaluate("document.title")
-        browser.requests                          # every URL the pages asked for
+    with Browser.start(profile_dir) as browser:
+        page = browser.new_page()
+        page.goto("file:///.../index.html")
+        page.evaluate("document.title")
+        page.requests          # every URL the page (and its workers and frames) asked for
 
-Chromium is started with --remote-debugging-pipe: it reads commands from its file descriptor
-3 and writes answers and events to 4, each a JSON message ended by a NUL byte
-(https://chromedevtools.github.io/devtools-protocol/). No websocket library, no playwright.
+Chromium is started with `--remote-debugging-pipe`: it reads protocol commands from file
+descriptor 3 and writes replies and events to descriptor 4, each message JSON ended by a NUL
+byte. That needs no WebSocket client and no open port.
+
+Every request is seen: the page's session has the Network domain enabled, and auto-attach
+(flattened sessions) enables it in every worker and frame the page starts, before they run.
+`--host-resolver-rules` maps every host name to "not found", so while a test runs nothing can
+actually leave the machine, yet the attempt is still recorded (Network.requestWillBeSent comes
+before the name is resolved).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
-import select
+import queue
 import shutil
 import subprocess
-import tempfile
+import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome:", "devtools:")
 
 
 def find_browser() -> str | None:
-    return next((path for path in map(shutil.which, BROWSERS) if path), None)
+    return next((b for b in map(shutil.which, BROWSERS) if b), None)
+
+
+class BrowserError(RuntimeError):
+    pass
 
 
 class Browser:
-    def __init__(self, process: subprocess.Popen, to_browser: int, from_browser: int,
-                 profile: tempfile.TemporaryDirectory) -> None:  # fmt: skip
-        self.process, self._out, self._in, self._profile = (
-            process,
-            to_browser,
-            from_browser,
-            profile,
-        )
-        self._buffer = b""
+    """One headless Chromium process and its protocol pipe."""
+
+    def __init__(self, process: subprocess.Popen, to_browser: int, from_browser: int) -> None:
+        self.process = process
+        self._out = os.fdopen(to_browser, "wb", buffering=0)
+        self._in = os.fdopen(from_browser, "rb", buffering=0)
         self._next_id = 0
-        self.events: list[dict[str, Any]] = []
-        self.requests: list[str] = []
-        self.session = ""
-        self.timeout = 60.0
+        self._replies: dict[int, queue.Queue] = {}
+        self._lock = threading.Lock()
+        self.events: queue.Queue = queue.Queue()  # (sessionId, method, params)
+        self.pages: dict[str, Page] = {}
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     @classmethod
-    def start(cls, timeout: float = 60.0) -> Browser | None:
-        binary = find_browser()
-        if binary is None:
-            return None
-        profile = tempfile.TemporaryDirectory(prefix="gradschool-chromium-")
-        commands_r, commands_w = os.pipe()  # we write, Chromium reads on fd 3
-        answers_r, answers_w = os.pipe()  # Chromium writes on fd 4, we read
-
-        def child_fds() -> None:
-            # NOTE: copy first: a pipe may already be fd 3 or 4, and dup2 onto itself would
-            # keep its close-on-exec flag (and overwrite the other before it is copied).
-            reading, writing = os.dup(commands_r), os.dup(answers_w)
-            os.dup2(reading, 3)
-            os.dup2(writing, 4)
-
+    def start(cls, profile: Path, executable: str | None = None) -> Browser:
+        executable = executable or find_browser()
+        if executable is None:
+            raise BrowserError("no Chromium or Chrome on PATH")
+        # Our ends and the browser's: it reads commands on fd 3 and writes on fd 4. Its ends
+        # are moved above 9 first, then a small Python trampoline puts them on 3 and 4 and
+        # execs the browser (no preexec_fn: the test process may run threads).
+        cmd_read, cmd_write = os.pipe()
+        msg_read, msg_write = os.pipe()
+        theirs = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (cmd_read, msg_write)]
+        os.close(cmd_read)
+        os.close(msg_write)
         flags = [
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
             "--no-first-run",
+            "--no-default-browser-check",
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--disable-extensions",
             "--disable-quic",
-            f"--user-data-dir={profile.name}",
+            # Nothing leaves the machine: every host name resolves to "not found".
+            "--host-resolver-rules=MAP * ~NOTFOUND",
             "--remote-debugging-pipe",
+            f"--user-data-dir={profile}",
             "about:blank",
         ]
+        trampoline = (
+            "import os, sys\n"
+            "a, b = int(sys.argv[1]), int(sys.argv[2])\n"
+            "os.dup2(a, 3); os.dup2(b, 4); os.close(a); os.close(b)\n"
+            "os.execv(sys.argv[3], sys.argv[3:])\n"
+        )
         process = subprocess.Popen(
-            [binary, *flags],
+            [sys.executable, "-c", trampoline, *map(str, theirs), executable, *flags],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=child_fds,  # noqa: PLW1509 - only dup2 before exec
-            close_fds=False,
+            pass_fds=theirs,
         )
-        os.close(commands_r)
-        os.close(answers_w)
-        browser = cls(process, commands_w, answers_r, profile)
-        browser.timeout = timeout
-        # The first answer can take a while: Chromium starts up.
-        target = browser.call("Target.createTarget", url="about:blank")["targetId"]
-        browser.session = browser.call("Target.attachToTarget", targetId=target, flatten=True)[
-            "sessionId"
-        ]
-        for domain in ("Page", "Network", "Runtime"):
-            browser.call(f"{domain}.enable")
-        return browser
-
-    # ---- the protocol --------------------------------------------------------------------------
-
-    def _send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message).encode() + b"\0"
-        while data:
-            data = data[os.write(self._out, data) :]
-
-    def _receive(self, deadline: float) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._in], [], [], left)[0]:
-                raise TimeoutError("Chromium did not answer in time")
-            chunk = os.read(self._in, 1 << 16)
-            if not chunk:
-                raise RuntimeError("Chromium closed the pipe (it exited)")
-            self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        message = json.loads(raw)
-        if message.get("method") == "Network.requestWillBeSent":
-            self.requests.append(message["params"]["request"]["url"])
-        if "method" in message:
-            self.events.append(message)
-        return message
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if self.session and not method.startswith("Target."):
-            message["sessionId"] = self.session
-        self._send(message)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            answer = self._receive(deadline)
-            if answer.get("id") == self._next_id:
-                if "error" in answer:
-                    raise RuntimeError(f"{method}: {answer['error']}")
-                return answer.get("result", {})
-
-    def wait_for(self, event: str, since: int) -> dict[str, Any]:
-        """The first `event` among the events from index `since` on (waiting for it)."""
-        deadline = time.monotonic() + self.timeout
-        while True:
-            for message in self.events[since:]:
-                if message["method"] == event:
-                    return message
-            since = len(self.events)
-            self._receive(deadline)
-
-    # ---- what a test does ----------------------------------------------------------------------
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def open(self, url: str) -> None:
-        since = len(self.events)
-        self.call("Page.navigate", url=url)
-        self.wait_for("Page.loadEventFired", since)
-
-    def click(self, selector: str) -> str:
-        """Click the first element matching `selector` with the mouse, wait for the page it
-        opens to load; return the href that was clicked."""
-        box = self.evaluate(
-            f"(() => {{ const a = document.querySelector({json.dumps(selector)});"
-            " if (!a) return null; a.scrollIntoView({block: 'center'});"
-            " const r = a.getClientRects()[0];"  # the first line of a link that wraps
-            " return {x: r.left + r.width / 2, y: r.top + r.height / 2, href: a.href}; })()"
-        )
-        if box is None:
-            raise AssertionError(f"no element {selector!r} on {self.evaluate('location.href')}")
-        since = len(self.events)
-        for kind in ("mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", type=kind, x=box["x"], y=box["y"],
-                      button="left", clickCount=1)  # fmt: skip
-        self.wait_for("Page.loadEventFired", since)
-        return box["href"]
-
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
-            self.call("Browser.close")
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for fd in (self._out, self._in):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._profile.cleanup()
+        for fd in theirs:
+            os.close(fd)
+        return cls(process, cmd_write, msg_read)
 
     def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(BrowserError, OSError, ValueError):  # it may be gone already
+            self.send("Browser.close", timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self._out, self._in):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def _read(self) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = self._in.read(65536)
+            except (OSError, ValueError):
+                chunk = b""
+            if not chunk:
+                self.events.put((None, "closed", {}))
+                for waiting in list(self._replies.values()):
+                    waiting.put({"error": {"message": "the browser closed the pipe"}})
+                return
+            buffer += chunk
+            *messages, buffer = buffer.split(b"\0")
+            for raw in messages:
+                message = json.loads(raw)
+                if "id" in message:
+                    waiting = self._replies.pop(message["id"], None)
+                    if waiting is not None:
+                        waiting.put(message)
+                else:
+                    self._event(message)
+
+    def _event(self, message: dict) -> None:
+        session, method, params = message.get("sessionId"), message["method"], message["params"]
+        for page in self.pages.values():
+            if session in page.sessions:
+                page.record(method, params)
+        if method == "Target.attachedToTarget":
+            # A worker or a frame of one of our pages: watch its requests too, then let it run.
+            child = params["sessionId"]
+            for page in self.pages.values():
+                if session in page.sessions:
+                    page.sessions.add(child)
+                    threading.Thread(target=self._watch, args=(child,), daemon=True).start()
+        self.events.put((session, method, params))
+
+    def _watch(self, session: str) -> None:
+        for method in ("Network.enable", "Runtime.runIfWaitingForDebugger"):
+            # The target may be gone already (a short-lived worker).
+            with contextlib.suppress(BrowserError):
+                self.send(method, session=session, timeout=10)
+
+    def send(
+        self, method: str, params: dict | None = None, session: str | None = None, timeout=30
+    ) -> dict:
+        with self._lock:
+            self._next_id += 1
+            message_id = self._next_id
+            waiting: queue.Queue = queue.Queue()
+            self._replies[message_id] = waiting
+            message: dict[str, Any] = {"id": message_id, "method": method, "params": params or {}}
+            if session:
+                message["sessionId"] = session
+            self._out.write(json.dumps(message).encode() + b"\0")
+        try:
+            reply = waiting.get(timeout=timeout)
+        except queue.Empty:
+            raise BrowserError(f"{method}: no reply in {timeout} s") from None
+        if "error" in reply:
+            raise BrowserError(f"{method}: {reply['error'].get('message')}")
+        return reply.get("result", {})
+
+    def new_page(self) -> Page:
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})
+        page = Page(self, session["sessionId"])
+        self.pages[target] = page
+        page.command("Network.enable")
+        page.command("Page.enable")
+        page.command("Runtime.enable")
+        page.command(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True},
+        )
+        return page
+
+
+class Page:
+    """One tab: what it requested, what failed to load, what its scripts threw."""
+
+    def __init__(self, browser: Browser, session: str) -> None:
+        self.browser = browser
+        self.session = session
+        self.sessions = {session}  # the page's and those of its workers and frames
+        self.requests: list[str] = []
+        self.failed: list[tuple[str, str]] = []  # (url, error text)
+        self.exceptions: list[str] = []
+        self._urls: dict[str, str] = {}
+        self._loaded = threading.Event()
+        self._last_request = time.monotonic()
+
+    def command(self, method: str, params: dict | None = None, timeout: float = 30) -> dict:
+        return self.browser.send(method, params, session=self.session, timeout=timeout)
+
+    def record(self, method: str, params: dict) -> None:
+        if method == "Network.requestWillBeSent":
+            url = params["request"]["url"]
+            self.requests.append(url)
+            self._urls[params["requestId"]] = url
+            self._last_request = time.monotonic()
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            url = self._urls.get(params["requestId"], "?")
+            self.failed.append((url, params.get("errorText", "")))
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            text = details.get("exception", {}).get("description") or details.get("text", "")
+            self.exceptions.append(text)
+        elif method == "Page.loadEventFired":
+            self._loaded.set()
+
+    def goto(self, url: str, timeout: float = 60, settle: float = 1.0) -> None:
+        """Open `url`, wait for its load event, then until no request came for `settle` s."""
+        self._loaded.clear()
+        reply = self.command("Page.navigate", {"url": url}, timeout=timeout)
+        if reply.get("errorText"):
+            raise BrowserError(f"could not open {url}: {reply['errorText']}")
+        self.wait_for_load(timeout, settle)
+
+    def wait_for_load(self, timeout: float = 60, settle: float = 1.0) -> None:
+        if not self._loaded.wait(timeout):
+            raise BrowserError(f"no load event in {timeout} s")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            quiet = time.monotonic() - self._last_request
+            if quiet >= settle:
+                return
+            time.sleep(settle - quiet)
+
+    def evaluate(self, expression: str, timeout: float = 30) -> Any:
+        reply = self.command(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            timeout=timeout,
+        )
+        if "exceptionDetails" in reply:
+            raise BrowserError(f"{expression!r} threw: {reply['exceptionDetails']}")
+        return reply["result"].get("value")
+
+    def click(self, selector: str, timeout: float = 60, settle: float = 1.0) -> None:
+        """Click the element `selector` finds, and wait for the page it leads to."""
+        self._loaded.clear()
+        found = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+            f" if (!e) return false; e.click(); return true; }})()"
+        )
+        if not found:
+            raise BrowserError(f"nothing matches {selector!r}")
+        self.wait_for_load(timeout, settle)
+
+    def external_requests(self) -> list[str]:
+        """Every requested URL that is not on this machine (not file:, data:, blob: ...)."""
+        return [u for u in self.requests if not u.startswith(LOCAL_SCHEMES)]

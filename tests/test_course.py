@@ -420,9 +420,10 @@ def test_a_chinese_table_lines_up_in_the_browser(tmp_path):
         pytest.skip("no Chromium/Chrome found (apt-get install chromium fonts-noto-cjk)")
     path = write_lecture(tmp_path, "01_table.py", TABLE)
     run = run_lecture(path, langs=("zh",), out=tmp_path / "out")
-    with Browser.start() as browser:
-        browser.open((run.reports["zh"] / "report.html").as_uri())
-        xs = browser.evaluate(
+    with Browser.start(tmp_path / "profile") as browser:
+        page = browser.new_page()
+        page.goto((run.reports["zh"] / "report.html").as_uri())
+        xs = page.evaluate(
             "(() => { const pre = document.querySelector('pre.output'), xs = [];"
             " const walk = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);"
             " while (walk.nextNode()) { const node = walk.currentNode;"

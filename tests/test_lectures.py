@@ -549,10 +549,9 @@ def test_index_navigation_and_glossary_click_through_in_headless_chromium(tmp_pa
     out = tmp_path / "reports"
     argv = ["lecture", "run", "all", "--dir", str(tmp_path), "--lang", "both", "--quick"]
     assert main([*argv, "--out", str(out)]) == 0
-    browser = Browser.start()
-    assert browser is not None
     pages = []
-    with browser:
+    with Browser.start(tmp_path / "profile") as running:
+        browser = running.new_page()
 
         def page_loaded(expected: Path) -> None:
             here = browser.evaluate("location.href")
@@ -564,7 +563,7 @@ def test_index_navigation_and_glossary_click_through_in_headless_chromium(tmp_pa
             assert all(images), f"{images.count(False)} images did not load on {here}"
             pages.append(here)
 
-        browser.open((out / "index.html").as_uri())
+        browser.goto((out / "index.html").as_uri())
         page_loaded(out / "index.html")
         rows = browser.evaluate("document.querySelectorAll('table.toc tbody tr').length")
         assert rows == 2, "one numbered row per lecture"
