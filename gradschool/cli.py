@@ -22,6 +22,7 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool lecture list [--lang en|zh]
     gradschool lecture run N|all [--quick] [--lang en|zh|both] [--out reports/] [--threads 1]
     gradschool lecture build [--out reports/]
+    gradschool lecture export N|all [--lang en|zh|both] [--quick] [--executed] [--out notebooks/]
     gradschool build start|check|solution|train  (the engine track: docs/track.md)
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import shutil
 import sys
@@ -728,6 +730,8 @@ def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
         site = build_site(args.out, _course_lectures(args.dir))
         print(f"{len(site.reports)} reports written again; index: {site.index}")
         return 0
+    if args.action == "export":
+        return _lecture_export(args)
     keys = [k for key in args.lectures for k in key.split(",") if k]
     if "all" in keys:
         lectures = find_lectures(args.dir)
@@ -757,6 +761,35 @@ def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def _lecture_export(args: argparse.Namespace) -> int:
+    """`gradschool lecture export N|all --to ipynb`: one notebook per lecture and language."""
+    from gradschool.course.notebook import export_lecture
+    from gradschool.course.runner import find_lecture, find_lectures
+
+    keys = [k for key in args.lectures for k in key.split(",") if k]
+    lectures = (
+        find_lectures(args.dir) if "all" in keys else [find_lecture(k, args.dir) for k in keys]
+    )
+    langs = ("en", "zh") if args.lang == "both" else (args.lang,)
+    failed = []
+    for lecture in lectures:
+        for language in langs:
+            done = export_lecture(
+                lecture, language, out=args.out, quick=args.quick, executed=args.executed
+            )
+            how = "not run"
+            if done.executed:
+                how = f"run in {done.seconds:.1f} s, {done.figures} figures"
+                how += f", FAILED: {done.error}" if done.error else ""
+            print(f"Lecture {lecture.number} ({language}): {done.path} ({how})", flush=True)
+            if done.error:
+                failed.append(f"lecture {lecture.number} ({language}): {done.error}")
+    if failed:
+        print("gradschool lecture export: error in " + "; ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _course_lectures(directory: str | None) -> list:
     """The lectures the index lists (none when the lecture folder is not there)."""
     from gradschool.course.runner import find_lectures
@@ -779,6 +812,8 @@ def _lecture_args(p: argparse.ArgumentParser) -> None:
                 "the index of the course and its glossary"),
         ("build", "write the reports' pages, the index and the glossary again from the runs "
                   "in --out, without running anything (after changing gradschool's templates)"),
+        ("export", "write lectures as Jupyter notebooks, one per language (run them first "
+                   "with --executed); needs the notebook extra"),
     ):  # fmt: skip
         sub = actions.add_parser(name, help=help, description=help)
         if name == "run":
@@ -794,10 +829,22 @@ def _lecture_args(p: argparse.ArgumentParser) -> None:
                 help="BLAS/torch threads (default 1, as the stated run times were measured; "
                 "0: one per core)",
             )
+        if name == "export":
+            sub.add_argument(
+                "lectures", nargs="+", metavar="N", help="lecture numbers (1 3 or 1,3), or all"
+            )
+            sub.add_argument("--to", choices=["ipynb"], default="ipynb", help="the format")
+            sub.add_argument(
+                "--executed", action="store_true", help="run each notebook in a fresh kernel"
+            )
+            sub.add_argument("--quick", action="store_true", help="the notebook's mode: quick")
+            sub.add_argument(
+                "--out", default="notebooks", help="notebook folder (default notebooks/)"
+            )
         if name in ("run", "build"):
             sub.add_argument("--out", default="reports", help="report folder (default reports/)")
         if name != "build":
-            choices = ["en", "zh", "both"] if name == "run" else ["en", "zh"]
+            choices = ["en", "zh", "both"] if name in ("run", "export") else ["en", "zh"]
             sub.add_argument(
                 "--lang", choices=choices, default=default_lang, help="language (GRADSCHOOL_LANG)"
             )
@@ -972,6 +1019,11 @@ _TAKES_OVERRIDES = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "matplotlib.pyplot" not in sys.modules:
+        # NOTE: the CLI draws into files, never on a screen, so its process (and the processes
+        # it starts) use Agg, even when called from a notebook (`!gradschool ...` inherits the
+        # kernel's inline backend). A library import never chooses a backend (plots.py).
+        os.environ["MPLBACKEND"] = "Agg"
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--"]:  # `torchrun ... -m gradschool -- train ...` (docs/compute.md)

@@ -1,4 +1,12 @@
-"""Figures, one function each, drawn with matplotlib's Agg backend (no screen needed)."""
+"""Figures, one function each.
+
+The figures a function saves (`plot_*`) are `matplotlib.figure.Figure` objects of their own,
+outside pyplot: saving a PNG needs no backend and no screen, and pyplot's figures, backend and
+state stay the caller's. NOTE: so this module never calls `matplotlib.use`: in a notebook that
+would switch the inline backend off, and every later figure of the notebook would stop showing
+(the CLI picks Agg for its own process, in cli.main). Only `loss_accuracy_axes` makes a pyplot
+figure, because a lecture shows it.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+from matplotlib.artist import setp
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
-
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return path
+
+
+def _colors() -> list[str]:
+    return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 def loss_accuracy_axes(
@@ -36,12 +46,30 @@ def loss_accuracy_axes(
 
     The figure belongs to pyplot, so a lecture's `show()` and a notebook display it. Labels
     are arguments so a lecture can pass t("epoch", "轮")."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=figsize)
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=figsize)
+    ax_loss, ax_acc = _curve_axes(
+        fig, xlabel, loss_label, acc_label, loss_title, acc_title, log_loss
+    )
+    return fig, ax_loss, ax_acc
+
+
+def _curve_axes(
+    fig: Any,
+    xlabel: str,
+    loss_label: str,
+    acc_label: str,
+    loss_title: str,
+    acc_title: str,
+    log_loss: bool,
+) -> tuple[Any, Any]:
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.set(xlabel=xlabel, ylabel=loss_label, title=loss_title)
     if log_loss:
         ax_loss.set_yscale("log")
     ax_acc.set(xlabel=xlabel, ylabel=acc_label, title=acc_title)
-    return fig, ax_loss, ax_acc
+    return ax_loss, ax_acc
 
 
 def add_curves(
@@ -83,13 +111,9 @@ def finish_curves(fig: Any, *axes: Any, legend_size: float | None = None) -> Non
 
 def plot_history(history: list[dict[str, Any]], path: Path, title: str = "") -> Path:
     """Loss (left) and accuracy (right) against epochs, for each split that was measured."""
-    fig, ax_loss, ax_acc = loss_accuracy_axes(
-        loss_label="cross-entropy loss",
-        acc_label="accuracy (%)",
-        loss_title="loss",
-        acc_title="accuracy",
-        log_loss=False,
-        figsize=(10, 3.8),
+    fig = Figure(figsize=(10, 3.8))
+    ax_loss, ax_acc = _curve_axes(
+        fig, "epoch", "cross-entropy loss", "accuracy (%)", "loss", "accuracy", log_loss=False
     )
     for split, style in (("train", "-o"), ("val", "-s"), ("test", "-^")):
         add_curves(ax_loss, ax_acc, history, split, style, f"{split}_loss", f"{split}_acc")
@@ -115,7 +139,8 @@ def plot_confusion_matrix(
     shares = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     k = len(classes)
     size = max(4.0, 0.45 * k + 1.5)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.subplots()
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     ax.set(
@@ -127,7 +152,7 @@ def plot_confusion_matrix(
         ylabel="true class",
         title=title,
     )
-    plt.setp(ax.get_xticklabels(), rotation=45 if max(map(len, classes)) > 3 else 0, ha="right")
+    setp(ax.get_xticklabels(), rotation=45 if max(map(len, classes)) > 3 else 0, ha="right")
     if k <= 20:
         for i in range(k):
             for j in range(k):
@@ -141,9 +166,8 @@ def plot_overfitting(
 ) -> Path:
     """Train and validation accuracy against epochs for each run (one panel per run), so the
     gap between the two curves - overfitting - can be compared across runs."""
-    fig, axes = plt.subplots(
-        1, len(histories), figsize=(5 * len(histories), 3.8), sharey=True, squeeze=False
-    )
+    fig = Figure(figsize=(5 * len(histories), 3.8))
+    axes = fig.subplots(1, len(histories), sharey=True, squeeze=False)
     for ax, (label, history) in zip(axes[0], histories.items()):
         epochs = [row["epoch"] for row in history]
         for split, style in (("train", "-o"), ("val", "-s")):
@@ -181,8 +205,9 @@ def plot_comparison(
         ("train_time", "training wall time (s, evaluation excluded)"),
         ("step", "gradient evaluations (optimizer steps)"),
     )
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8), sharey="row")
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(15, 8))
+    axes = fig.subplots(2, 3, sharey="row")
+    colors = _colors()
     for i, (label, history) in enumerate(histories.items()):
         color = colors[i % len(colors)]
         if not history:
@@ -221,7 +246,8 @@ def plot_schedules(
     curves: dict[str, list[float]], path: Path, title: str = "", log: bool = False
 ) -> Path:
     """Learning rate against scheduler step, one line per schedule."""
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
     for label, lrs in curves.items():
         ax.plot(range(len(lrs)), lrs, label=label, linewidth=1.6)
     ax.set(xlabel="scheduler step t (an epoch or a batch)", ylabel="learning rate", title=title)
@@ -242,10 +268,9 @@ def plot_trajectories(problems: list[dict[str, Any]], path: Path, title: str = "
     import numpy as np
 
     n = len(problems)
-    fig, axes = plt.subplots(
-        2, n, figsize=(7 * n, 10), gridspec_kw={"height_ratios": [3, 1.4]}, squeeze=False
-    )
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(7 * n, 10))
+    axes = fig.subplots(2, n, gridspec_kw={"height_ratios": [3, 1.4]}, squeeze=False)
+    colors = _colors()
     for col, problem in enumerate(problems):
         ax, ax_f = axes[0][col], axes[1][col]
         X, Y = np.meshgrid(np.linspace(*problem["xlim"], 300), np.linspace(*problem["ylim"], 300))
@@ -289,9 +314,8 @@ def plot_spectrograms(
 
     cols = min(5, len(images))
     rows = -(-len(images) // cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(2.6 * cols, 2.4 * rows), squeeze=False, layout="constrained"
-    )
+    fig = Figure(figsize=(2.6 * cols, 2.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     low = min(float(np.min(im)) for im in images)
     high = max(float(np.max(im)) for im in images)
     shown = None
@@ -320,7 +344,8 @@ def plot_episode_returns(
 
     returns = np.asarray(returns, dtype=float)
     episodes = np.arange(1, len(returns) + 1)
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig = Figure(figsize=(7, 3.8))
+    ax = fig.subplots()
     ax.plot(episodes, returns, ".", markersize=2, alpha=0.35, label="episode return")
     if len(returns):
         cumsum = np.concatenate([[0.0], np.cumsum(returns)])
@@ -352,9 +377,8 @@ def plot_attributions(
     import numpy as np
 
     cols = len(images)
-    fig, axes = plt.subplots(
-        2, cols, figsize=(1.5 * cols + 0.6, 3.5), squeeze=False, layout="constrained"
-    )
+    fig = Figure(figsize=(1.5 * cols + 0.6, 3.5), layout="constrained")
+    axes = fig.subplots(2, cols, squeeze=False)
     for ax, image, label in zip(axes[0], images, titles):
         ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None)
         ax.set_title(label, fontsize=8)
@@ -384,12 +408,15 @@ def plot_text_attribution(
     scores = np.asarray(scores, dtype=float)
     scale = float(np.max(np.abs(scores))) or 1.0
     lines = max(1, -(-len(chars) // width))
-    fig, ax = plt.subplots(figsize=(0.16 * width + 0.4, 0.32 * lines + 0.7))
-    cmap = plt.get_cmap("bwr")
+    from matplotlib.patches import Rectangle
+
+    fig = Figure(figsize=(0.16 * width + 0.4, 0.32 * lines + 0.7))
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["bwr"]
     for i, (char, score) in enumerate(zip(chars, scores)):
         row, col = divmod(i, width)
         color = cmap(0.5 + 0.5 * score / scale)
-        ax.add_patch(plt.Rectangle((col, -row - 1), 1, 1, color=color, linewidth=0))
+        ax.add_patch(Rectangle((col, -row - 1), 1, 1, color=color, linewidth=0))
         shown = "⏎" if char == "\n" else char
         ax.text(col + 0.5, -row - 0.5, shown, ha="center", va="center", family="monospace",
                 fontsize=10)  # fmt: skip
@@ -408,19 +435,20 @@ def prediction_grid(
     (H, W, 3) uint8 RGB array: what TensorBoard's image tab shows each epoch. An image is
     (H, W) grey or (H, W, 3) colour in [0, 1]."""
     import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     rows = max(1, -(-len(images) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.35 * rows), squeeze=False)
+    fig = Figure(figsize=(1.2 * cols, 1.35 * rows))
+    canvas = FigureCanvasAgg(fig)  # drawn in memory, to read its pixels
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, label, ok in zip(axes.flat, images, titles, correct):
         ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None)
         ax.set_title(label, fontsize=7, color="green" if ok else "red")
     fig.tight_layout(pad=0.3)
-    fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return rgb
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def plot_lr_find(
@@ -428,7 +456,8 @@ def plot_lr_find(
 ) -> Path:
     """The learning-rate range test (gradschool lr-find): the loss of each batch against its
     learning rate on a log axis, the smoothed loss over it, and the suggested rates marked."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="batch loss")
     ax.plot(lrs, smoothed, color="C0", linewidth=1.8, label="smoothed loss")
     markers = {"steepest": ("C3", "o"), "minimum/10": ("C2", "s")}

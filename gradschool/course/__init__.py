@@ -159,6 +159,14 @@ def _in_notebook() -> bool:
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
+class _Shown(list):
+    """What show() returns in a notebook: a list that IPython does not echo as the cell's
+    value (`show()` is often a cell's last line, and `[]` under every figure is noise)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def show(*images: str | Path) -> list[Path]:
     """Display (notebook) or save (plain script) the open matplotlib figures.
 
@@ -181,6 +189,7 @@ def show(*images: str | Path) -> list[Path]:
 
             for path in paths:
                 display(Image(filename=str(path)))
+            return _Shown(paths)
         else:
             for path in paths:
                 print(f"[figure: {path}]")
@@ -191,7 +200,7 @@ def show(*images: str | Path) -> list[Path]:
 
     if _in_notebook():
         plt.show()
-        return []
+        return _Shown()
     main = Path(getattr(sys.modules.get("__main__"), "__file__", "") or "lecture")
     number = main.stem.split("_")[0] if main.stem[:2].isdigit() else main.stem
     folder = Path("reports") / f"figures-{number}"

@@ -256,7 +256,8 @@ def _execute(
     are reached; save each cell's figures in every language."""
     import matplotlib
 
-    if "matplotlib.pyplot" not in sys.modules:
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        # Figures go to files: Agg, unless a backend was chosen (a notebook's inline one stays).
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -9,10 +9,9 @@ stays the few lines of the seed's example; everything else plugs in here.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
-
-from tqdm.auto import tqdm
 
 if TYPE_CHECKING:
     from gradschool.train.trainer import Trainer
@@ -51,28 +50,69 @@ class Callback:
         pass
 
 
+def progress_front_end(mode: str = "auto", stream: Any = None) -> str | None:
+    """Where a progress bar can be drawn on `stream` (default: sys.stderr), as tqdm draws it:
+
+    - "notebook": the output of a Jupyter kernel, with ipywidgets installed: tqdm's widget bar
+      (what `tqdm.auto` picks there);
+    - "text": a terminal; or a Jupyter kernel without ipywidgets, whose output redraws a text
+      bar in place (\r);
+    - None: anything else, a log file, CI, or output the lecture runner captures: no bar, so
+      logs hold no redrawn lines.
+
+    `mode` "on" draws a text bar even where "auto" would not; "off" draws none."""
+    if mode == "off":
+        return None
+    stream = sys.stderr if stream is None else stream
+    # NOTE: a kernel's stderr is ipykernel's OutStream, which says it is not a terminal.
+    if type(stream).__module__.split(".")[0] == "ipykernel":
+        return "notebook" if importlib.util.find_spec("ipywidgets") is not None else "text"
+    if mode == "on":
+        return "text"
+    isatty = getattr(stream, "isatty", None)
+    return "text" if callable(isatty) and isatty() else None
+
+
+def progress_bar(front_end: str, **options: Any) -> Any:
+    """A tqdm bar for `progress_front_end`'s answer: the notebook widget, or the text bar
+    (also when the widget cannot be made: an ipywidgets too old for tqdm)."""
+    if front_end == "notebook":
+        try:
+            from tqdm.notebook import tqdm as notebook_bar
+
+            return notebook_bar(**options)
+        except ImportError:
+            pass
+    from tqdm.std import tqdm as text_bar
+
+    return text_bar(dynamic_ncols=True, **options)
+
+
 class ProgressBar(Callback):
-    """A tqdm bar over the batches of each epoch; silent when output is not a terminal.
+    """A tqdm bar over the batches of each epoch: in a terminal, and in a Jupyter notebook
+    (a widget); none where output is a log (`progress_front_end`).
 
     NOTE: the loss shown is read only every `refresh` batches: reading a loss (`.item()`)
     makes a GPU wait for its queue, so doing it every batch would slow the torch path down.
     """
 
     def __init__(self, mode: str = "auto", refresh: int = 50) -> None:
-        self.enabled = mode == "on" or (mode == "auto" and sys.stderr.isatty())
+        self.mode = mode
         self.refresh = refresh
         self.bar: Any = None
 
     def on_epoch_start(self, trainer: Trainer) -> None:
-        if self.enabled:
+        # Asked at each epoch, not once: where stderr goes can change (the runner captures it).
+        front_end = progress_front_end(self.mode)
+        if front_end is not None:
             epoch, total = trainer.state.epoch + 1, trainer.config.train.epochs
             loader = trainer.loader
-            self.bar = tqdm(
+            self.bar = progress_bar(
+                front_end,
                 total=len(loader) if hasattr(loader, "__len__") else None,  # RL: not known
                 desc=f"epoch {epoch}/{total}",
                 leave=False,
                 unit="batch",
-                dynamic_ncols=True,
             )
 
     def on_batch_end(self, trainer: Trainer, loss: Any) -> None:

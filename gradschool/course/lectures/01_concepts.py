@@ -249,7 +249,6 @@ settings = {
     "optim.name": "adam",
     "optim.lr": 0.01,
     "train.epochs": 15 if QUICK else 60,
-    "train.progress": "off",
 }
 trainers = {}
 for name, sizes in (("one layer", [2, 2]), ("MLP", [2, 16, 16, 2])):

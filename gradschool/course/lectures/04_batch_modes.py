@@ -155,7 +155,6 @@ base = with_updates(
         "data.train_subset": SUBSET,
         "data.val_fraction": 0.2,
         "train.epochs": EPOCHS,
-        "train.progress": "off",
     },
 )
 

@@ -286,7 +286,6 @@ recipe = with_updates(
     {
         "data.train_subset": SUBSET,
         "train.epochs": EPOCHS,
-        "train.progress": "off",
         "schedule.interval": "batch",
     },
 )

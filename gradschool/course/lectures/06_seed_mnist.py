@@ -330,7 +330,7 @@ runs = {}
 for engine in engines:
     config = with_updates(
         load_config("seed_mlp"),
-        {"train.engine": engine, "train.epochs": EPOCHS, "train.progress": "off"},
+        {"train.engine": engine, "train.epochs": EPOCHS},
     )
     print(f"--- {engine} " + t("engine", "引擎") + " ---")
     trainer = Trainer(config)
@@ -374,7 +374,7 @@ if HAVE_TORCH:
     for engine in ("numpy", "torch"):
         config = with_updates(
             load_config("seed_mlp"),
-            {"train.engine": engine, "train.epochs": EPOCHS, "train.progress": "off"},
+            {"train.engine": engine, "train.epochs": EPOCHS},
         )
         twins[engine] = Trainer(config, console=False)
     numpy_twin, torch_twin = twins["numpy"], twins["torch"]

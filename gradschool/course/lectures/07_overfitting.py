@@ -179,9 +179,7 @@ print(
     f"{t('val acc', '验证准确率'):>10}{t('gap', '差距'):>8}"
 )
 for name in ("overfit_demo", "overfit_regularized"):
-    config = with_updates(
-        load_config(name), {"train.epochs": EPOCHS_A, "train.progress": "off", **quick_model}
-    )
+    config = with_updates(load_config(name), {"train.epochs": EPOCHS_A, **quick_model})
     data = prepare_data(config.data, config.train.seed, with_test=False)  # no test split
     trainer = fit(config, data=data, console=False)
     train_acc, val_acc, _ = final_scores(trainer, data)
@@ -242,7 +240,6 @@ base = with_updates(
         "model.sizes": small_net,
         "train.epochs": EPOCHS_B,
         "train.engine": ENGINE_B,
-        "train.progress": "off",
     },
 )
 REMEDIES = {  # name -> (the change, its label in both languages)

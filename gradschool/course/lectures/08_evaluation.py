@@ -133,7 +133,6 @@ recipe = with_updates(
     {
         "train.epochs": 2 if QUICK else 3,
         "data.train_subset": 2000 if QUICK else None,  # none: all 10,000 training images
-        "train.progress": "off",
     },
 )
 dataset = load_dataset("mnist-mini")  # loaded once, shared by every run below

@@ -527,7 +527,6 @@ cnn_config = with_updates(
         "model.dropout": 0.0,
         "train.epochs": EPOCHS,
         "train.threads": 1,
-        "train.progress": "off",
     },
 )
 # The source's MLP, with everything else the same: the data, the optimizer, the schedule.

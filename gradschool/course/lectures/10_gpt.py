@@ -292,7 +292,6 @@ config = with_updates(
         "train.epochs": STEPS // EVAL_EVERY,
         "train.max_steps": STEPS,
         "schedule.warmup_steps": STEPS // 20,  # 5%, as the config's 100 of 2,000
-        "train.progress": "off",
         # NOTE: for matrices this small, one BLAS thread is faster than several, and on a
         # busy machine several times faster (docs/performance.md). Set back at the end.
         "train.threads": 1,

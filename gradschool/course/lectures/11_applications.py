@@ -592,7 +592,6 @@ else:
                 "train.epochs": 3 if QUICK else 10,
                 "train.engine": "torch" if HAVE_TORCH else "numpy",
                 "train.threads": 1,  # small convolutions: one thread is fastest
-                "train.progress": "off",
             },
         )
         print(f"--- {split} ---")
@@ -1147,7 +1146,6 @@ translation_config = with_updates(
         "schedule.warmup_steps": TR_STEPS // 20,
         "train.engine": "torch" if HAVE_TORCH else "numpy",
         "train.threads": 1,
-        "train.progress": "off",
     },
 )
 exact_curve = HeldOutExactMatch()
@@ -1362,7 +1360,6 @@ else:
             "optim.lr": 0.05 if small else 0.2,
             "train.epochs": 4 if small else 2,
             "train.threads": 1,
-            "train.progress": "off",
             **(
                 {}
                 if HAVE_TORCH
@@ -1506,7 +1503,6 @@ with tempfile.TemporaryDirectory(prefix="gradschool-imagefolder-") as tmp:
             "model.hidden": 64,
             "train.epochs": 3 if QUICK else 5,
             "train.threads": 1,
-            "train.progress": "off",
         },
     )
     folder_trainer = fit(folder_config)

@@ -963,7 +963,6 @@ cnn_config = with_updates(
         "train.epochs": 2 if QUICK else 6,
         "train.engine": ENGINE,
         "train.threads": 1,
-        "train.progress": "off",
     },
 )
 digits = prepare_data(cnn_config.data, cnn_config.train.seed)
@@ -1248,7 +1247,6 @@ gpt_config = with_updates(
         "schedule.warmup_steps": GPT_STEPS // 20,
         "train.engine": ENGINE,
         "train.threads": 1,
-        "train.progress": "off",
     },
 )
 print(t("examples of the training text:", "训练文本示例："), repr("\n".join(lines[:3])))
@@ -1427,7 +1425,6 @@ mia_config = with_updates(
         "train.epochs": MIA_EPOCHS,
         "train.engine": ENGINE,
         "train.threads": 1,
-        "train.progress": "off",
     },
 )
 small = prepare_data(mia_config.data, mia_config.train.seed)
@@ -1744,7 +1741,6 @@ tradeoff_config = with_updates(
         "train.epochs": DP_EPOCHS,
         "train.engine": ENGINE,
         "train.threads": 1,
-        "train.progress": "off",
     },
 )
 tradeoff_data = prepare_data(tradeoff_config.data, tradeoff_config.train.seed)
@@ -1914,7 +1910,7 @@ show()
 FW_EPOCHS = 2 if QUICK else 10
 seed_recipe = with_updates(
     load_config("seed_mlp"),
-    {"train.epochs": FW_EPOCHS, "train.threads": 1, "train.progress": "off"},
+    {"train.epochs": FW_EPOCHS, "train.threads": 1},
 )
 fw_data = prepare_data(seed_recipe.data, seed_recipe.train.seed)  # the same arrays for all three
 fw_results = {}
