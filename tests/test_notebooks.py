@@ -183,7 +183,7 @@ def test_export_writes_one_language_without_solutions(path):
             assert not any(other in c.metadata.get("tags", []) for c in markdown)
             assert not any("solution" in t for c in nb.cells for t in c.metadata.get("tags", []))
             code = [c.source for c in nb.cells[1:] if c.cell_type == "code"]
-            assert code == [c.source for c in lecture.code_cells if "solution" not in c.tags]
+            assert code == [c.source for c in lecture.cells if _plain_code(c)]
             title = next(c.source for c in markdown if c.source.startswith("# "))
             assert title.splitlines()[0] == f"# {lecture.title(language)}"
             modes = [
@@ -197,6 +197,38 @@ def test_export_writes_one_language_without_solutions(path):
                     assert not re.search(r"(?<!`)\{\{", cell.source), cell.source[:80]
 
 
+def _plain_code(cell) -> bool:
+    """A code cell a notebook keeps as code: not a solution, not an exercise's declaration."""
+    return cell.kind == "code" and not {"exercise", "solution", "solutions"} & set(cell.tags)
+
+
+def test_exercises_show_their_check_command_and_never_their_solution():
+    """Each cell tagged "exercise" becomes the exercise's text and check command."""
+    pytest.importorskip("nbformat")
+    exercises = pytest.importorskip("gradschool.course.exercises")
+    from gradschool.course.notebook import lecture_notebook
+
+    declared = 0
+    for path in LECTURES:
+        lecture = parse_lecture(path)
+        loaded = exercises.load_exercises(lecture)
+        declared += len(loaded)
+        for language in ("en", "zh"):
+            nb = lecture_notebook(lecture, language)
+            shown = [c.source for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
+            assert len(shown) == len(loaded), path.name
+            for text, exercise in zip(shown, loaded):
+                assert exercise.command(language) in text
+                assert "gradschool lecture check" in text
+                for part in exercise.solution:
+                    if part.strip():
+                        assert part.strip() not in text, "a solution in a notebook"
+            sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+            assert "solution=" not in sources, path.name
+    if not declared:
+        pytest.skip("no lecture declares an exercise yet")
+
+
 def test_jupytext_reads_every_lecture_as_its_cells():
     """Opening a lecture's .py in Jupyter goes through jupytext: it must see the same cells."""
     jupytext = pytest.importorskip("jupytext")
@@ -204,7 +236,8 @@ def test_jupytext_reads_every_lecture_as_its_cells():
         lecture = parse_lecture(path)
         nb = jupytext.read(path)
         code = [c.source.strip() for c in nb.cells if c.cell_type == "code"]
-        assert code == [c.source.strip() for c in lecture.code_cells], path.name
+        cells = [c for c in lecture.cells if c.kind in ("code", "exercise")]
+        assert code == [c.source.strip() for c in cells], path.name
         marked = [c for c in nb.cells if c.cell_type == "markdown"]
         assert len(marked) == sum(c.kind == "markdown" for c in lecture.cells), path.name
 

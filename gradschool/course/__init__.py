@@ -2,7 +2,8 @@
 
 The package: this module (what a lecture imports), cells.py (reading a lecture), runner.py
 (running it), report.py (its report), markdown.py (Markdown and formulas to HTML), site.py (the
-index, the links between reports), glossary.py (the one table of terms), and lectures/ (the
+index, the links between reports), glossary.py (the one table of terms), notebook.py (a
+lecture as a Jupyter notebook: `gradschool lecture export`), and lectures/ (the
 lessons, NN_topic.py; the repository's `lectures/` links there).
 
 A lecture is a py-percent script in `lectures/` (docs/lectures.md). It imports four helpers

@@ -14,7 +14,8 @@ made from it on demand, like a report:
   notebook keeps only its own mode's prose, since its fields are filled from that mode's run;
 - `{{ expr }}` fields: shown as written (as code, with a note once) in a notebook that was not
   run; filled in, as the runner fills them, when it is executed (`executed=True`);
-- cells with a tag containing "solution" are left out.
+- cells with a tag containing "solution" are left out; an exercise (a cell tagged
+  "exercise") becomes its text and its `gradschool lecture check` command, without solution.
 
 Executing starts a real IPython kernel (ipykernel) on *this* interpreter (not whatever
 "python3" kernel the user has registered elsewhere), runs the cells in order with nbclient in
@@ -86,6 +87,28 @@ def _skipped(cell: Cell) -> bool:
     return any("solution" in tag.lower() for tag in cell.tags)
 
 
+_EXERCISE = "exercise"
+
+
+def _exercises(lecture: Lecture) -> list[Any]:
+    """The exercises the lecture declares, one per cell tagged "exercise", in order.
+
+    NOTE: such a cell is a call `exercise(number, en=..., zh=..., check=..., solution=...)`
+    (gradschool/course/exercises.py): its source holds the solution, so a notebook shows
+    `Exercise.markdown(language)` instead: the text and its `gradschool lecture check`
+    command, never the solution."""
+    declared = [c for c in lecture.cells if _EXERCISE in c.tags]
+    if not declared:
+        return []
+    loaded = importlib.import_module("gradschool.course.exercises").load_exercises(lecture)
+    if len(loaded) != len(declared):
+        raise GradschoolError(
+            f"{lecture.path}: {len(declared)} cells are tagged exercise but "
+            f"{len(loaded)} exercises were declared; each such cell declares one exercise"
+        )
+    return loaded
+
+
 def _mode(cell: Cell) -> str | None:
     modes = [tag for tag in cell.tags if tag in ("quick", "full")]
     return modes[0] if len(modes) == 1 else None
@@ -118,10 +141,15 @@ def lecture_notebook(
     has_fields = any(
         c.kind == "markdown" and c.shown_in(language) and "{{" in c.source for c in lecture.cells
     )
+    exercises = iter(_exercises(lecture))
     for cell in lecture.cells:
         if _skipped(cell):
             continue
         metadata: dict[str, Any] = {"tags": list(cell.tags)} if cell.tags else {}
+        if _EXERCISE in cell.tags:  # its text and check command; its solution stays out
+            text = next(exercises).markdown(language)
+            cells.append(nbf.v4.new_markdown_cell(text, metadata={"tags": [_EXERCISE]}))
+            continue
         if cell.kind == "code":
             cells.append(nbf.v4.new_code_cell(cell.source, metadata=metadata))
             continue
@@ -184,8 +212,8 @@ def kernel_manager() -> Any:
 
 @dataclass
 class Execution:
-    """What executing a notebook did: seconds, the first error (empty if none), the field
-    errors ("{{ x }}: NameError: ..."), and the cells' outputs as a reader sees them."""
+    """What executing a notebook did: its wall time (the kernel's start included), the first
+    failed cell (empty if none) and the fields that failed ("{{ x }}: NameError: ...")."""
 
     seconds: float = 0.0
     error: str = ""
@@ -195,11 +223,12 @@ class Execution:
 def execute_notebook(
     nb: Any, cwd: str | Path = ".", timeout: int = 1800, keep_widgets: bool = False
 ) -> Execution:
-    """Run `nb` in place in a fresh kernel (cwd: the kernel's working folder), filling in the
-    fields of the markdown cells marked by `lecture_notebook(..., executed=True)` as they are
-    reached. A cell that raises stops the run: its traceback stays in its outputs and
-    `error` says which cell. Then the outputs are cleaned (`clean_outputs`) unless
-    `keep_widgets`, which keeps the progress bars' widget outputs (a test looks for them)."""
+    """Run `nb` in place in a fresh kernel (cwd: the kernel's working folder; `timeout`: the
+    seconds one cell may take), filling in the fields of the markdown cells marked by
+    `lecture_notebook(..., executed=True)` as they are reached. A cell that raises stops the
+    run: its traceback stays in its outputs and `error` says which cell. Then the outputs are
+    cleaned (`clean_outputs`) unless `keep_widgets`, which keeps the progress bars' widget
+    outputs (a test looks for them)."""
     nbclient = _need("nbclient")
     nbf = _need("nbformat")
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
