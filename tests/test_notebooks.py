@@ -77,7 +77,8 @@ def test_the_cli_draws_with_agg(monkeypatch):
     """The CLI's own process picks Agg (plots.py no longer does), before pyplot exists."""
     from gradschool.cli import main
 
-    monkeypatch.delenv("MPLBACKEND", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "")  # restored after the test, whatever main sets
+    monkeypatch.delenv("MPLBACKEND")
     monkeypatch.delitem(sys.modules, "matplotlib.pyplot", raising=False)
     assert main(["lecture", "list"]) == 0
     assert os.environ["MPLBACKEND"] == "Agg"
@@ -382,3 +383,23 @@ def test_a_failing_notebook_is_written_with_its_traceback(tmp_path):
     assert [o.ename for o in code[2].outputs if o.output_type == "error"] == ["ValueError"]
     assert code[3].outputs == [] and code[3].execution_count is None
     assert not any("gradschool" in c.metadata for c in nb.cells)
+
+
+def test_the_kernel_is_this_python_whatever_kernels_are_registered(tmp_path, monkeypatch):
+    """A registered "python3" kernel of another Python (here, one that does not exist) is
+    not used: the kernel runs on the interpreter that exports, with no kernel spec needed."""
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    from gradschool.course.notebook import execute_notebook
+
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.joinpath("kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"})
+    )
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import sys\nsys.executable")])
+    run = execute_notebook(nb, cwd=tmp_path)
+    assert run.error == ""
+    assert nb.cells[0].outputs[0]["data"]["text/plain"] == repr(sys.executable)
