@@ -160,7 +160,7 @@ def _in_notebook() -> bool:
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
-class _Shown(list):
+class _Shown(list[Path]):
     """What show() returns in a notebook: a list that IPython does not echo as the cell's
     value (`show()` is often a cell's last line, and `[]` under every figure is noise)."""
 
