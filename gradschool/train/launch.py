@@ -64,11 +64,24 @@ def train(
     backend = backend_for(t, group)  # refuses what cannot work before any process waits
     callbacks = _TestFault.from_environment(group)
     quiet = group is not None and not group.is_main
-    with interrupt.stop_on_signals(quiet), distributed.process_group(str(backend.device)):
-        if quiet:
-            checkpoint = run.find_checkpoint() if resuming else None
-            return train_worker(config, backend, checkpoint, fit, callbacks)
-        return _train_main(config, backend, run, resuming, group, fit, callbacks)
+    try:
+        with interrupt.stop_on_signals(quiet), distributed.process_group(str(backend.device)):
+            if quiet:
+                checkpoint = run.find_checkpoint() if resuming else None
+                return train_worker(config, backend, checkpoint, fit, callbacks)
+            return _train_main(config, backend, run, resuming, group, fit, callbacks)
+    except Exception as err:
+        # Another process died: one line here (no traceback); the launcher says which, how,
+        # and how to go on (_worker_failure).
+        if group is None or not distributed.lost_a_process(err):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(
+            f"rank {group.rank}: stopped, another process of the group is gone ({first[:200]})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
 
 
 def _train_main(
@@ -268,6 +281,11 @@ def launch(
     }
     if run is not None:
         env[RUN_DIR_ENV] = str(run.path.resolve())
+    if max_restarts:
+        # NOTE: by default the restarted processes share torchrun's own key-value store with
+        # the group they replace, and may read a dead process's address from it: gloo then
+        # fails to connect, or hangs (pytorch/pytorch#135712). A store of their own avoids it.
+        env["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
     print(f"Launching {nproc} processes: {' '.join(command[1:])}", flush=True)
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.api import SignalException
