@@ -193,3 +193,44 @@ def test_cli_restores_the_handlers_it_installed(tmp_path: Path) -> None:
     args = ["--train-subset", "200", "--epochs", "1", "--progress", "off"]
     assert main(["train", *args, "--out-dir", str(tmp_path)]) == 0
     assert {s: signal.getsignal(s) for s in interrupt.SIGNALS} == before
+
+
+# ---- the loaders: skip(n) serves the rest of the epoch unchanged ------------------------------
+
+
+def _loaders():
+    from gradschool.data.augment import AugmentedLoader, Augmenter
+    from gradschool.data.loader import DataLoader
+    from gradschool.data.poisson import PoissonLoader
+    from gradschool.data.text import WindowLoader
+
+    X = np.arange(50 * 16, dtype=np.float32).reshape(50, 1, 4, 4)
+    y = np.arange(50) % 3
+    return {
+        "shuffled": lambda: DataLoader(X, y, batch_size=8, shuffle=True, seed=3),
+        "in order": lambda: DataLoader(X, y, batch_size=8),
+        "a shard": lambda: DataLoader(X, y, batch_size=4, shuffle=True, rank=1, world_size=2),
+        "augmented": lambda: AugmentedLoader(
+            DataLoader(X, y, batch_size=8, shuffle=True), Augmenter(["shift:1", "flip"]), seed=5
+        ),
+        "poisson": lambda: PoissonLoader(X, y, batch_size=8, seed=1),
+        "windows": lambda: WindowLoader(np.arange(300) % 7, 8, 4, num_batches=6, seed=2),
+    }
+
+
+@pytest.mark.parametrize("name", list(_loaders()))
+@pytest.mark.parametrize("start", [0, 1, 4, 100])
+def test_skip_serves_the_rest_of_the_epoch(name: str, start: int) -> None:
+    make = _loaders()[name]
+    whole = make()
+    whole.set_epoch(2)
+    expected = list(whole)[start:]
+    loader = make()
+    loader.set_epoch(2)
+    loader.skip(start)
+    got = list(loader)
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        for u, v in zip(a, b):
+            assert np.array_equal(u, v)
+    assert loader.epoch == 3 and len(list(loader)) == len(list(whole))  # then a whole epoch
