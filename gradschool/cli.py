@@ -7,6 +7,7 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool lr-find [--config FILE] [--start-lr A] [--end-lr B] [--steps N] [--key value ...]
     gradschool cv [--config FILE] [--folds K] [--key value ...]
     gradschool search [SPACE] [--method grid|random|optuna] [--trials N] [--key value ...]
+    gradschool search --resume DIR [--trials N]
     gradschool compare [--config A B ...] [--vary KEY=V1,V2 ...] [--key value ...]
     gradschool schedule plot NAME[:key=value,...] ... [--steps T] [--key value ...]
     gradschool surface [--out runs/plots/surface.png]
