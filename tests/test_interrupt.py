@@ -234,3 +234,46 @@ def test_skip_serves_the_rest_of_the_epoch(name: str, start: int) -> None:
         for u, v in zip(a, b):
             assert np.array_equal(u, v)
     assert loader.epoch == 3 and len(list(loader)) == len(list(whole))  # then a whole epoch
+
+
+# ---- every kind of batches resumes mid-epoch bit for bit ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config_name", "overrides", "step"),
+    [
+        # DP-SGD: Poisson batches, noise from the engine's generator (trust/dp.py)
+        ("seed_mlp", ["--dp", "--dp.noise-multiplier", "1.0", "--train-subset", "1000"], 20),
+        # a GPT: random text windows (data/text.py), dropout
+        ("gpt_shakespeare", ["--dataset", "shakespeare-mini", "--eval-interval", "20",
+                             "--eval-batches", "2", "--n-layer", "1", "--n-embd", "32",
+                             "--block-size", "16", "--batch-size", "4", "--dropout", "0.1"], 27),
+        # a CNN on augmented batches (data/augment.py)
+        ("mnist_cnn", ["--dataset", "mnist-mini", "--train-subset", "300", "--augment",
+                       "shift:2,flip", "--channels", "4,8", "--hidden", "16", "--batch-size",
+                       "32"], 12),
+    ],
+)  # fmt: skip
+def test_every_kind_of_batches_resumes_mid_epoch_bit_for_bit(
+    tmp_path: Path, config_name: str, overrides: list[str], step: int
+) -> None:
+    from gradschool.config import load_config
+    from gradschool.trust.dp import fit_for
+
+    config = load_config(config_name, [*overrides, "--epochs", "2", "--progress", "off"])
+    config = with_updates(config, {"out_dir": str(tmp_path)})
+    fit_config = fit_for(config)
+    whole = fit_config(config, console=False)
+    parts = with_updates(config, {"run_name": "parts"})
+    run = RunDir.create(parts)
+    with pytest.raises(interrupt.Interrupted), interrupt.stop_on_signals():
+        fit_config(parts, run=run, callbacks=[SignalAt(step)], console=False)
+    assert run.saved_position()["step"] == step and run.saved_position()["batch"] > 0
+    resumed = fit_config(run.load_config(), run=run, resume=True, console=False)
+    for a, b in zip(whole.state.history, resumed.state.history, strict=True):
+        assert {k: v for k, v in a.items() if k not in TIMES} == {
+            k: v for k, v in b.items() if k not in TIMES
+        }
+    wa = whole.backend.state_to_numpy(whole.model.state_dict())
+    wb = resumed.backend.state_to_numpy(resumed.model.state_dict())
+    assert all(np.array_equal(wa[k], wb[k]) for k in wa)

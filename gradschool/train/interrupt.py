@@ -88,8 +88,8 @@ def _handle(signum: int, frame: Any) -> None:
             raise Interrupted(signum)
         if not _quiet:
             print(
-                f"\n{signal_name(signum)}: stopping after this step, saving a checkpoint of "
-                f"where training is (send it again to stop at once).",
+                f"\n{signal_name(signum)}: stopping after the current step (send it again to "
+                f"stop at once).",
                 file=sys.stderr,
                 flush=True,
             )

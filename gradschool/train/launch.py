@@ -54,7 +54,9 @@ def train(
         # NOTE: the run folder is made here, once: a group torchrun restarts finds it (and
         # its checkpoint) through RUN_DIR_ENV instead of making a second one.
         run = resume if resume is not None else RunDir.create(config)
-        return launch(t.nproc, argv, t.engine, run=run, max_restarts=t.max_restarts)
+        return launch(
+            t.nproc, argv, t.engine, run=run, max_restarts=t.max_restarts, new=resume is None
+        )
     group = distributed.from_environment()
     run, resuming = resume, resume is not None
     if group is not None and os.environ.get(RUN_DIR_ENV):
@@ -260,15 +262,17 @@ def launch(
     *,
     run: RunDir | None = None,
     max_restarts: int = 0,
+    new: bool = False,
 ) -> int:
     """Run `gradschool ARGV` in `nproc` processes under torchrun; return its exit status.
 
     The child processes see torchrun's environment, so their own `gradschool train` joins
     the group instead of launching again; `run` is the run folder they all train in (through
-    RUN_DIR_ENV). torchrun runs in this process (its Python API, the very code of the
-    `torchrun` command), so that a process that dies is reported in one paragraph: which rank,
-    how, and where the checkpoint to resume from is. Ctrl-C and SIGTERM reach it too: it passes
-    them on to the processes (which stop after the same step, rank 0 saving) and exits 130/143.
+    RUN_DIR_ENV; `new`: made for this run, so removed if the run saved nothing). torchrun runs
+    in this process (its Python API, the very code of the `torchrun` command), so that a
+    process that dies is reported in one paragraph: which rank, how, and where the checkpoint
+    to resume from is. Ctrl-C and SIGTERM reach it too: it passes them on to the processes
+    (which stop after the same step, rank 0 saving) and exits 130/143.
     """
     if engine != "torch":
         raise numpy_engine_refuses("processes", f"--nproc {nproc}")
@@ -295,7 +299,7 @@ def launch(
         with _environment(env):
             torchrun.run(torchrun.parse_args(command[3:]))
     except ChildFailedError as err:
-        raise TrainingError(_worker_failure(err, nproc, max_restarts, run)) from None
+        raise TrainingError(_worker_failure(err, nproc, max_restarts, run, new)) from None
     except SignalException as err:  # torchrun has stopped the processes with this signal
         return 128 + int(err.sigval)
     except KeyboardInterrupt:
@@ -318,7 +322,9 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _worker_failure(err: Any, nproc: int, max_restarts: int, run: RunDir | None) -> str:
+def _worker_failure(
+    err: Any, nproc: int, max_restarts: int, run: RunDir | None, new: bool = False
+) -> str:
     """One paragraph on a group that failed: which rank ended first and how, and whether and
     how the run can go on from its checkpoint."""
 
@@ -342,7 +348,7 @@ def _worker_failure(err: Any, nproc: int, max_restarts: int, run: RunDir | None)
     if run is None:
         return text
     if saved is None:
-        gone = run.discard_if_unsaved()
+        gone = new and run.discard_if_unsaved()
         return text + (
             f" No checkpoint had been written yet, so there is nothing to resume from"
             f"{f'; {run.path} was removed' if gone else f' ({run.path} is kept)'}: start the "

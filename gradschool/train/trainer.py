@@ -258,7 +258,7 @@ class Trainer:
             self.state.epoch_loss = float(self.backend.to_numpy(running))
             self.state.epoch_lr, self.state.epoch_seconds = lr, self.state.epoch_seconds + elapsed
             self.state.train_time += elapsed
-        self.state.stop_reason = f"stopped by {interrupt.signal_name(signum)}"
+        self.state.stop_reason = f"interrupted by {interrupt.signal_name(signum)}"
         saved = None
         if self.run is not None and self.state.step > 0:  # before the first step: nothing
             saved = self.save_checkpoint()
