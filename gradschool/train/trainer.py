@@ -155,6 +155,12 @@ class Trainer:
 
     def fit(self) -> list[dict[str, Any]]:
         """Train until `config.train.epochs` epochs are done (or a callback stops it)."""
+        # NOTE: inside interrupt.deferred(), a Ctrl-C or SIGTERM (when the CLI, or the user
+        # with interrupt.stop_on_signals(), asked for it) waits for the end of the step.
+        with interrupt.deferred():
+            return self._train()
+
+    def _train(self) -> list[dict[str, Any]]:
         backend, optimizer, task = self.backend, self.optimizer, self.task
         model = self.model
         max_steps = self.config.train.max_steps
@@ -163,61 +169,59 @@ class Trainer:
         per_batch = self.scheduler is not None and self.config.schedule.interval == "batch"
         net, precision = self.net, self.precision.name
         _refuse_unplugged(self)
-        # NOTE: inside interrupt.deferred(), a Ctrl-C or SIGTERM (when the CLI, or the user
-        # with interrupt.stop_on_signals(), asked for it) waits for the end of the step.
-        with interrupt.deferred():
-            try:
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
+        try:
+            while self.state.epoch < self.config.train.epochs and not self.stop:
+                self._stop_on_signal()  # a signal during the last epoch's evaluation
+                self.loader.set_epoch(self.state.epoch)
+                # 0, or where a mid-epoch checkpoint stopped: the same batches from there.
+                batches = _batches_from(self.loader, self.state.batch)
+                model.train()
                 for cb in self.callbacks:
-                    cb.on_fit_start(self)
-                while self.state.epoch < self.config.train.epochs and not self.stop:
-                    self._stop_on_signal()  # a signal during the last epoch's evaluation
-                    self.loader.set_epoch(self.state.epoch)
-                    # 0, or where a mid-epoch checkpoint stopped: the same batches from there.
-                    batches = _batches_from(self.loader, self.state.batch)
-                    model.train()
+                    cb.on_epoch_start(self)
+                if self.state.batch:
+                    lr, running = self.state.epoch_lr, backend.tensor(self.state.epoch_loss)
+                else:
+                    lr, running = self.optimizer.param_groups[0]["lr"], None
+                start = time.perf_counter()
+                for batch in batches:
+                    with backend.autocast(precision):  # bf16: forward and loss only
+                        loss, examples = task.batch_loss(backend, net, batch)
+                    # A penalty on the weights joins the objective, not the logged loss.
+                    objective = loss + l1_penalty(model, l1) if l1 else loss
+                    optimizer.zero_grad()
+                    objective.backward()
+                    if clip is not None:  # gradient clipping, between backward and step
+                        self.grad_norms = self._clip_gradients(clip)
+                    for cb in self.callbacks:  # DP-SGD: .grad := clipped sum + noise
+                        cb.on_before_step(self)
+                    optimizer.step()
+                    if per_batch:
+                        self.scheduler.step()
+                    # Summed on the engine, read once per epoch (no per-batch host sync).
+                    running = loss.detach() if running is None else running + loss.detach()
+                    self.state.batch += 1
+                    self.state.step += 1
+                    self.state.examples_seen += examples
+                    if self.state.batch % CHECK_EVERY == 0:
+                        self._check_finite(running, self.state.batch)
                     for cb in self.callbacks:
-                        cb.on_epoch_start(self)
-                    if self.state.batch:
-                        lr, running = self.state.epoch_lr, backend.tensor(self.state.epoch_loss)
-                    else:
-                        lr, running = self.optimizer.param_groups[0]["lr"], None
-                    start = time.perf_counter()
-                    for batch in batches:
-                        with backend.autocast(precision):  # bf16: forward and loss only
-                            loss, examples = task.batch_loss(backend, net, batch)
-                        # A penalty on the weights joins the objective, not the logged loss.
-                        objective = loss + l1_penalty(model, l1) if l1 else loss
-                        optimizer.zero_grad()
-                        objective.backward()
-                        if clip is not None:  # gradient clipping, between backward and step
-                            self.grad_norms = self._clip_gradients(clip)
-                        for cb in self.callbacks:  # DP-SGD: .grad := clipped sum + noise
-                            cb.on_before_step(self)
-                        optimizer.step()
-                        if per_batch:
-                            self.scheduler.step()
-                        # Summed on the engine, read once per epoch (no per-batch host sync).
-                        running = loss.detach() if running is None else running + loss.detach()
-                        self.state.batch += 1
-                        self.state.step += 1
-                        self.state.examples_seen += examples
-                        if self.state.batch % CHECK_EVERY == 0:
-                            self._check_finite(running, self.state.batch)
-                        for cb in self.callbacks:
-                            cb.on_batch_end(self, loss)
-                        if max_steps is not None and self.state.step >= max_steps:
-                            self.stop, self.state.stop_reason = True, f"max_steps = {max_steps}"
-                            break
-                        if self.stop:  # a callback asked to stop now (the LR range test)
-                            break
-                        self._stop_on_signal(running, lr, start)
-                    self._end_epoch(running, lr, start, per_batch)
-            finally:
-                for cb in self.callbacks:
-                    cb.on_fit_end(self)
+                        cb.on_batch_end(self, loss)
+                    if max_steps is not None and self.state.step >= max_steps:
+                        self.stop, self.state.stop_reason = True, f"max_steps = {max_steps}"
+                        break
+                    if self.stop:  # a callback asked to stop now (the LR range test)
+                        break
+                    self._stop_on_signal(running, lr, start)
+                self._end_epoch(running, lr, start, per_batch)
+        finally:
+            for cb in self.callbacks:
+                cb.on_fit_end(self)
         return self.state.history
 
     def _end_epoch(self, running: Any, lr: float, start: float, per_batch: bool) -> None:
+        """The epoch's row of metrics, the schedule's step and the callbacks' on_epoch_end."""
         batches = self.state.batch
         train_loss = self._check_finite(running, batches) / max(batches, 1)
         now = time.perf_counter()
