@@ -7,6 +7,7 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool lr-find [--config FILE] [--start-lr A] [--end-lr B] [--steps N] [--key value ...]
     gradschool cv [--config FILE] [--folds K] [--key value ...]
     gradschool search [SPACE] [--method grid|random|optuna] [--trials N] [--key value ...]
+    gradschool search --resume DIR [--trials N]
     gradschool compare [--config A B ...] [--vary KEY=V1,V2 ...] [--key value ...]
     gradschool schedule plot NAME[:key=value,...] ... [--steps T] [--key value ...]
     gradschool surface [--out runs/plots/surface.png]
@@ -296,7 +297,13 @@ def _cv_args(p: argparse.ArgumentParser) -> None:
 
 
 def _search(args: argparse.Namespace, overrides: list[str]) -> int:
-    from gradschool.experiments.search import default_out_dir, load_search, run_search
+    from gradschool.experiments.search import (
+        SPEC_FILE,
+        default_out_dir,
+        load_search,
+        run_search,
+    )
+    from gradschool.train import interrupt
 
     space = args.space or "seed_mlp"
     if overrides and not overrides[0].startswith("-"):
@@ -308,6 +315,20 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
                 f"name one, e.g. `gradschool search {overrides[0]}`."
             )
         space, overrides = overrides[0], overrides[1:]
+    if args.resume:  # the search as saved in its folder; only the number of trials may grow
+        changed = [*overrides, *(f"--{k}" for k in ("space", "method", "seed", "out")
+                                 if getattr(args, k) is not None)]  # fmt: skip
+        if changed:
+            raise GradschoolError(
+                f"--resume continues a search with the settings saved in its {SPEC_FILE}; "
+                f"{' '.join(changed)} cannot change them (only --trials can, to run more)."
+            )
+        space, args.out = str(Path(args.resume) / SPEC_FILE), args.resume
+        if not Path(space).exists():
+            raise GradschoolError(
+                f"--resume {args.resume}: not a search folder (it has no {SPEC_FILE}). Give "
+                f"the folder `gradschool search` printed, e.g. runs/search-..."
+            )
     spec = load_search(space, overrides, method=args.method, trials=args.trials, seed=args.seed)
     out = Path(args.out) if args.out else default_out_dir(spec)
     count = "every combination" if spec.method == "grid" else f"{spec.trials} trials"
@@ -325,7 +346,15 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
         line = f"  trial {trial.number:3d}: {spec.metric} {score:>8s}  {trial.status:8s}"
         print(f"{line}  {params}", flush=True)
 
-    result = run_search(spec, out, on_trial=show)
+    existed = (out / SPEC_FILE).exists()
+    if existed:
+        print(f"Continuing the search saved in {out}: its finished trials are kept.", flush=True)
+    try:
+        with interrupt.stop_on_signals():
+            result = run_search(spec, out, on_trial=show)
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: the finished trials are saved
+        print(f"\n{_search_stopped(err, out, existed)}", file=sys.stderr)
+        return interrupt.exit_code(err)
     best = result.best
     if best is None:
         print("No trial finished: see trials.csv for why.")
@@ -337,6 +366,23 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
         f"`gradschool eval <that run>`."
     )
     return 0
+
+
+def _search_stopped(err: BaseException, out: Path, existed: bool) -> str:
+    """How an interrupted search goes on: `--resume` when it saved anything, else nothing."""
+    from gradschool.experiments.search import SPEC_FILE, load_search, load_trials
+    from gradschool.train.interrupt import signal_name
+
+    what = signal_name(getattr(err, "signum", 2))
+    spec_file = out / SPEC_FILE
+    done = load_trials(out, load_search(spec_file).base) if spec_file.exists() else []
+    if not done and not existed:
+        shutil.rmtree(out, ignore_errors=True)
+        return f"Stopped by {what} before any trial finished: nothing was saved; {out} was removed."
+    return (
+        f"Stopped by {what}. {len(done)} finished trial(s) are saved in {out}; the one that was "
+        f"running will run again. Continue with `gradschool search --resume {out}`."
+    )
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
@@ -361,6 +407,12 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         help="overrides [search] seed, for sampling trials (the training seed: --train.seed)",
     )
     p.add_argument("--out", default=None, help="output folder (default: runs/search-...)")
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the interrupted search saved in DIR (the same --out does too)",
+    )
     p.epilog = "Any --key value after these overrides the base config, e.g. --epochs 3."
 
 
@@ -1039,13 +1091,11 @@ def main(argv: list[str] | None = None) -> int:
     except GradschoolError as err:
         print(f"gradschool {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "\nInterrupted. Every finished epoch is saved: continue with "
-            "`gradschool train --resume <run dir>` (the directory printed above).",
-            file=sys.stderr,
-        )
-        return 130
+    except KeyboardInterrupt as err:  # train and search say how to go on themselves
+        from gradschool.train.interrupt import exit_code
+
+        print("\nInterrupted.", file=sys.stderr)
+        return exit_code(err)
     except BrokenPipeError:
         return 0
 

@@ -388,6 +388,12 @@ class TrainConfig:
     nproc: int = setting(
         1, ge=1, help="processes `gradschool train` launches with torchrun (DDP); 1 = no launch"
     )
+    max_restarts: int = setting(
+        0,
+        ge=0,
+        help="with nproc > 1: times torchrun restarts the group from the last checkpoint when "
+        "a process dies",
+    )
     threads: int = setting(
         0, ge=0, help="CPU threads of NumPy's BLAS and torch; 0 = their default (all cores)"
     )

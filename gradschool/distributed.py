@@ -18,6 +18,7 @@ GPUs or gloo between CPU processes. This module only connects gradschool to them
 - `launched()` / `from_environment()` / `current()`: is this process one of several, and which;
 - `process_group(device)`: join the group (init_process_group) and leave it at the end;
 - `wrap_ddp`, `all_reduce_mean`, `broadcast_object`: what `TorchBackend` calls (backends.py);
+- `lost_a_process(err)`: is this the error of a collective whose other end died;
 - `check_sharded(loader, world_size)`: refuse a loader that would give every process the same
   batches.
 
@@ -179,6 +180,22 @@ def broadcast_object(obj: Any) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+# Words in the error a collective raises when a process at the other end is gone (gloo, NCCL).
+_PEER_GONE = ("reset by peer", "closed by peer", "broken pipe", "connection refused", "timed out")
+
+
+def lost_a_process(err: BaseException) -> bool:
+    """True for the error a collective raises in a process whose group lost another process
+    (killed, crashed): what every survivor meets in its next all-reduce."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    if isinstance(err, getattr(torch.distributed, "DistError", ())):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and any(words in text for words in _PEER_GONE)
 
 
 # ---- what the training loop checks -------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,88 @@ def test_a_last_batch_too_small_to_share_is_dropped() -> None:
     even = DataLoader(np.zeros((66, 2)), batch_size=32, rank=0, world_size=2)  # 64 + 2
     distributed.check_sharded(even, 2)
     assert len(even) == 2 and not even.drop_last
+
+
+# ---- a process that dies, a group that restarts, a launcher that is stopped --------------------
+# GRADSCHOOL_TEST_FAULT (train/launch.py): kill:R:K makes rank R SIGKILL itself after step K in
+# the group's first attempt; pause:K makes every rank wait after step K for a signal.
+
+
+def _run_until(args: list[str], cwd: Path, fault: str, signal_on: str | None = None):
+    """`python -m gradschool ARGS` with a fault; with `signal_on`, SIGTERM it (the launcher)
+    once that line appears. Returns (exit status, stdout, stderr)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", GRADSCHOOL_TEST_FAULT=fault)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradschool", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = []
+    try:
+        if signal_on is not None:
+            for line in process.stdout:
+                seen.append(line)
+                if line.startswith(signal_on):
+                    process.send_signal(signal.SIGTERM)
+                    break
+        out, err = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    return process.returncode, "".join(seen) + out, err
+
+
+DDP2 = [*COMMON, "--nproc", "2", "--batch-size", "32", "--epochs", "2"]
+
+
+def test_a_dead_process_fails_the_run_in_one_paragraph_and_its_checkpoint_loads(
+    runs: dict, tmp_path: Path
+) -> None:
+    args = ["train", *DDP2, "--out-dir", str(tmp_path), "--run-name", "dead"]
+    code, out, err = _run_until(args, tmp_path, fault="kill:1:13")  # epoch 2, batch 3
+    run = RunDir(tmp_path / "dead")
+    assert code != 0, out[-2000:] + err[-2000:]
+    paragraph = next(line for line in err.splitlines() if "error:" in line)
+    assert "process rank 1 of the 2 was killed by signal 9 (SIGKILL)" in paragraph
+    assert f"The last checkpoint in {run.path}, at the end of epoch 1 (step 10)" in paragraph
+    assert f"`gradschool train --resume {run.path}`" in paragraph and "--max-restarts" in paragraph
+    assert "Traceback" not in err  # rank 0 says in one line that it lost its peer
+    # Loadable: resumed in one process at the same global batch, it ends where an
+    # uninterrupted run ends.
+    resumed = ["train", "--resume", str(run.path), "--nproc", "1", "--batch-size", "64"]
+    assert main(resumed) == 0
+    _assert_same_weights(run, runs["single2"])
+
+
+def test_max_restarts_restarts_the_group_from_the_last_checkpoint(
+    runs: dict, tmp_path: Path
+) -> None:
+    args = ["train", *DDP2, "--max-restarts", "1", "--out-dir", str(tmp_path), "--run-name", "r"]
+    code, out, err = _run_until(args, tmp_path, fault="kill:1:13")
+    assert code == 0, out[-2000:] + err[-3000:]
+    run = RunDir(tmp_path / "r")
+    assert f"Resuming {run.path} from the end of epoch 1 (step 10) (restart 1:" in out
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["r"]  # one run folder
+    assert run.load_config().train.max_restarts == 1
+    assert _state(run)["step"] == 20
+    _assert_same_weights(run, runs["ddp2"])
+    assert [r["epoch"] for r in run.read_metrics()] == [1, 2]
+
+
+def test_sigterm_to_the_launcher_stops_every_process_after_the_same_step(
+    runs: dict, tmp_path: Path
+) -> None:
+    args = ["train", *DDP2, "--out-dir", str(tmp_path), "--run-name", "term"]
+    code, out, err = _run_until(args, tmp_path, fault="pause:13", signal_on="paused at step 13")
+    run = RunDir(tmp_path / "term")
+    assert code == 143, out[-2000:] + err[-3000:]
+    assert f"The checkpoint in {run.path} holds epoch 2, batch 3 (step 13)" in err
+    assert f"continue with `gradschool train --resume {run.path}`" in err
+    assert run.saved_position() == {"epoch": 1, "step": 13, "batch": 3}
+    resumed = ["train", "--resume", str(run.path), "--nproc", "1", "--batch-size", "64"]
+    assert main(resumed) == 0
+    _assert_same_weights(run, runs["single2"])

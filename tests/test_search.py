@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from gradschool.cli import main
 from gradschool.config import Config, load_config, with_updates
 from gradschool.data.datasets import load_dataset
 from gradschool.errors import ConfigError
+from gradschool.experiments import search as search_module
 from gradschool.experiments.search import (
     SearchSpec,
     _candidates,
@@ -22,6 +25,8 @@ from gradschool.experiments.search import (
     parse_space,
     run_search,
 )
+from gradschool.train import interrupt
+from gradschool.train.callbacks import Callback
 
 TINY = {"train_subset": 200, "epochs": 2, "progress": "off", "sizes": [784, 16, 10]}
 
@@ -183,3 +188,101 @@ def test_search_command(tmp_path, capsys):
     assert "test split is not used" in text and (out / "best.toml").exists()
     assert main(["search", "--space", str(tmp_path / "missing.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# ---- stopping and resuming a search -------------------------------------------------------------
+
+
+class SignalAt(Callback):
+    """Sends this process SIGTERM after step `step` of its run."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_batch_end(self, trainer, loss) -> None:
+        if trainer.state.step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stop_in_trial(monkeypatch, number: int, step: int = 3) -> None:
+    """Make trial `number` receive a real SIGTERM after `step` steps of its training."""
+    real = search_module.run_trial
+
+    def run_trial(spec, n, params, dataset, callbacks=None):
+        extra = [SignalAt(step)] if n == number else []
+        return real(spec, n, params, dataset, [*(callbacks or []), *extra])
+
+    monkeypatch.setattr(search_module, "run_trial", run_trial)
+
+
+def table(folder) -> list[dict[str, str]]:
+    """trials.csv without its wall-clock column."""
+    with open(folder / "trials.csv") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize(("method", "trials", "stop"), [("random", 3, 2), ("optuna", 6, 4)])
+def test_a_stopped_search_resumes_to_the_uninterrupted_table(
+    tmp_path, mini, monkeypatch, method, trials, stop
+):
+    if method == "optuna":
+        pytest.importorskip("optuna")
+    text = (
+        f'[search]\nmethod = "{method}"\ntrials = {trials}\n[space]\n'
+        '"optim.lr" = {low = 1e-3, high = 0.3, log = true}\n"momentum" = [0.0, 0.9]\n'
+    )
+    spec = load_search(write(tmp_path, text))
+    spec.base = with_updates(spec.base, {**TINY, "epochs": 3, "train_subset": 150})
+    whole = run_search(spec, tmp_path / "whole", dataset=blind(mini))
+
+    out = tmp_path / "parts"
+    with monkeypatch.context() as patch:
+        stop_in_trial(patch, stop)  # SIGTERM in the middle of trial `stop`'s training
+        with pytest.raises(interrupt.Interrupted), interrupt.stop_on_signals():
+            run_search(spec, out, dataset=blind(mini))
+    assert [int(row["trial"]) for row in table(out)] == list(range(1, stop))
+    if method == "optuna":  # the study is kept in the folder, the stopped trial marked failed
+        assert (out / "optuna.journal").exists()
+    resumed = run_search(spec, out, dataset=blind(mini))  # the same folder: continued
+    assert len(resumed.trials) == trials
+    assert table(out) == table(tmp_path / "whole")
+    assert load_config(out / "best.toml") == load_config(tmp_path / "whole" / "best.toml")
+    assert resumed.best.number == whole.best.number
+
+
+def test_a_folder_of_another_search_is_refused(tmp_path, mini):
+    spec = load_search(write(tmp_path, '[search]\ntrials = 1\n[space]\n"momentum" = [0.0, 0.9]\n'))
+    spec.base = with_updates(spec.base, TINY)
+    run_search(spec, tmp_path / "o", dataset=blind(mini))
+    spec.seed = 7
+    with pytest.raises(ConfigError, match="holds another search .*seed = 7"):
+        run_search(spec, tmp_path / "o", dataset=blind(mini))
+
+
+def test_search_command_stopped_and_resumed(tmp_path, capsys, monkeypatch):
+    space = write(tmp_path, '[search]\nmethod = "grid"\n[space]\n"momentum" = [0.0, 0.5, 0.9]\n')
+    args = ["--space", str(space), "--train-subset", "200", "--epochs", "2", "--progress", "off"]
+    assert main(["search", *args, "--out", str(tmp_path / "whole")]) == 0
+    out = tmp_path / "s"
+    with monkeypatch.context() as patch:
+        stop_in_trial(patch, 2)
+        assert main(["search", *args, "--out", str(out)]) == 143
+    err = capsys.readouterr().err
+    assert f"Stopped by SIGTERM. 1 finished trial(s) are saved in {out}" in err
+    assert f"Continue with `gradschool search --resume {out}`" in err
+    assert main(["search", "--resume", str(out), "--lr", "0.5"]) == 2  # settings are kept
+    assert "only --trials can" in capsys.readouterr().err
+    assert main(["search", "--resume", str(out)]) == 0
+    assert "Continuing the search saved in" in capsys.readouterr().out
+    assert table(out) == table(tmp_path / "whole")
+
+
+def test_search_stopped_before_any_trial_finished_leaves_nothing(tmp_path, capsys, monkeypatch):
+    space = write(tmp_path, '[search]\nmethod = "grid"\n[space]\n"momentum" = [0.0, 0.9]\n')
+    out = tmp_path / "s"
+    stop_in_trial(monkeypatch, 1)
+    argv = ["search", "--space", str(space), "--out", str(out), *["--train-subset", "200"]]
+    assert main([*argv, "--progress", "off"]) == 143
+    err = capsys.readouterr().err
+    assert "before any trial finished: nothing was saved" in err and "--resume" not in err
+    assert not out.exists()

@@ -309,11 +309,13 @@ class AugmentedLoader:
 
     Batch b of epoch e is augmented with `batch_rng(seed, e, b)`, so the augmented batches
     depend only on (seed, epoch, batch): a run resumed at epoch e sees exactly what an
-    uninterrupted run saw. `len`, `set_epoch` and `epoch` behave as the wrapped loader's.
+    uninterrupted run saw. `len`, `set_epoch`, `skip` and `epoch` behave as the wrapped
+    loader's.
     """
 
     def __init__(self, loader: Any, augmenter: Augmenter, seed: int) -> None:
         self.loader, self.augmenter, self.seed = loader, augmenter, int(seed)
+        self._skip = 0
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -325,12 +327,21 @@ class AugmentedLoader:
     def set_epoch(self, epoch: int) -> None:
         self.loader.set_epoch(epoch)
 
+    def skip(self, batches: int) -> None:
+        """Start the next iteration at batch `batches` (a run resumed mid-epoch)."""
+        self.loader.skip(batches)
+        self._skip = int(batches)
+
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         epoch = self.loader.epoch  # read before iter() advances it
-        return self._batches(epoch, iter(self.loader))
+        first, self._skip = self._skip, 0
+        return self._batches(epoch, iter(self.loader), first)
 
-    def _batches(self, epoch: int, batches: Iterator[tuple[Any, ...]]) -> Iterator[tuple]:
-        for b, (xb, *rest) in enumerate(batches):
+    def _batches(
+        self, epoch: int, batches: Iterator[tuple[Any, ...]], first: int = 0
+    ) -> Iterator[tuple]:
+        # Batch b is augmented by batch_rng(seed, epoch, b) however many came before it.
+        for b, (xb, *rest) in enumerate(batches, start=first):
             yield (self.augmenter(xb, batch_rng(self.seed, epoch, b)), *rest)
 
     def __repr__(self) -> str:

@@ -107,6 +107,7 @@ class DataLoader:
             raise DataError(f"rank must be in [0, world_size), got rank {rank} of {world_size}")
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
+        self._skip = 0  # batches the next iteration leaves out (a run resumed mid-epoch)
 
     @property
     def num_examples(self) -> int:
@@ -128,6 +129,11 @@ class DataLoader:
         """Make the next iteration use epoch `epoch`'s order (for resuming a run)."""
         self.epoch = _check_seed(epoch)
 
+    def skip(self, batches: int) -> None:
+        """Make the next iteration start at batch `batches` of its epoch: the same batches the
+        whole epoch would serve from there on (a run resumed mid-epoch), none gathered before."""
+        self._skip = _check_seed(batches)
+
     def order(self, epoch: int) -> np.ndarray:
         """The example indices of epoch `epoch`, in the order they are served. (n,) int64."""
         base = (
@@ -139,19 +145,20 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         epoch, self.epoch = self.epoch, self.epoch + 1
+        first, self._skip = self._skip, 0
         # Not a generator itself: the epoch advances when iteration starts, not at first next().
-        return self._batches(epoch)
+        return self._batches(epoch, first)
 
-    def _batches(self, epoch: int) -> Iterator[Batch]:
+    def _batches(self, epoch: int, first: int = 0) -> Iterator[Batch]:
         bs, n_batches = self._batch_len(), len(self)
         shard = self._shard
         if not self.shuffle and self.indices is None:
-            for i in range(n_batches):
+            for i in range(first, n_batches):
                 start, stop = shard(i * bs, min((i + 1) * bs, self.num_examples))
                 yield tuple(a[start:stop] for a in self.arrays)
             return
         order = index_like(self.arrays[0], self.order(epoch))
-        for i in range(n_batches):
+        for i in range(first, n_batches):
             start, stop = shard(i * bs, min((i + 1) * bs, len(order)))
             idx = order[start:stop]
             yield tuple(a[idx] for a in self.arrays)

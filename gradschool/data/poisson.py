@@ -44,6 +44,7 @@ class PoissonLoader:
     ) -> None:
         n = len(arrays[0])
         self.arrays, self.seed, self.epoch = arrays, int(seed), 0
+        self._skip = 0
         self.num_examples = n
         self.sample_rate, batches = poisson_schedule(n, batch_size)
         self.num_batches = num_batches or batches
@@ -58,15 +59,23 @@ class PoissonLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
+    def skip(self, batches: int) -> None:
+        """Start the next iteration at batch `batches` (a run resumed mid-epoch): the coins of
+        the batches before it are still tossed, so the rest come out the same."""
+        self._skip = int(batches)
+
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         epoch, self.epoch = self.epoch, self.epoch + 1
-        return self._batches(epoch)
+        first, self._skip = self._skip, 0
+        return self._batches(epoch, first)
 
-    def _batches(self, epoch: int) -> Iterator[tuple[Any, ...]]:
+    def _batches(self, epoch: int, first: int = 0) -> Iterator[tuple[Any, ...]]:
         # NOTE: a stream of its own ([seed, epoch, 0x0D9]), apart from the weights' and the
         # shuffling loader's, so switching DP on changes nothing else about a run's randomness.
         rng = np.random.default_rng([self.seed, epoch, 0x0D9])
-        for _ in range(self.num_batches):
+        for _ in range(min(first, self.num_batches)):
+            rng.random(self.num_examples)
+        for _ in range(first, self.num_batches):
             # One coin per example: the definition of Poisson sampling, read literally.
             idx = np.flatnonzero(rng.random(self.num_examples) < self.sample_rate)
             idx = index_like(self.arrays[0], idx)  # on the data's GPU, if it is on one

@@ -282,6 +282,7 @@ class WindowLoader:
         _check_length(ids, block_size, "training")
         self.ids, self.block_size, self.batch_size = ids, block_size, batch_size
         self.num_batches, self.seed, self.rank, self.epoch = num_batches, seed, rank, 0
+        self._skip = 0
 
     def __len__(self) -> int:
         return self.num_batches
@@ -289,10 +290,18 @@ class WindowLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def skip(self, batches: int) -> None:
+        """Start the next iteration at batch `batches` (a run resumed mid-epoch): the windows
+        before it are still drawn, so the rest come out the same."""
+        self._skip = int(batches)
+
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng([self.seed, self.rank, self.epoch])
         self.epoch += 1
-        for _ in range(self.num_batches):
+        first, self._skip = min(self._skip, self.num_batches), 0
+        for _ in range(first):
+            random_starts(rng, len(self.ids), self.block_size, self.batch_size)
+        for _ in range(first, self.num_batches):
             starts = random_starts(rng, len(self.ids), self.block_size, self.batch_size)
             yield windows(self.ids, starts, self.block_size)
 

@@ -51,11 +51,13 @@ from typing import Any
 
 import numpy as np
 
+from gradschool.checkpoint import atomic_write, atomic_write_text
 from gradschool.config import Config, apply_overrides, load_config, to_toml, with_updates
 from gradschool.data.datasets import Dataset, load_dataset
 from gradschool.data.prepare import prepare_data
 from gradschool.errors import ConfigError, TrainingError
 from gradschool.settings import read_toml
+from gradschool.settings.fields import toml_value
 from gradschool.train.callbacks import Callback
 from gradschool.train.early_stopping import resolve_mode
 
@@ -70,6 +72,8 @@ __all__ = [
 ]
 
 METHODS = ("grid", "random", "optuna")
+SPEC_FILE = "search.toml"  # the search as it started: what `gradschool search --resume` reads
+OPTUNA_JOURNAL = "optuna.journal"  # the Optuna study of an optuna search
 METRICS = {"val_acc": "acc", "val_loss": "loss"}  # metric -> key of Trainer.evaluate's result
 
 
@@ -355,11 +359,19 @@ def run_search(
     dataset: Dataset | None = None,
     on_trial: Callable[[Trial], None] | None = None,
 ) -> SearchResult:
-    """Run every trial, saving each as it finishes (when `out` is given); return them all."""
+    """Run every trial, saving each as it finishes (when `out` is given); return them all.
+
+    A folder `out` that already holds this very search (its search.toml) is continued: the
+    trials it finished are kept and skipped, the others run as the uninterrupted search would
+    have run them (the same candidates, the same seeds), so the results are the same. A folder
+    holding another search is refused.
+    """
+    result = SearchResult(spec, [])
+    if out is not None:
+        result.trials = open_search_folder(spec, Path(out))
     if dataset is None:
         data = spec.base.data
         dataset = load_dataset(data.dataset, data.data_dir, data.download)
-    result = SearchResult(spec, [])
 
     def record(trial: Trial) -> None:
         result.trials.append(trial)
@@ -368,15 +380,28 @@ def run_search(
         if on_trial is not None:
             on_trial(trial)
 
+    done = {t.number for t in result.trials}
     if spec.method == "optuna":
-        _optuna_search(spec, dataset, record)
+        _optuna_search(spec, dataset, record, out, list(result.trials))
     else:
         for number, params in enumerate(_candidates(spec), start=1):
-            record(run_trial(spec, number, params, dataset))
+            if number not in done:
+                record(run_trial(spec, number, params, dataset))
     return result
 
 
-def _optuna_search(spec: SearchSpec, dataset: Dataset, record: Callable[[Trial], None]) -> None:
+def _trial_seed(seed: int, number: int) -> int:
+    """The sampler's seed for trial `number`: the same whether or not the search was resumed."""
+    return int(np.random.SeedSequence([seed, number]).generate_state(1)[0])
+
+
+def _optuna_search(
+    spec: SearchSpec,
+    dataset: Dataset,
+    record: Callable[[Trial], None],
+    out: Path | None,
+    finished: list[Trial],
+) -> None:
     try:
         import optuna
     except ImportError:
@@ -384,28 +409,75 @@ def _optuna_search(spec: SearchSpec, dataset: Dataset, record: Callable[[Trial],
             "search method 'optuna' needs Optuna: pip install 'gradschool[search]' (or "
             'pip install optuna), or use method = "random" or "grid".'
         ) from None
+    from optuna.trial import TrialState
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # The study lives in the search's folder, so an interrupted search continues it: its
+    # sampler learns from the trials already finished.
     study = optuna.create_study(
+        study_name="gradschool-search",
+        storage=_journal(Path(out) / OPTUNA_JOURNAL) if out is not None else None,
+        load_if_exists=True,
         direction="maximize" if spec.mode == "max" else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=spec.seed),
         # Judge a trial only after the first few have set the median, and not on epoch 1.
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
     )
-
-    def objective(optuna_trial: Any) -> float:
+    _settle(study, finished)
+    done = {t.number for t in finished}
+    for number in range(1, spec.trials + 1):
+        if number in done:
+            continue
+        # NOTE: a sampler seeded for this trial alone. One seeded once would restart its random
+        # numbers on resume and propose the first trials again; this way trial n's proposal
+        # depends only on (seed, n) and the finished trials, resumed or not.
+        study.sampler = optuna.samplers.TPESampler(seed=_trial_seed(spec.seed, number))
+        optuna_trial = study.ask()
+        optuna_trial.set_user_attr("gradschool_trial", number)
         params = {p.key: p.suggest(optuna_trial) for p in spec.params}
         reporter = _PruneReporter(optuna_trial, spec.metric)
-        trial = run_trial(spec, optuna_trial.number + 1, params, dataset, [reporter])
+        try:
+            trial = run_trial(spec, number, params, dataset, [reporter])
+        except BaseException:  # stopped (Ctrl-C, SIGTERM): not a result; a resume reruns it
+            study.tell(optuna_trial, state=TrialState.FAIL)
+            raise
         if reporter.pruned:
             trial.status = "pruned"
-        record(trial)
-        if reporter.pruned:
-            raise optuna.TrialPruned()
-        if trial.score is None:
-            return float("nan")  # Optuna records a NaN objective as a failed trial
-        return trial.score
+        record(trial)  # first our record, then the study's (see _settle)
+        study.tell(optuna_trial, *_told(trial))
 
-    study.optimize(objective, n_trials=spec.trials)
+
+def _told(trial: Trial) -> tuple[Any, ...]:
+    """What the study is told of a finished trial: (value,) or (None, state)."""
+    from optuna.trial import TrialState
+
+    if trial.status == "pruned":
+        return None, TrialState.PRUNED
+    if trial.score is None:  # diverged: recorded as a failed trial
+        return None, TrialState.FAIL
+    return (trial.score,)
+
+
+def _settle(study: Any, finished: list[Trial]) -> None:
+    """Tell the study the finished trials it still counts as running (a stop between our
+    record and its own): the records in the folder are what a resumed search trusts."""
+    recorded = {t.number: t for t in finished}
+    for frozen in study.get_trials(deepcopy=False):
+        number = frozen.user_attrs.get("gradschool_trial")
+        if frozen.state.name == "RUNNING" and number in recorded:
+            study.tell(frozen.number, *_told(recorded[number]))
+
+
+def _journal(path: Path) -> Any:
+    """Optuna's journal storage in one file: needs no database (nor SQLAlchemy)."""
+    import optuna
+
+    try:  # Optuna >= 4.0
+        from optuna.storages.journal import JournalFileBackend
+
+        backend = JournalFileBackend(str(path))
+    except ImportError:  # Optuna 3.x
+        backend = optuna.storages.JournalFileStorage(str(path))
+    return optuna.storages.JournalStorage(backend)
 
 
 # ---- results on disk ---------------------------------------------------------------------------
@@ -440,14 +512,19 @@ def save_search(result: SearchResult, out: Path) -> Path:
         "seconds",
         *keys,
     ]
-    with open(out / "trials.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for t in result.trials:
-            writer.writerow(
-                [t.number, t.status, t.score, t.val_loss, t.val_acc, t.epochs, round(t.seconds, 2)]
-                + [_cell(t.params[k]) for k in keys]
-            )
+
+    def write_table(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            for t in result.trials:
+                writer.writerow(
+                    [t.number, t.status, t.score, t.val_loss, t.val_acc, t.epochs]
+                    + [round(t.seconds, 2)]
+                    + [_cell(t.params[k]) for k in keys]
+                )
+
+    atomic_write(out / "trials.csv", write_table)
     best = result.best
     summary = {
         "source": spec.source,
@@ -476,7 +553,8 @@ def save_search(result: SearchResult, out: Path) -> Path:
         if best is None
         else {"trial": best.number, "score": best.score, "params": best.params},
     }
-    (out / "search.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # NOTE: written whole or not at all: a resumed search reads its finished trials here.
+    atomic_write_text(out / "search.json", json.dumps(summary, indent=2) + "\n")
     if best is not None and best.config is not None:
         header = (
             f"# The best of {len(result.trials)} trials ({spec.method} search, {spec.source}):\n"
@@ -485,8 +563,85 @@ def save_search(result: SearchResult, out: Path) -> Path:
             f"# test set once with `gradschool eval <the new run>`.\n"
         )
         best_config = with_updates(best.config, {"train.run_name": None})
-        (out / "best.toml").write_text(header + to_toml(best_config), encoding="utf-8")
+        atomic_write_text(out / "best.toml", header + to_toml(best_config))
     return out
+
+
+# ---- continuing a search -----------------------------------------------------------------------
+
+
+def spec_text(spec: SearchSpec) -> str:
+    """The search as a search file: [search], [space] and the base config in full. Read back
+    by `load_search`, it gives the same search (what `gradschool search --resume` does)."""
+    lines = [
+        "# The search this folder holds, as it started: `gradschool search --resume FOLDER`",
+        "# reads it. Its base config is written out in full below [space].",
+        "",
+        "[search]",
+        f"method = {toml_value(spec.method)}",
+        f"trials = {spec.trials}",
+        f"metric = {toml_value(spec.metric)}",
+        f"mode = {toml_value(spec.mode)}",
+        f"seed = {spec.seed}",
+        "",
+        "[space]",
+    ]
+    for p in spec.params:
+        fields = ", ".join(f"{k} = {toml_value(v)}" for k, v in p.describe().items())
+        lines.append(f"{toml_value(p.key)} = {{{fields}}}")
+    return "\n".join(lines) + "\n\n" + to_toml(spec.base)
+
+
+def _differences(saved: str, now: str) -> list[str]:
+    """The lines of two search files that differ, but for the number of trials (which a
+    resumed search may raise)."""
+    a, b = (
+        {line for line in text.splitlines() if not line.startswith("trials =")}
+        for text in (saved, now)
+    )
+    return sorted(a ^ b)
+
+
+def open_search_folder(spec: SearchSpec, out: Path) -> list[Trial]:
+    """Start the search's folder (writing search.toml), or continue the same search in it:
+    its finished trials. Another search's folder is refused."""
+    path = out / SPEC_FILE
+    if path.exists():
+        changed = _differences(path.read_text(encoding="utf-8"), spec_text(spec))
+        if changed:
+            raise ConfigError(
+                f"{out} holds another search (its {SPEC_FILE} differs in: "
+                f"{'; '.join(changed[:4])}{'; ...' if len(changed) > 4 else ''}). Continue that "
+                f"one with `gradschool search --resume {out}`, or give a new --out."
+            )
+        trials = load_trials(out, spec.base)
+        atomic_write_text(path, spec_text(spec))  # (the number of trials may have grown)
+        return trials
+    if (out / "search.json").exists():
+        raise ConfigError(
+            f"{out} holds a search saved without its {SPEC_FILE} (by an older gradschool), "
+            f"which cannot be continued: give a new --out."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, spec_text(spec))
+    return []
+
+
+def load_trials(out: Path, base: Config) -> list[Trial]:
+    """The finished trials saved in a search folder (search.json), with their configs (the
+    search's base config with each trial's values)."""
+    path = Path(out) / "search.json"
+    if not path.exists():
+        return []
+    keys = ("number", "status", "score", "val_loss", "val_acc", "epochs", "seconds", "params")
+    trials = []
+    for saved in json.loads(path.read_text(encoding="utf-8"))["trials"]:
+        trial = Trial(**{k: saved[k] for k in keys})
+        # The config is rebuilt as the trial built it (not read back from its TOML, which
+        # cannot say "none" for a setting whose default is not none).
+        trial.config = with_updates(base, trial.params)
+        trials.append(trial)
+    return trials
 
 
 def default_out_dir(spec: SearchSpec) -> Path:

@@ -110,6 +110,7 @@ class ProgressBar(Callback):
             self.bar = progress_bar(
                 front_end,
                 total=len(loader) if hasattr(loader, "__len__") else None,  # RL: not known
+                initial=trainer.state.batch,  # resumed mid-epoch: the batches already done
                 desc=f"epoch {epoch}/{total}",
                 leave=False,
                 unit="batch",
@@ -148,17 +149,13 @@ class ConsoleLogger(Callback):
     """Prints the seed's line after every epoch, and the batch loss every `log_every` batches."""
 
     def __init__(self, log_every: int = 0, stream: Any = None) -> None:
-        self.log_every, self.stream, self.batch = log_every, stream, 0
-
-    def on_epoch_start(self, trainer: Trainer) -> None:
-        self.batch = 0
+        self.log_every, self.stream = log_every, stream
 
     def on_batch_end(self, trainer: Trainer, loss: Any) -> None:
-        self.batch += 1
-        if self.log_every and self.batch % self.log_every == 0:
+        batch = trainer.state.batch  # counted from the epoch's start, also when resumed in it
+        if self.log_every and batch % self.log_every == 0:
             print(
-                f"  epoch {trainer.state.epoch + 1}, batch {self.batch}: "
-                f"loss {float(loss.item()):.3f}",
+                f"  epoch {trainer.state.epoch + 1}, batch {batch}: loss {float(loss.item()):.3f}",
                 file=self.stream or sys.stdout,
                 flush=True,
             )

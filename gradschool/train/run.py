@@ -56,6 +56,16 @@ def git_commit() -> str | None:
     return commit + ("+dirty" if dirty else "")
 
 
+def describe_position(saved: dict[str, int]) -> str:
+    """ "epoch 3, batch 7 (step 27)" for a mid-epoch checkpoint, "the end of epoch 2 (step 20)"
+    for one written after an epoch."""
+    if saved["batch"]:
+        return f"epoch {saved['epoch'] + 1}, batch {saved['batch']} (step {saved['step']})"
+    if saved["epoch"] == 0:
+        return f"step {saved['step']}"
+    return f"the end of epoch {saved['epoch']} (step {saved['step']})"
+
+
 def _versions() -> dict[str, str]:
     import numpy
 
@@ -104,6 +114,15 @@ class RunDir:
         shutil.rmtree(self.path, ignore_errors=True)
         return True
 
+    def discard_if_unsaved(self) -> bool:
+        """Remove the directory of a run stopped before anything worth keeping was saved: no
+        checkpoint and no metrics.csv (only its config.toml and run.json, say). True if removed.
+        """
+        if self.has_checkpoint() or self.metrics_path.exists():
+            return False
+        shutil.rmtree(self.path, ignore_errors=True)
+        return True
+
     @classmethod
     def open(cls, path: Path) -> RunDir:
         run = cls(Path(path))
@@ -135,6 +154,28 @@ class RunDir:
             f"{self.path} has no checkpoint yet (no epoch finished before the run stopped); "
             f"start the run again instead of resuming it."
         )
+
+    def has_checkpoint(self) -> bool:
+        return any(self.checkpoint_path(suffix).exists() for suffix in (".npz", ".pt"))
+
+    def saved_position(self) -> dict[str, int] | None:
+        """Where the last checkpoint stands, {"epoch", "step", "batch"} (batch > 0: saved in
+        the middle of epoch epoch + 1), or None when there is none to resume from."""
+        if not self.has_checkpoint():
+            return None
+        path = self.find_checkpoint()
+        try:
+            if path.suffix == ".pt":
+                import torch  # a .pt checkpoint was written by the torch engine
+
+                state = torch.load(path, map_location="cpu", weights_only=True)["state"]
+            else:
+                from gradschool.checkpoint import load_tree
+
+                state = load_tree(path)["state"]
+        except Exception:  # a damaged file: nothing to resume from
+            return None
+        return {k: int(state.get(k, 0)) for k in ("epoch", "step", "batch")}
 
     def plot_path(self, name: str) -> Path:
         (self.path / "plots").mkdir(exist_ok=True)

@@ -20,8 +20,11 @@ same two extension points, so this package imports neither (docs/architecture.md
 
 from __future__ import annotations
 
+import itertools
 import math
+import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from gradschool.errors import CheckpointError, ConfigError, TrainingError
 from gradschool.models import build_model
 from gradschool.precision import choose_precision
 from gradschool.threads import set_threads
+from gradschool.train import interrupt
 from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
 from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
 from gradschool.train.early_stopping import EarlyStopping
@@ -56,6 +60,13 @@ class TrainState:
     train_time: float = 0.0  # seconds spent in the loop, evaluation excluded
     history: list[dict[str, Any]] = field(default_factory=list)
     stop_reason: str | None = None
+    # Within the current epoch. A checkpoint written mid-epoch (a stop on Ctrl-C or SIGTERM,
+    # train/interrupt.py) keeps these, so the resumed run finishes that epoch exactly as the
+    # uninterrupted one would: from the same batch, with the same row of metrics.
+    batch: int = 0  # batches done in this epoch
+    epoch_loss: float | None = None  # their summed loss (at a mid-epoch checkpoint)
+    epoch_lr: float | None = None  # the rate when the epoch began: its row's lr
+    epoch_seconds: float = 0.0  # time spent in it before the stop
 
 
 class Trainer:
@@ -144,6 +155,12 @@ class Trainer:
 
     def fit(self) -> list[dict[str, Any]]:
         """Train until `config.train.epochs` epochs are done (or a callback stops it)."""
+        # NOTE: inside interrupt.deferred(), a Ctrl-C or SIGTERM (when the CLI, or the user
+        # with interrupt.stop_on_signals(), asked for it) waits for the end of the step.
+        with interrupt.deferred():
+            return self._train()
+
+    def _train(self) -> list[dict[str, Any]]:
         backend, optimizer, task = self.backend, self.optimizer, self.task
         model = self.model
         max_steps = self.config.train.max_steps
@@ -156,13 +173,19 @@ class Trainer:
             cb.on_fit_start(self)
         try:
             while self.state.epoch < self.config.train.epochs and not self.stop:
+                self._stop_on_signal()  # a signal during the last epoch's evaluation
                 self.loader.set_epoch(self.state.epoch)
+                # 0, or where a mid-epoch checkpoint stopped: the same batches from there.
+                batches = _batches_from(self.loader, self.state.batch)
                 model.train()
                 for cb in self.callbacks:
                     cb.on_epoch_start(self)
-                lr = self.optimizer.param_groups[0]["lr"]
-                start, running, batches = time.perf_counter(), None, 0
-                for batch in self.loader:
+                if self.state.batch:
+                    lr, running = self.state.epoch_lr, backend.tensor(self.state.epoch_loss)
+                else:
+                    lr, running = self.optimizer.param_groups[0]["lr"], None
+                start = time.perf_counter()
+                for batch in batches:
                     with backend.autocast(precision):  # bf16: forward and loss only
                         loss, examples = task.batch_loss(backend, net, batch)
                     # A penalty on the weights joins the objective, not the logged loss.
@@ -178,11 +201,11 @@ class Trainer:
                         self.scheduler.step()
                     # Summed on the engine, read once per epoch (no per-batch host sync).
                     running = loss.detach() if running is None else running + loss.detach()
-                    batches += 1
+                    self.state.batch += 1
                     self.state.step += 1
                     self.state.examples_seen += examples
-                    if batches % CHECK_EVERY == 0:
-                        self._check_finite(running, batches)
+                    if self.state.batch % CHECK_EVERY == 0:
+                        self._check_finite(running, self.state.batch)
                     for cb in self.callbacks:
                         cb.on_batch_end(self, loss)
                     if max_steps is not None and self.state.step >= max_steps:
@@ -190,20 +213,60 @@ class Trainer:
                         break
                     if self.stop:  # a callback asked to stop now (the LR range test)
                         break
-                train_loss = self._check_finite(running, batches) / max(batches, 1)
-                self.state.train_time += time.perf_counter() - start
-                self.state.epoch += 1
-                row = self._epoch_row(train_loss, lr, time.perf_counter() - start)
-                if self.scheduler is not None and not per_batch:
-                    # After the epoch's metrics: ReduceLROnPlateau steps on one of them.
-                    step_scheduler(self.scheduler, self.config.schedule, row)
-                self.state.history.append(row)
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, row)
+                    self._stop_on_signal(running, lr, start)
+                self._end_epoch(running, lr, start, per_batch)
         finally:
             for cb in self.callbacks:
                 cb.on_fit_end(self)
         return self.state.history
+
+    def _end_epoch(self, running: Any, lr: float, start: float, per_batch: bool) -> None:
+        """The epoch's row of metrics, the schedule's step and the callbacks' on_epoch_end."""
+        batches = self.state.batch
+        train_loss = self._check_finite(running, batches) / max(batches, 1)
+        now = time.perf_counter()
+        self.state.train_time += now - start
+        epoch_time = self.state.epoch_seconds + now - start
+        self.state.epoch += 1
+        self.state.batch, self.state.epoch_loss, self.state.epoch_lr = 0, None, None
+        self.state.epoch_seconds = 0.0
+        row = self._epoch_row(train_loss, lr, epoch_time)
+        if self.scheduler is not None and not per_batch:
+            # After the epoch's metrics: ReduceLROnPlateau steps on one of them.
+            step_scheduler(self.scheduler, self.config.schedule, row)
+        self.state.history.append(row)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, row)
+
+    def _stop_on_signal(
+        self, running: Any = None, lr: float | None = None, start: float | None = None
+    ) -> None:
+        """After a step (or before an epoch): stop if a signal asked to, saving where we are.
+
+        Mid-epoch, the checkpoint also keeps the epoch's batch count, summed loss, starting
+        rate and time so far, so a resumed run finishes this epoch as if never stopped.
+        """
+        signum = interrupt.pending()
+        if self.backend.world_size > 1 and interrupt.active():
+            # NOTE: every process must stop after the same step, or one would wait forever in
+            # the next step's all-reduce for another that left: agree on it, at the price of
+            # one tiny all-reduce (and a wait for the device) per step, only under the CLI.
+            flag = self.backend.tensor(np.asarray(float(signum or 0)))
+            if float(self.backend.all_reduce_mean(flag).item()) == 0:
+                return
+            signum = signum or signal.SIGTERM  # another process received it
+        if signum is None:
+            return
+        if start is not None:  # mid-epoch
+            elapsed = time.perf_counter() - start
+            self.state.epoch_loss = float(self.backend.to_numpy(running))
+            self.state.epoch_lr, self.state.epoch_seconds = lr, self.state.epoch_seconds + elapsed
+            self.state.train_time += elapsed
+        self.state.stop_reason = f"interrupted by {interrupt.signal_name(signum)}"
+        saved = None
+        if self.run is not None and self.state.step > 0:  # before the first step: nothing
+            saved = self.save_checkpoint()
+        raise interrupt.Interrupted(signum, saved)
 
     def _clip_gradients(self, max_norm: float) -> list[Any]:
         """Rescale the gradient to norm <= max_norm; return the norm(s) before clipping.
@@ -296,6 +359,11 @@ class Trainer:
                 "examples_seen": self.state.examples_seen,
                 "train_time": self.state.train_time,
                 "history": self.state.history,
+                # Mid-epoch (a stop on a signal): where in the epoch, and its sums so far.
+                "batch": self.state.batch,
+                "epoch_loss": self.state.epoch_loss,
+                "epoch_lr": self.state.epoch_lr,
+                "epoch_seconds": self.state.epoch_seconds,
             },
             "callbacks": [cb.state_dict() for cb in self.callbacks],
             "normalizer": normalizer.state_dict() if normalizer is not None else None,
@@ -324,6 +392,11 @@ class Trainer:
                 examples_seen=int(state["examples_seen"]),
                 train_time=float(state["train_time"]),
                 history=[dict(row) for row in state["history"]],
+                # (checkpoints from before mid-epoch stops hold only finished epochs)
+                batch=int(state.get("batch", 0)),
+                epoch_loss=_optional_float(state.get("epoch_loss")),
+                epoch_lr=_optional_float(state.get("epoch_lr")),
+                epoch_seconds=float(state.get("epoch_seconds", 0.0)),
             )
             for cb, cb_state in zip(self.callbacks, ckpt["callbacks"]):
                 cb.load_state_dict(cb_state)
@@ -370,6 +443,25 @@ def fit(
         )
     trainer.fit()
     return trainer
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _batches_from(loader: Any, start: int) -> Iterator[Any]:
+    """The batches of the loader's current epoch from batch `start` on (0: all of them).
+
+    A resumed mid-epoch run must see exactly the batches the uninterrupted one saw next. Every
+    gradschool loader draws an epoch from (seed, epoch) alone, and has `skip(n)` to leave out
+    the first n cheaply (without gathering or augmenting them); any other loader is iterated
+    past them, which draws the same random numbers and so gives the same remaining batches.
+    """
+    if start and hasattr(loader, "skip"):
+        loader.skip(start)
+    elif start:
+        return itertools.islice(iter(loader), start, None)
+    return iter(loader)
 
 
 def _refuse_unplugged(trainer: Trainer) -> None:
