@@ -43,7 +43,7 @@ from typing import Any
 import gradschool
 import gradschool.course as _helpers
 from gradschool.course.cells import LANGS, CellResult, Lecture, parse_lecture
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 from gradschool.plots import cjk_font
 from gradschool.threads import limited_threads
 
@@ -97,7 +97,7 @@ def find_lecture(key: str | int, directory: str | Path | None = None) -> Lecture
     if len(found) != 1:
         names = ", ".join(f"{lec.number} ({lec.slug})" for lec in lectures) or "none"
         what = "no lecture" if not found else "more than one lecture"
-        raise GradschoolError(
+        raise ConfigError(
             f"{what} matches {key!r}; the lectures are: {names}. "
             f"See them with `gradschool lecture list`."
         )
@@ -394,7 +394,7 @@ def run_lecture(
     langs = tuple(langs)
     bad = [lg for lg in langs if lg not in LANGS]
     if bad or not langs:
-        raise GradschoolError(f"languages must be among {', '.join(LANGS)}, got {list(langs)}")
+        raise ConfigError(f"languages must be among {', '.join(LANGS)}, got {list(langs)}")
     folders = {lg: Path(out) / f"{lecture.slug}.{lg}" for lg in langs}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)

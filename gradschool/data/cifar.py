@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import pickle
 import shutil
-import sys
 import tarfile
 import tempfile
 import urllib.request
@@ -43,6 +43,8 @@ import numpy as np
 from gradschool.data.datasets import Dataset, register_dataset
 from gradschool.data.sources import DOWNLOAD_TIMEOUT_S, resolve_data_dir, verify_row
 from gradschool.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -220,7 +222,7 @@ def download_archive(dest: Path, url: str | None = None, md5: str | None = None)
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
-        print(f"gradschool: downloading {url}", file=sys.stderr)
+        logger.info("downloading %s", url)
         with (
             os.fdopen(fd, "wb") as out,
             urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as r,

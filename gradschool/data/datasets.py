@@ -34,7 +34,7 @@ from gradschool.data.sources import (
     read_verified,
     verify_source,
 )
-from gradschool.errors import DataError
+from gradschool.errors import ConfigError, DataError
 
 
 @dataclass(eq=False)
@@ -157,7 +157,7 @@ def _entry(name: str) -> DatasetEntry:
         return DATASETS[key]
     close = difflib.get_close_matches(key, dataset_names(), n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise DataError(
+    raise ConfigError(
         f"unknown data set {name!r}.{hint} The data sets are: {', '.join(dataset_names())}. "
         "`gradschool data list` shows which of them are on this machine."
     )

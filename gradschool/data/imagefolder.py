@@ -29,8 +29,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
@@ -43,6 +43,8 @@ from gradschool.data.datasets import Dataset, register_dataset, register_path_da
 from gradschool.data.loader import stratified_split
 from gradschool.data.sources import default_cache_dir, resolve_data_dir, verify_row
 from gradschool.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 # The extensions torchvision's ImageFolder accepts (compared case-insensitively).
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
@@ -367,10 +369,11 @@ def _decode_tree(
     test_fraction: float,
 ) -> dict[str, np.ndarray]:
     wanted = {p for entries in tree.files.values() for p, _ in entries}
-    print(
-        f"gradschool: decoding {len(wanted):,} images from {where} (once: the arrays are "
-        f"cached in {image_cache_dir()})",
-        file=sys.stderr,
+    logger.info(
+        "decoding %s images from %s (once: the arrays are cached in %s)",
+        f"{len(wanted):,}",
+        where,
+        image_cache_dir(),
     )
     blobs = read_many(wanted)
     decoded = {

@@ -56,6 +56,7 @@ from gradschool.data.datasets import Dataset, load_dataset
 from gradschool.data.prepare import prepare_data
 from gradschool.errors import ConfigError, TrainingError
 from gradschool.settings import read_toml
+from gradschool.settings.fields import toml_value
 from gradschool.train.callbacks import Callback
 from gradschool.train.early_stopping import resolve_mode
 
@@ -71,6 +72,7 @@ __all__ = [
 
 METHODS = ("grid", "random", "optuna")
 METRICS = {"val_acc": "acc", "val_loss": "loss"}  # metric -> key of Trainer.evaluate's result
+_SEARCH_KEYS = ("method", "trials", "metric", "mode", "seed")  # [search] keys beside `config`
 
 
 # ---- the space ---------------------------------------------------------------------------------
@@ -215,7 +217,7 @@ def load_search(
     search = dict(data.pop("search", {}))
     space = data.pop("space", {})
     search.update({k: v for k, v in changes.items() if v is not None})
-    unknown = set(search) - {"config", "method", "trials", "metric", "mode", "seed"}
+    unknown = set(search) - {"config", *_SEARCH_KEYS}
     if unknown:
         raise ConfigError(
             f"search file '{source}': unknown [search] key(s) {', '.join(sorted(unknown))}; the "
@@ -257,6 +259,21 @@ def load_search(
         seed=int(search.get("seed", 0)),
         source=source,
     )
+
+
+def search_toml(spec: SearchSpec) -> str:
+    """The search as a search file (`gradschool search --print-config`): its [search] and
+    [space] tables, then the whole base config after the overrides, so that searching the
+    printed file runs the same search."""
+    # NOTE: no `config =` line: the base is the default one (seed_mlp, which is Config()'s
+    # defaults), and every setting of the resolved base follows as a config section.
+    lines = ["[search]"]
+    lines += [f"{key} = {toml_value(getattr(spec, key))}" for key in _SEARCH_KEYS]
+    lines += ["", "[space]"]
+    for p in spec.params:
+        entry = ", ".join(f"{k} = {toml_value(v)}" for k, v in p.describe().items())
+        lines.append(f"{toml_value(p.key)} = {{{entry}}}")
+    return "\n".join(lines) + "\n\n" + to_toml(spec.base)
 
 
 # ---- trials ------------------------------------------------------------------------------------

@@ -150,6 +150,8 @@ class RunDir:
         info = {
             "seed": config.train.seed,
             "engine": config.train.engine,
+            # train.deterministic (RL runs have no such setting: false)
+            "deterministic": getattr(config.train, "deterministic", False),
             "gradschool_version": __version__,
             "git_commit": git_commit(),
             "versions": _versions(),

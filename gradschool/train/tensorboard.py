@@ -30,7 +30,7 @@ batches' losses and squared gradient norms as engine scalars and converts them t
 from __future__ import annotations
 
 import io
-import sys
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -40,6 +40,8 @@ import numpy as np
 
 from gradschool.errors import GradschoolError
 from gradschool.train.callbacks import Callback
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from gradschool.train.trainer import Trainer
@@ -281,10 +283,11 @@ class TensorBoardLogger(Callback):
                 graph.add_graph(model, x)
             model.train(was_training)
         except Exception as err:  # noqa: BLE001 - tracing is best effort
-            print(
-                f"TensorBoard: the model graph was not drawn (torch could not trace the model: "
-                f"{type(err).__name__}: {err}); everything else is logged.",
-                file=sys.stderr,
+            logger.warning(
+                "TensorBoard: the model graph was not drawn (torch could not trace the model: "
+                "%s: %s); everything else is logged.",
+                type(err).__name__,
+                err,
             )
 
 
