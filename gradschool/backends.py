@@ -288,7 +288,7 @@ class TorchBackend(Backend):
         # not change in place once staged (gradschool's prepared arrays never do).
         staged = self._staged
         try:
-            ref = weakref.ref(array, lambda _, key=key: staged.pop(key, None))
+            ref = weakref.ref(array, lambda _: staged.pop(key, None))
         except TypeError:  # not weak-referenceable (a list...): stage it without remembering
             return t
         staged[key] = (ref, t)

@@ -1008,7 +1008,7 @@ class _StderrHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]  # a read-only view of sys.stderr, not an attribute
+    @property  # a view of sys.stderr, in place of the attribute StreamHandler keeps
     def stream(self) -> Any:
         return sys.stderr
 

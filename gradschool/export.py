@@ -123,7 +123,7 @@ def _npz(loaded: Any, out: Path) -> Exported:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # (see checkpoint.py)
 
     atomic_write(out, write)
     return Exported(out, "npz", [f"{len(arrays) - 1} arrays and __metadata__ (JSON)"])

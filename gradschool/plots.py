@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -149,7 +152,8 @@ def plot_overfitting(
         for split, style in (("train", "-o"), ("val", "-s")):
             accs = [row.get(f"{split}_acc") for row in history]
             if any(a is not None for a in accs):
-                ax.plot(epochs, [100 * a for a in accs], style, label=split, markersize=3)
+                percent = [100 * a if a is not None else np.nan for a in accs]  # NaN: a gap
+                ax.plot(epochs, percent, style, label=split, markersize=3)
         last = history[-1]
         if last.get("train_acc") is not None and last.get("val_acc") is not None:
             gap = 100 * (last["train_acc"] - last["val_acc"])
@@ -248,7 +252,8 @@ def plot_trajectories(problems: list[dict[str, Any]], path: Path, title: str = "
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for col, problem in enumerate(problems):
         ax, ax_f = axes[0][col], axes[1][col]
-        X, Y = np.meshgrid(np.linspace(*problem["xlim"], 300), np.linspace(*problem["ylim"], 300))
+        (x0, x1), (y0, y1) = problem["xlim"], problem["ylim"]
+        X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
         Z = problem["f"](X, Y)
         if problem.get("log_levels"):
             levels = np.logspace(np.log10(max(Z.min(), 1e-3)), np.log10(Z.max()), 25)
@@ -312,7 +317,7 @@ def plot_spectrograms(
 
 
 def plot_episode_returns(
-    returns: list[float], path: Path, title: str = "", target: float | None = None
+    returns: ArrayLike, path: Path, title: str = "", target: float | None = None
 ) -> Path:
     """Each training episode's return (dots) and the mean of the last 100 (line), against the
     episode number; `target` draws the "solved" threshold."""
@@ -375,7 +380,7 @@ def plot_attributions(
 
 
 def plot_text_attribution(
-    chars: list[str], scores: list[float], path: Path, title: str = "", width: int = 48
+    chars: list[str], scores: ArrayLike, path: Path, title: str = "", width: int = 48
 ) -> Path:
     """Text with each character's background coloured by its attribution (red up, blue
     down, white none), `width` characters a line; a newline is shown as ⏎."""
@@ -418,7 +423,8 @@ def prediction_grid(
         ax.set_title(label, fontsize=7, color="green" if ok else "red")
     fig.tight_layout(pad=0.3)
     fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    # (ignored: the stub's FigureCanvasBase lacks buffer_rgba; the Agg canvas used here has it)
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # type: ignore[attr-defined]
     plt.close(fig)
     return rgb
 

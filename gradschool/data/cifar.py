@@ -37,11 +37,17 @@ import tarfile
 import tempfile
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gradschool.data.datasets import Dataset, register_dataset
-from gradschool.data.sources import DOWNLOAD_TIMEOUT_S, resolve_data_dir, verify_row
+from gradschool.data.sources import (
+    DOWNLOAD_TIMEOUT_S,
+    member_bytes,
+    resolve_data_dir,
+    verify_row,
+)
 from gradschool.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -105,7 +111,7 @@ class _SafeUnpickler(pickle.Unpickler):
         return make()
 
 
-def _get(batch: dict, key: str) -> object:
+def _get(batch: dict, key: str) -> Any:
     # Python 2 wrote the keys as byte strings (b"data"); accept str keys as well.
     return batch[key.encode()] if key.encode() in batch else batch.get(key)
 
@@ -190,7 +196,7 @@ def _read_archive(archive: Path) -> dict[str, bytes]:
                 name = member.name.removeprefix("./")
                 folder, _, base = name.rpartition("/")
                 if folder == FOLDER and base in FILES and member.isfile():
-                    found[base] = tar.extractfile(member).read()
+                    found[base] = member_bytes(tar, member)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise DataError(
             f"{archive} is not a readable tar.gz archive ({err}). Delete it and download "

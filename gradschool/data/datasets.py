@@ -82,7 +82,9 @@ class Dataset:
 
 # --- the registry ------------------------------------------------------------------------------
 
-LoadFn = Callable[[Path | None, bool], Dataset]  # (data_dir or None, download) -> Dataset
+# (data_dir or None, download: bool, or None for "auto") -> Dataset; a configurable data set's
+# loader also takes the run's `data` section: load(data_dir, download, data_config).
+LoadFn = Callable[..., Dataset]
 
 
 @dataclass(frozen=True)
@@ -244,9 +246,9 @@ def verify_datasets(data_dir: PathLike | None = None, names: list[str] | None = 
         entries = [_entry(n) for n in names]
     else:
         entries = [
-            DATASETS[n]
-            for n in dataset_names()
-            if DATASETS[n].locate is None or DATASETS[n].locate(data_dir)["where"] != "missing"
+            entry
+            for entry in map(DATASETS.__getitem__, dataset_names())
+            if entry.locate is None or entry.locate(data_dir)["where"] != "missing"
         ]
     rows = []
     for entry in entries:

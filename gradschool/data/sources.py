@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -71,6 +72,15 @@ class Source:
 
 
 SOURCES: dict[str, Source] = {}
+
+
+def member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """The bytes of one regular file in an open tar archive, read in memory (nothing from the
+    archive is ever written to a path it names)."""
+    file = tar.extractfile(member)
+    if file is None:  # a folder or a link: the callers take regular files only
+        raise DataError(f"{member.name} in the archive is not a regular file")
+    return file.read()
 
 
 def register_source(source: Source) -> Source:

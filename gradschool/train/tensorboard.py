@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradschool.errors import GradschoolError
-from gradschool.train.callbacks import Callback
+from gradschool.train.callbacks import Callback, run_dir
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ class TensorBoardLogger(Callback):
     # ---- the callback --------------------------------------------------------------------
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        self.writer = EventWriter(trainer.run.path)
+        self.writer = EventWriter(run_dir(trainer).path)
         if trainer.state.step > 0:  # resumed: anything logged after the checkpoint is void
             self.writer.restart(trainer.state.step + 1)
         else:
@@ -179,7 +179,7 @@ class TensorBoardLogger(Callback):
             self._sq_norms.append(_squared_norm(trainer.backend, grads))
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        w, backend, step = self.writer, trainer.backend, int(row["step"])
+        w, backend, step = self._open(), trainer.backend, int(row["step"])
         n = len(self._losses)
         if n:
             first = step - n + 1
@@ -209,9 +209,15 @@ class TensorBoardLogger(Callback):
                 for k, v in last.items()
                 if k.startswith(("train_", "val_", "test_")) and _is_number(v)
             ]
-            self.writer.hparams(hparams(trainer.config), metrics, trainer.run.path.name)
+            self.writer.hparams(hparams(trainer.config), metrics, run_dir(trainer).path.name)
         self.writer.close()
         self.writer = None
+
+    def _open(self) -> EventWriter:
+        """This fit's event file (opened by on_fit_start)."""
+        if self.writer is None:
+            raise RuntimeError("TensorBoardLogger: on_fit_start has not run")
+        return self.writer
 
     # ---- samples and graph -----------------------------------------------------------------
 
@@ -235,7 +241,7 @@ class TensorBoardLogger(Callback):
             prompt = "\n" if "\n" in loaded.vocab.chars else loaded.vocab.chars[0]
             text = sample(loaded, prompt, tokens=TEXT_CHARS, seed=0)
             # Indented four spaces: a Markdown code block, so TensorBoard keeps the lines.
-            self.writer.text("samples/text", "\n".join("    " + s for s in text.split("\n")), step)
+            self._open().text("samples/text", "\n".join("    " + s for s in text.split("\n")), step)
             return
         from gradschool import plots
 
@@ -248,7 +254,7 @@ class TensorBoardLogger(Callback):
         ]
         images = [_displayable(x) for x in X]
         grid = plots.prediction_grid(images, titles, list(pred == y))
-        self.writer.image("samples/predictions", grid, step)
+        self._open().image("samples/predictions", grid, step)
 
     def _graph(self, trainer: Trainer) -> None:
         """The model graph, traced by torch (the NumPy engine's torch twin: same layers, same
@@ -278,7 +284,8 @@ class TensorBoardLogger(Callback):
             model.eval()
             # A second event file in the same folder; TensorBoard reads them together.
             # (The tracer warns about shape checks it turns into constants: not news here.)
-            with SummaryWriter(log_dir=str(trainer.run.path)) as graph, warnings.catch_warnings():
+            folder = str(run_dir(trainer).path)
+            with SummaryWriter(log_dir=folder) as graph, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 graph.add_graph(model, x)
             model.train(was_training)
