@@ -83,12 +83,12 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
     return launch.train(config, argv, resume=run, fit=fit_for(config))
 
 
-def _print_config(settings: Any) -> int:
-    """--print-config: the resolved settings as TOML on standard output, exactly what a run
+def _print_config(config: Any) -> int:
+    """--print-config: the resolved config as TOML on standard output, exactly what a run
     saves as its config.toml, so `--config` of the printed file runs the same run."""
     from gradschool.settings import to_toml
 
-    sys.stdout.write(to_toml(settings))
+    sys.stdout.write(to_toml(config))
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # annotations only: importlib.abc is deprecated from 3.12, it
     from importlib.abc import Traversable
 
 PathOrName = str | os.PathLike[str]
+logger = logging.getLogger(__name__)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -202,6 +204,9 @@ def load(
     if path_or_name is not None:
         source, table = read_toml(path_or_name, bundled, kind)
         obj = from_dict(cls, table, f"{kind} '{source}'")
+        logger.debug("%s read from %s", cls.__name__, source)
+    if overrides:
+        logger.debug("overrides: %s", " ".join(overrides))
     return apply_overrides(obj, overrides)
 
 
