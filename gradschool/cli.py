@@ -302,7 +302,7 @@ def _cv(args: argparse.Namespace, overrides: list[str]) -> int:
         flush=True,
     )
 
-    def show(fold):  # one line per fold as it finishes
+    def show(fold: Any) -> None:  # one line per fold as it finishes
         print(
             f"  fold {fold.fold}: train {fold.n_train}, val {fold.n_val}, {fold.epochs} epochs, "
             f"val loss {fold.val_loss:.4f}, val acc {100 * fold.val_acc:.2f}% "
@@ -355,7 +355,7 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
         flush=True,
     )
 
-    def show(trial):
+    def show(trial: Any) -> None:
         score = "-" if trial.score is None else f"{trial.score:.4f}"
         params = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
@@ -532,7 +532,7 @@ def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
     out = Path(args.out) if args.out else default_out_dir(plan[0][1].train.out_dir)
     print(f"Comparing {len(plan)} runs through the same training loop -> {out}", flush=True)
 
-    def start(i, result):
+    def start(i: int, result: Any) -> None:
         c = result.config
         print(
             f"[{i + 1}/{len(plan)}] {result.label}: {c.optim.name} lr {c.optim.lr:g}, batch "
@@ -540,7 +540,7 @@ def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
             flush=True,
         )
 
-    def done(i, result):
+    def done(i: int, result: Any) -> None:
         if result.status == "diverged":
             print(f"  diverged: {result.error.split('. ')[0]}", flush=True)
 

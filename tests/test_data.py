@@ -26,7 +26,7 @@ from gradschool.data import (
     verify_datasets,
     write_idx,
 )
-from gradschool.errors import DataError
+from gradschool.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -355,10 +355,11 @@ def test_list_and_verify_missing(tmp_path):
 
 
 def test_unknown_name_suggests():
-    with pytest.raises(DataError, match="Did you mean 'mnist'") as e:
+    # a wrong name in the config (exit status 2), not a missing data set
+    with pytest.raises(ConfigError, match="Did you mean 'mnist'") as e:
         load_dataset("minst")
     assert "fashion-mnist" in str(e.value) and "mnist-mini" in str(e.value)
-    with pytest.raises(DataError, match="unknown data set 'cifar100'"):
+    with pytest.raises(ConfigError, match="unknown data set 'cifar100'"):
         verify_datasets(names=["cifar100"])
 
 
