@@ -4,12 +4,14 @@ Two engines behind one training loop: a from-scratch NumPy engine with a PyTorch
 (`gradschool.engine`) and PyTorch itself. See README.md and docs/.
 """
 
+from typing import Any
+
 from gradschool.version import __version__
 
 __all__ = ["__version__", "load_run"]
 
 
-def __getattr__(name: str):  # PEP 562: `gradschool.load_run` without importing it up front
+def __getattr__(name: str) -> Any:  # PEP 562: `gradschool.load_run` without importing it up front
     if name == "load_run":
         from gradschool.loading import load_run
 

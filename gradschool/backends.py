@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
+import os
 import weakref
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ import numpy as np
 from gradschool import distributed
 from gradschool.checkpoint import atomic_write, load_tree, save_tree
 from gradschool.errors import CheckpointError, GradschoolError
+
+logger = logging.getLogger(__name__)
 
 ENGINES = ("numpy", "torch")
 
@@ -284,7 +288,7 @@ class TorchBackend(Backend):
         # not change in place once staged (gradschool's prepared arrays never do).
         staged = self._staged
         try:
-            ref = weakref.ref(array, lambda _, key=key: staged.pop(key, None))
+            ref = weakref.ref(array, lambda _: staged.pop(key, None))
         except TypeError:  # not weak-referenceable (a list...): stage it without remembering
             return t
         staged[key] = (ref, t)
@@ -483,18 +487,64 @@ def backend_for(train_config: Any, group: Any = None) -> Backend:
     `group` is this process's place among data-parallel processes (a
     `distributed.ProcessGroup`; default: the group this process has joined, if any). The
     device is resolved here, once per run: "auto" becomes the fastest device there is, and
-    with several processes per machine each takes its own GPU (LOCAL_RANK).
+    with several processes per machine each takes its own GPU (LOCAL_RANK). With
+    `train.deterministic`, torch is switched to its deterministic algorithms here, before the
+    model touches the device (`use_deterministic`).
     """
     group = distributed.current() if group is None else group
     processes = group.world_size if group is not None else 1
+    deterministic = getattr(train_config, "deterministic", False)
     if train_config.engine == "numpy":
         resolve_device(train_config.device, "numpy")
+        if deterministic:
+            use_deterministic("numpy", "cpu")
+        logger.debug("the NumPy engine in %s on the CPU", train_config.dtype)
         return _numpy_backend(train_config.dtype, processes)
     local_rank = group.local_rank if group is not None else 0
     device = resolve_device(train_config.device, "torch", train_config.dtype, local_rank)
-    return TorchBackend(
+    if deterministic:
+        use_deterministic("torch", device)
+    backend = TorchBackend(
         train_config.dtype,
         device,
         channels_last=getattr(train_config, "channels_last", False),
         group=group,
     )
+    logger.debug("torch %s on %s, %d process(es)", backend.torch.__version__, device, processes)
+    return backend
+
+
+# cuBLAS keeps one workspace per stream; with a fixed-size one its reductions run in the same
+# order every time. ":4096:8" is what torch's reproducibility notes recommend (":16:8" saves
+# memory and may be slower). Read by cuBLAS when it starts, so set before the first GPU matmul.
+CUBLAS_WORKSPACE = ":4096:8"
+
+
+def use_deterministic(engine: str, device: str) -> str:
+    """What `train.deterministic = true` does, for this whole process; returns it in words.
+
+    torch: `torch.use_deterministic_algorithms(True)` (an op that has no deterministic
+    implementation raises instead of running, warn_only=False), cuDNN's benchmark off (it times
+    several convolution algorithms and keeps the fastest, which may differ from run to run) and
+    its deterministic algorithms on; on a CUDA device also `CUBLAS_WORKSPACE_CONFIG`, unless it
+    is set already. The NumPy engine has nothing to switch: every op of it computes in a fixed
+    order, so the same seed gives the same numbers.
+
+    NOTE: torch's switch is global and stays on after the run, for the rest of the process (a
+    notebook's later runs too); `torch.use_deterministic_algorithms(False)` turns it off.
+    """
+    if engine == "numpy":
+        done = "nothing to switch on the NumPy engine: its ops always run in the same order"
+        logger.info("train.deterministic: %s", done)
+        return done
+    torch = _import_torch()
+    if str(device).startswith("cuda"):
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(True, warn_only=False)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    done = "torch.use_deterministic_algorithms(True), cudnn.benchmark off"
+    if str(device).startswith("cuda"):
+        done += f", CUBLAS_WORKSPACE_CONFIG={os.environ['CUBLAS_WORKSPACE_CONFIG']}"
+    logger.info("train.deterministic: %s", done)
+    return done

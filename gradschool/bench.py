@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 
 # name -> (arguments of the normal quick-set run, what it measures). `--quick` replaces the
 # arguments with `--quick` (a few batches).
@@ -62,7 +62,7 @@ def commands(names: list[str], quick: bool, threads: int | None) -> list[list[st
     """The command line of each benchmark to run."""
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        raise GradschoolError(
+        raise ConfigError(
             f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}"
         )
     folder = benchmark_dir()

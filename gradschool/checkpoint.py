@@ -26,7 +26,7 @@ from gradschool.errors import CheckpointError
 _META_KEY = "__structure__"
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp_path)`, then move the result to `path` in one atomic rename."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -82,7 +82,8 @@ def save_tree(obj: Any, path: Path, to_numpy: Callable = np.asarray) -> None:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            # (ignored: numpy's stub fears that the dict might hold its keyword allow_pickle)
+            np.savez(f, **arrays)  # type: ignore[arg-type]
 
     atomic_write(Path(path), write)
 

@@ -1,7 +1,7 @@
 """The `gradschool` command. Thin on purpose: one function per subcommand, each parsing its
 arguments and calling the library, so everything the CLI does can also be done from Python.
 
-    gradschool train [--config FILE] [--resume RUN_DIR] [--key value ...]
+    gradschool train [--config FILE] [--resume RUN_DIR] [--print-config] [--key value ...]
     gradschool eval RUN_DIR [--split val|test|all] [--top-k K] [--brief] [--checkpoint best|last]
     gradschool export RUN_DIR --to safetensors|onnx|npz [--out PATH] [--checkpoint best|last]
     gradschool lr-find [--config FILE] [--start-lr A] [--end-lr B] [--steps N] [--key value ...]
@@ -25,22 +25,30 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool lecture build [--out reports/]
     gradschool lecture export N|all [--lang en|zh|both] [--quick] [--executed] [--out notebooks/]
     gradschool build start|check|solution|train  (the engine track: docs/track.md)
+
+Every command also takes -v/--verbose (debug messages) and -q/--quiet (warnings only), before
+or after its name. The library logs through `logging.getLogger(__name__)`; `main` gives the
+`gradschool` logger its one handler (standard error) and maps errors to exit statuses
+(EXIT_STATUSES below, shown by `gradschool --help`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
 import os
 import re
 import shutil
+import signal
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 from gradschool.version import __version__
 
 
@@ -68,12 +76,32 @@ def _train(args: argparse.Namespace, overrides: list[str]) -> int:
         config = apply_overrides(run.load_config(), overrides)
     else:
         config = load_config(args.config or "seed_mlp", overrides)
+    if args.print_config:
+        return _print_config(config)
     # What `--nproc N` runs again in each of the N processes.
     argv = ["train", *(["--config", args.config] if args.config else [])]
     argv += [*(["--resume", args.resume] if args.resume else []), *overrides]
     _check_data_dir(config.data)  # a --data-dir that does not exist: before any folder
     # DP-SGD, when the config asks for it, plugs into the loop as a task and a callback.
     return launch.train(config, argv, resume=run, fit=fit_for(config))
+
+
+def _print_config(config: Any) -> int:
+    """--print-config: the resolved config as TOML on standard output, exactly what a run
+    saves as its config.toml, so `--config` of the printed file runs the same run."""
+    from gradschool.settings import to_toml
+
+    sys.stdout.write(to_toml(config))
+    return 0
+
+
+def _print_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (the file, then the --key value overrides) as TOML "
+        "and exit without running anything; --config of that file runs the same",
+    )
 
 
 def _check_data_dir(d: Any) -> None:
@@ -98,6 +126,7 @@ def _train_epilog() -> str:
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="a TOML file, or a bundled name (seed_mlp)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoint")
+    _print_config_arg(p)
     p.epilog = _train_epilog()
     p.formatter_class = argparse.RawDescriptionHelpFormatter
 
@@ -133,7 +162,7 @@ def _eval(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.split != "all":
         splits = [s for s in splits if s[0] == args.split]
         if not splits:
-            raise GradschoolError(
+            raise ConfigError(
                 f"this run has no {args.split} split (data.val_fraction = "
                 f'{config.data.val_fraction!r}; "auto" keeps none on a full data set): use '
                 f"--split test."
@@ -230,6 +259,8 @@ def _lr_find(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.experiments.lr_find import default_out_dir, lr_find, save_lr_find
 
     config = load_config(args.config or "seed_mlp", overrides)
+    if args.print_config:
+        return _print_config(config)
     out = Path(args.out) if args.out else default_out_dir(config)
     print(
         f"Learning-rate range test: {config.model.name} on {config.data.dataset} "
@@ -250,6 +281,7 @@ def _lr_find_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end-lr", type=float, default=10.0, help="last rate (10)")
     p.add_argument("--steps", type=int, default=200, help="steps of the sweep (200)")
     p.add_argument("--out", default=None, help="output folder (default runs/lr-find-...)")
+    _print_config_arg(p)
     p.epilog = (
         "Any --key value after these overrides the config (optimizer, batch size, model...), "
         "as for `gradschool train`. See docs/optimization.md."
@@ -264,6 +296,8 @@ def _cv(args: argparse.Namespace, overrides: list[str]) -> int:
     from gradschool.experiments.cv import cross_validate, default_out_dir, save_cv
 
     config = load_config(args.config or "seed_mlp", overrides)
+    if args.print_config:
+        return _print_config(config)
     out = Path(args.out) if args.out else default_out_dir(config, args.folds)
     print(
         f"{args.folds}-fold cross-validation of {config.model.name} on {config.data.dataset} "
@@ -271,7 +305,7 @@ def _cv(args: argparse.Namespace, overrides: list[str]) -> int:
         flush=True,
     )
 
-    def show(fold):  # one line per fold as it finishes
+    def show(fold: Any) -> None:  # one line per fold as it finishes
         print(
             f"  fold {fold.fold}: train {fold.n_train}, val {fold.n_val}, {fold.epochs} epochs, "
             f"val loss {fold.val_loss:.4f}, val acc {100 * fold.val_acc:.2f}% "
@@ -290,6 +324,7 @@ def _cv_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="a TOML file, or a bundled name (seed_mlp)")
     p.add_argument("--folds", type=int, default=5, help="number of folds K (default 5)")
     p.add_argument("--out", default=None, help="output folder (default: runs/cv<K>-...)")
+    _print_config_arg(p)
     p.epilog = "Any --key value after these overrides the config, as for `gradschool train`."
 
 
@@ -310,7 +345,7 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
         # `gradschool search seed_mlp`: the space named first, as configs/search/*.toml say.
         # NOTE: not an argparse positional, which would swallow the 3 of `search --epochs 3`.
         if args.space is not None:
-            raise GradschoolError(
+            raise ConfigError(
                 f"two search spaces were given, {overrides[0]!r} and --space {args.space!r}: "
                 f"name one, e.g. `gradschool search {overrides[0]}`."
             )
@@ -330,6 +365,11 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
                 f"the folder `gradschool search` printed, e.g. runs/search-..."
             )
     spec = load_search(space, overrides, method=args.method, trials=args.trials, seed=args.seed)
+    if args.print_config:  # a search file: [search], [space] and the whole base config
+        from gradschool.experiments.search import search_toml
+
+        sys.stdout.write(search_toml(spec))
+        return 0
     out = Path(args.out) if args.out else default_out_dir(spec)
     count = "every combination" if spec.method == "grid" else f"{spec.trials} trials"
     print(
@@ -338,7 +378,7 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
         flush=True,
     )
 
-    def show(trial):
+    def show(trial: Any) -> None:
         score = "-" if trial.score is None else f"{trial.score:.4f}"
         params = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
@@ -412,6 +452,12 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         default=None,
         help="continue the interrupted search saved in DIR (the same --out does too)",
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved search file (its [search] and [space] tables and the whole "
+        "base config, after the overrides) and exit; searching that file runs the same search",
     )
     p.epilog = "Any --key value after these overrides the base config, e.g. --epochs 3."
 
@@ -540,7 +586,7 @@ def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
     out = Path(args.out) if args.out else default_out_dir(plan[0][1].train.out_dir)
     print(f"Comparing {len(plan)} runs through the same training loop -> {out}", flush=True)
 
-    def start(i, result):
+    def start(i: int, result: Any) -> None:
         c = result.config
         print(
             f"[{i + 1}/{len(plan)}] {result.label}: {c.optim.name} lr {c.optim.lr:g}, batch "
@@ -548,7 +594,7 @@ def _compare(args: argparse.Namespace, overrides: list[str]) -> int:
             flush=True,
         )
 
-    def done(i, result):
+    def done(i: int, result: Any) -> None:
         if result.status == "diverged":
             print(f"  diverged: {result.error.split('. ')[0]}", flush=True)
 
@@ -574,11 +620,11 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="output folder (default: runs/compare-<time>)")
     p.add_argument("--title", default=None, help="title of the figure")
-    p.add_argument("--quiet", action="store_true", help="no per-epoch lines, only the table")
     p.epilog = (
         "Any --key value after these overrides every run's config, e.g. --epochs 3 "
-        "--engine torch. Writes compare.png (loss and accuracy against epochs, wall time and "
-        "gradient evaluations), compare.csv and histories.csv."
+        "--engine torch. -q/--quiet: no per-epoch lines, only the table. Writes compare.png "
+        "(loss and accuracy against epochs, wall time and gradient evaluations), compare.csv "
+        "and histories.csv."
     )
 
 
@@ -708,6 +754,8 @@ def _rl(args: argparse.Namespace, overrides: list[str]) -> int:
 
     if args.action == "train":
         config = rl.load_rl_config(args.config, overrides)
+        if args.print_config:
+            return _print_config(config)
         run = rl_run.create_run(config)
         a, t = config.agent, config.train
         print(f"Training {a.algo} on {a.env} with the {t.engine} engine -> {run.path}", flush=True)
@@ -721,7 +769,7 @@ def _rl(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"Run saved in {run.path} (report.md, metrics.csv, episodes.csv, plots/)")
         return 0
     if overrides:
-        raise GradschoolError(f"`rl play` takes no settings, got {' '.join(overrides)}")
+        raise ConfigError(f"`rl play` takes no settings, got {' '.join(overrides)}")
     agent = rl_run.load_agent(args.run_dir)
     returns = rl_run.play(agent, args.episodes, seed=args.seed, greedy=not args.sample)
     for i, r in enumerate(returns, 1):
@@ -747,6 +795,7 @@ def _rl_args(p: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("--config", default=None, help="a TOML file of RL settings")
+    _print_config_arg(train)
     play = actions.add_parser("play", help="play a trained agent; print returns, write a GIF")
     play.add_argument("run_dir", help="a run directory of `gradschool rl train`")
     play.add_argument("--episodes", type=int, default=10, help="episodes to play (default 10)")
@@ -980,17 +1029,109 @@ def _build_args(p: argparse.ArgumentParser) -> None:
 # ---- main -------------------------------------------------------------------------------------
 
 
+# What `gradschool` exits with (its --help shows this table; docs/cli.md explains it).
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the run failed: data, checkpoint, divergence, a missing package or device
+EXIT_USAGE = 2  # the command was wrong: a bad flag, a bad config value or file (as argparse)
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130: Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: SIGTERM (a scheduler's stop, `kill`)
+
+EXIT_STATUSES = f"""\
+exit status:
+  {EXIT_OK:<4d} success
+  {EXIT_FAILURE:<4d} the run failed: missing or damaged data, a damaged checkpoint, a diverged run,
+       a missing optional package or device
+  {EXIT_USAGE:<4d} usage error: an unknown flag or setting, a bad config value or file
+  {EXIT_INTERRUPTED:<4d} interrupted (Ctrl-C); every finished epoch is saved
+  {EXIT_TERMINATED:<4d} terminated (SIGTERM); every finished epoch is saved
+
+-v/--verbose (debug messages) and -q/--quiet (warnings only) go before or after the command."""
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, top: bool = True) -> None:
+    """-v/--verbose and -q/--quiet on `parser` and on every parser below it, so that both
+    `gradschool -v train` and `gradschool train -v` work."""
+    # NOTE: below the top, SUPPRESS: a subcommand that is not given the flag must not reset
+    # the value the top-level parser set.
+    default = False if top else argparse.SUPPRESS
+    group = parser.add_argument_group("messages")
+    group.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="also debug messages"
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="only warnings and errors (compare: no per-epoch lines either)",
+    )
+    for action in parser._actions:  # argparse keeps its subcommands in a private list
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases: once each
+                _add_verbosity(child, top=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradschool",
         description="A deep-learning workbench for learners: a from-scratch NumPy engine and "
         "PyTorch behind one training loop.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"gradschool {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (add_arguments, _, help) in COMMANDS.items():
         add_arguments(sub.add_parser(name, help=help, description=help))
+    _add_verbosity(parser)
     return parser
+
+
+class _Formatter(logging.Formatter):
+    """`gradschool: downloading ...`, `gradschool: warning: ...`; with -v, debug messages
+    also name their module."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            return f"gradschool: {record.levelname.lower()}: {message}"
+        if record.levelno < logging.INFO:
+            return f"gradschool: debug ({record.name}): {message}"
+        return f"gradschool: {message}"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a message comes (not the stream it was made
+    with), so a replaced stderr (pytest's capture, a notebook) is followed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # a view of sys.stderr, in place of the attribute StreamHandler keeps
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _logging(verbose: bool, quiet: bool) -> Iterator[None]:
+    """The `gradschool` logger's handler and level for one command; put back afterwards (so
+    `main` can run many times in one process: tests, notebooks)."""
+    logger = logging.getLogger("gradschool")
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = _StderrHandler()
+    handler.setFormatter(_Formatter())
+    saved = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
 
 
 # name -> (declare its arguments, run it, one line of help). Add new commands here.
@@ -1071,6 +1212,8 @@ _TAKES_OVERRIDES = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `gradschool ARGV`; return the exit status (EXIT_STATUSES). argparse's own usage
+    errors and --help exit through SystemExit (status 2 and 0), as argparse does."""
     if "matplotlib.pyplot" not in sys.modules:
         # NOTE: the CLI draws into files, never on a screen, so its process (and the processes
         # it starts) use Agg, even when called from a notebook (`!gradschool ...` inherits the
@@ -1083,21 +1226,32 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help()
-        return 0
+        return EXIT_OK
     if extra and args.command not in _TAKES_OVERRIDES:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    with _logging(args.verbose, args.quiet):
+        return _run(args, extra)
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    """The command, with every error it can end in turned into a message and a status."""
     try:
-        return COMMANDS[args.command][1](args, extra) or 0
-    except GradschoolError as err:
+        return COMMANDS[args.command][1](args, extra) or EXIT_OK
+    except ConfigError as err:  # the command line or a config file is wrong: fix and rerun
         print(f"gradschool {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except GradschoolError as err:  # data, checkpoint, divergence, a missing package...
+        print(f"gradschool {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt as err:  # train and search say how to go on themselves
+        # NOTE: the SIGTERM handler (train/interrupt.py) raises a KeyboardInterrupt that
+        # carries `signum`, so the same clean-up runs and the status says which signal it was.
         from gradschool.train.interrupt import exit_code
 
-        print("\nInterrupted.", file=sys.stderr)
+        print("\nInterrupted." if exit_code(err) == 130 else "\nTerminated.", file=sys.stderr)
         return exit_code(err)
     except BrokenPipeError:
-        return 0
+        return EXIT_OK
 
 
 if __name__ == "__main__":

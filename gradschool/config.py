@@ -346,6 +346,11 @@ class TrainConfig:
     # Seed section 4: for epoch in range(10).
     epochs: int = setting(10, ge=1, help="passes over the training set")
     seed: int = setting(0, ge=0, help="random seed for weights, splits and shuffling")
+    deterministic: bool = setting(
+        False,
+        help="torch: deterministic algorithms only (bit-identical reruns, maybe slower); "
+        "the NumPy engine always is",
+    )
     dtype: Literal["float32", "float64"] = setting("float32", help="floating-point precision")
     out_dir: str = setting("runs", help="folder that holds the run directories")
     run_name: str | None = setting(None, help="run directory name; none = generated")

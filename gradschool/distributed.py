@@ -38,14 +38,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from gradschool.errors import GradschoolError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -224,9 +226,10 @@ def check_sharded(loader: Any, world_size: int) -> None:
     last = n % per_step
     if 0 < last < world_size and not inner.drop_last:
         inner.drop_last = True
-        warnings.warn(
-            f"the last batch of each epoch holds {last} example(s), too few to give each of "
-            f"the {world_size} processes one: it is left out (drop_last). Choose a batch size "
-            f"that leaves no such remainder to train on every example.",
-            stacklevel=2,
+        logger.warning(
+            "the last batch of each epoch holds %d example(s), too few to give each of the %d "
+            "processes one: it is left out (drop_last). Choose a batch size that leaves no such "
+            "remainder to train on every example.",
+            last,
+            world_size,
         )

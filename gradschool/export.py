@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 from gradschool.loading import EXPORT_INSTALL as INSTALL
 from gradschool.loading import require
 from gradschool.version import __version__
@@ -62,7 +62,7 @@ def export_run(
     from gradschool.loading import load_run
 
     if to not in FORMATS:
-        raise GradschoolError(f"unknown export format {to!r}: choose {', '.join(FORMATS)}")
+        raise ConfigError(f"unknown export format {to!r}: choose {', '.join(FORMATS)}")
     loaded = load_run(run, checkpoint=checkpoint)
     if out is None:
         stem = "model" if checkpoint == "last" else f"model-{Path(checkpoint).stem}"
@@ -123,7 +123,7 @@ def _npz(loaded: Any, out: Path) -> Exported:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # (see checkpoint.py)
 
     atomic_write(out, write)
     return Exported(out, "npz", [f"{len(arrays) - 1} arrays and __metadata__ (JSON)"])

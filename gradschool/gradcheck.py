@@ -31,7 +31,7 @@ import numpy as np
 
 from gradschool.engine import functional as F
 from gradschool.engine.tensor import Tensor, cat, stack, where
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 
 __all__ = [
     "GradcheckReport",
@@ -304,7 +304,7 @@ def run_gradcheck(
     names = list(CATALOGUE) if ops is None else list(ops)
     unknown = [n for n in names if n not in CATALOGUE]
     if unknown:
-        raise GradschoolError(
+        raise ConfigError(
             f"unknown op(s) {unknown} for gradcheck; the catalogue has: {', '.join(CATALOGUE)}"
         )
     rows: list[GradcheckRow] = []

@@ -210,7 +210,7 @@ def _preprocessing(
                 f"{rundir.path}/run.json holds no vocabulary, so token ids cannot be mapped to "
                 f"characters. Was the run made by an older gradschool? Train it again."
             )
-        shape = (config.model.block_size,)
+        shape: tuple[int, ...] = (config.model.block_size,)
         return Preprocessing("none", None, CharVocab(chars), None, shape), None
     if str(d.dataset).startswith("fsdd"):
         from gradschool.data.audio import AudioSpec

@@ -361,8 +361,8 @@ def build_model(nn: Any, model_config: Any, input_shape: tuple[int, ...], num_cl
                 f"model.name = 'cnn' needs images of shape (C, H, W), but this data set's "
                 f"examples have shape {tuple(input_shape)}; use model.name = 'mlp' for flat data"
             )
-        c = model_config
-        return cnn(nn, c.arch, tuple(input_shape), num_classes, list(c.channels),
+        c, (C, H, W) = model_config, input_shape
+        return cnn(nn, c.arch, (C, H, W), num_classes, list(c.channels),
                    c.kernel_size, c.hidden, c.batch_norm, c.dropout, c.activation)  # fmt: skip
     raise ConfigError(f"unknown model {model_config.name!r}")
 

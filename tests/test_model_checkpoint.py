@@ -127,7 +127,7 @@ def test_eval_picks_the_checkpoint(tmp_path, capsys):
     assert val_loss == pytest.approx(best["val_loss"], abs=1e-4)
     assert main(["eval", str(run.path), "--brief"]) == 0
     assert "Checkpoint: checkpoint.npz (last)" in capsys.readouterr().out
-    assert main(["eval", str(run.path), "--checkpoint", "nope.npz", "--brief"]) == 2
+    assert main(["eval", str(run.path), "--checkpoint", "nope.npz", "--brief"]) == 1
     assert "no such file" in capsys.readouterr().err
 
 

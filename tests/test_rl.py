@@ -231,4 +231,4 @@ def test_rl_cli_train_then_play_with_gif(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("episode ") >= 2 and "mean return" in out
     assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
-    assert main(["rl", "play", str(tmp_path / "nope")]) == 2
+    assert main(["rl", "play", str(tmp_path / "nope")]) == 1

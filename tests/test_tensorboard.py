@@ -169,6 +169,6 @@ def test_without_the_package_the_flag_says_how_to_install(tmp_path, monkeypatch,
     with pytest.raises(GradschoolError, match=r'pip install "gradschool\[tensorboard\]"'):
         Trainer(config(tmp_path), run=RunDir.create(config(tmp_path)), console=False)
     args = ["train", "--log", "tensorboard", "--out-dir", str(tmp_path), "--run-name", "cli"]
-    assert main(args) == 2
+    assert main(args) == 1  # a missing package: the run cannot go on (not a usage error)
     assert "gradschool[tensorboard]" in capsys.readouterr().err
     assert not (tmp_path / "cli").exists()  # no empty run folder left behind

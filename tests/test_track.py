@@ -73,11 +73,11 @@ def test_a_fresh_workspace_fails_every_step(tmp_path, capsys):
 
 def test_start_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
-    assert main(["build", "start", "--dir", str(tmp_path)]) == 2
+    assert main(["build", "start", "--dir", str(tmp_path)]) == 1
     assert "not empty" in capsys.readouterr().err
     assert main(["build", "start", "--dir", str(tmp_path), "--force"]) == 0
     assert (tmp_path / "notes.txt").read_text() == "mine"  # only the engine files are written
-    assert main(["build", "check", "--dir", str(tmp_path / "nowhere")]) == 2
+    assert main(["build", "check", "--dir", str(tmp_path / "nowhere")]) == 1
     assert "build start" in capsys.readouterr().err
 
 
@@ -108,7 +108,7 @@ def test_build_train_reaches_the_engines_accuracy_on_the_learners_engine(solved,
 
 def test_train_refuses_until_every_step_passes(tmp_path, capsys):
     _workspace(tmp_path / "ws", ("add",))
-    assert main(["build", "train", "--dir", str(tmp_path / "ws")]) == 2
+    assert main(["build", "train", "--dir", str(tmp_path / "ws")]) == 1
     assert "14 of 15 do not yet" in capsys.readouterr().err
 
 

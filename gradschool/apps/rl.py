@@ -460,7 +460,7 @@ def collect_episodes(
         finished += out["finished"]
         running &= ~(out["terminated"] | out["truncated"])
     # Monte-Carlo returns: each episode is complete, so nothing is left to estimate.
-    returns = [discounted_returns(r, np.zeros(len(r), bool), 0.0, gamma) for r in rewards]
+    returns = [discounted_returns(np.array(r), np.zeros(len(r), bool), 0.0, gamma) for r in rewards]
     return {
         "obs": np.concatenate([np.array(o) for o in obs]),  # (sum of lengths, obs_dim)
         "actions": np.concatenate([np.array(a) for a in actions]),

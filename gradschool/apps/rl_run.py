@@ -49,7 +49,7 @@ class RLResult:
     agent: Agent
     history: list[dict[str, Any]]  # one row per log interval (metrics.csv)
     episodes: list[dict[str, Any]]  # one row per finished training episode (episodes.csv)
-    eval_returns: np.ndarray | None
+    eval_returns: np.ndarray  # the greedy policy's return in each evaluation episode
     run: Any  # RunDir or None
     env_steps: int
     train_time: float
@@ -94,7 +94,7 @@ def train_agent(config: RLConfig, run: RunDir | None = None, console: bool = Tru
         trainer.fit()
     finally:
         task.close()
-    agent = task.agent
+    agent = task.built_agent()
     eval_returns = evaluate(agent, config.train.eval_episodes, seed=config.train.seed + 1_000_000)
     result = RLResult(
         agent,

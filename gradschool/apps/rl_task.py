@@ -104,12 +104,18 @@ class RolloutTask:
         self.agent = Agent(self.config, self.envs.obs_dim, self.envs.n_actions, backend)
         return self.agent.net
 
+    def built_agent(self) -> Agent:
+        """The agent, once the Trainer has built it (`build_model`, its first step)."""
+        if self.agent is None:
+            raise RuntimeError("the agent is built by build_model, when a Trainer is made")
+        return self.agent
+
     def make_loader(self, backend: Any, config: Config) -> RolloutLoader:
         return RolloutLoader(self)
 
     def batch_loss(self, backend: Any, net: Any, batch: dict[str, Any]) -> tuple[Any, int]:
         """The actor-critic loss of one rollout; its size in environment steps."""
-        loss, parts = self.agent.loss(batch["obs"], batch["actions"], batch["returns"])
+        loss, parts = self.built_agent().loss(batch["obs"], batch["actions"], batch["returns"])
         for k, v in parts.items():
             self._sums[k] = self._sums.get(k, 0.0) + float(v.item())
         self._sums["updates"] = self._sums.get("updates", 0) + 1
@@ -142,9 +148,9 @@ class RolloutTask:
         """One update's experience, with the current policy; counts and records its episodes."""
         a = self.config.agent
         if a.algo == "a2c":
-            batch = collect_a2c(self.agent, self.envs, self.rng)
+            batch = collect_a2c(self.built_agent(), self.envs, self.rng)
         else:
-            batch = collect_episodes(self.agent, self.envs, self.rng)
+            batch = collect_episodes(self.built_agent(), self.envs, self.rng)
         self.env_steps += batch["steps"]
         for ret, length in batch["finished"]:
             self.recent.append(ret)

@@ -166,7 +166,9 @@ def parse_lecture(path: str | Path) -> Lecture:
     lines = path.read_text(encoding="utf-8").split("\n")
     info, start = _header(lines)
     cells: list[Cell] = []
-    kind, title, metadata, body, first = "code", "", {}, [], start + 1
+    kind, title, first = "code", "", start + 1
+    metadata: dict[str, Any] = {}
+    body: list[str] = []
 
     def close() -> None:
         # Leading and trailing blank lines are layout, not content.

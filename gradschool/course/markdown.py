@@ -79,7 +79,7 @@ def _mathtext_svg(tex: str, size: float) -> tuple[bytes, float] | None:
         for pattern, replacement in _ALIASES:
             tex = pattern.sub(replacement, tex)
         buffer = io.BytesIO()
-        with matplotlib.rc_context(rc):
+        with matplotlib.rc_context(rc):  # type: ignore[arg-type]  # (the stub wants literal keys)
             depth = mathtext.math_to_image(
                 f"${tex}$", buffer, prop=FontProperties(size=size), dpi=72, format="svg"
             )
@@ -270,7 +270,7 @@ def _cross_references(state: StateCore) -> None:
             elif depth == 0 and child.type == "code_inline":
                 m = _DOC.fullmatch(child.content)
                 href = links("doc", m[1]) if m else None
-                if href:
+                if m and href:
                     opening, _, closing = _link_tokens(href + (m[2] or ""), "")
                     children += [opening, child, closing]
                 else:

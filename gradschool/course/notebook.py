@@ -191,7 +191,7 @@ def kernel_manager() -> Any:
     environment needs no registered kernel, and a user's own "python3" kernel (another Python,
     perhaps without gradschool) is not picked by mistake."""
     _need("ipykernel")
-    kernelspec = _need("jupyter_client.kernelspec")
+    kernelspec: Any = _need("jupyter_client.kernelspec")
     manager = _need("jupyter_client.manager")
 
     class ThisPython(kernelspec.KernelSpecManager):

@@ -21,6 +21,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gradschool
 from gradschool.course import resolve
@@ -42,7 +43,7 @@ __all__ = [
 
 # ---- words of the report, per language ---------------------------------------------------------
 
-WORDS = {
+WORDS: dict[str, dict[str, Any]] = {
     "en": {
         "output": "Output",
         "figure": "Figure",

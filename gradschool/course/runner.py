@@ -28,6 +28,7 @@ the small matrices of the lectures run several times slower with a thread per co
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -43,7 +44,7 @@ from typing import Any
 import gradschool
 import gradschool.course as _helpers
 from gradschool.course.cells import LANGS, CellResult, Lecture, parse_lecture
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 from gradschool.plots import cjk_font
 from gradschool.threads import limited_threads
 
@@ -97,7 +98,7 @@ def find_lecture(key: str | int, directory: str | Path | None = None) -> Lecture
     if len(found) != 1:
         names = ", ".join(f"{lec.number} ({lec.slug})" for lec in lectures) or "none"
         what = "no lecture" if not found else "more than one lecture"
-        raise GradschoolError(
+        raise ConfigError(
             f"{what} matches {key!r}; the lectures are: {names}. "
             f"See them with `gradschool lecture list`."
         )
@@ -165,13 +166,14 @@ class _FigureText:
         def get_text(text: Text) -> str:
             return _helpers.resolve(original(text), patch.language)
 
-        Text.get_text = get_text
+        # (ignored: a method replaced while a lecture runs, and put back by __exit__)
+        Text.get_text = get_text  # type: ignore[method-assign, assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
         from matplotlib.text import Text
 
-        Text.get_text = self._original
+        Text.get_text = self._original  # type: ignore[method-assign, assignment]
 
 
 def _fail(result: CellResult, exc: BaseException, lecture: Lecture, line: int) -> None:
@@ -180,7 +182,11 @@ def _fail(result: CellResult, exc: BaseException, lecture: Lecture, line: int) -
     tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
     result.status = "error"
     result.error = "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
-    lines = [f.lineno for f in traceback.extract_tb(tb) if f.filename == str(lecture.path)]
+    lines = [
+        f.lineno
+        for f in traceback.extract_tb(tb)
+        if f.filename == str(lecture.path) and f.lineno is not None
+    ]
     result.error_line = lines[-1] if lines else line
     message = str(exc).strip().split("\n")[0]
     result.error_summary = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
@@ -189,7 +195,7 @@ def _fail(result: CellResult, exc: BaseException, lecture: Lecture, line: int) -
 # ---- values quoted in the text: {{ expr }} in markdown cells ----------------------------------
 
 _FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
-_CONVERSIONS = {"r": repr, "s": str, "a": ascii}
+_CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
 
 
 def _split_field(field: str) -> tuple[str, str, str]:
@@ -278,7 +284,7 @@ def _execute(
     with (
         _lecture_environment(quick, langs[0]),
         limited_threads(threads) as refresh_threads,
-        matplotlib.rc_context(rc),
+        matplotlib.rc_context(rc),  # type: ignore[arg-type]  # (the stub wants literal keys)
         _FigureText() as figure_text,
     ):
         for index, cell in enumerate(lecture.cells):
@@ -349,12 +355,12 @@ def _collect_figures(
         # An animated GIF (an episode of a game, say) stays a GIF; any other file is a PNG.
         suffix = ".gif" if image.suffix.lower() == ".gif" else ".png"
         for language in langs:
-            save(language, lambda path, image=image: shutil.copyfile(image, path), suffix)
+            save(language, functools.partial(shutil.copyfile, image), suffix)
     for num in [n for n in plt.get_fignums() if n not in before]:
         fig = plt.figure(num)
         for language in langs:
             figure_text.language = _figure_language(language, cjk)
-            save(language, lambda path, fig=fig: fig.savefig(path, dpi=100, bbox_inches="tight"))
+            save(language, functools.partial(fig.savefig, dpi=100, bbox_inches="tight"))
         plt.close(fig)
 
 
@@ -395,7 +401,7 @@ def run_lecture(
     langs = tuple(langs)
     bad = [lg for lg in langs if lg not in LANGS]
     if bad or not langs:
-        raise GradschoolError(f"languages must be among {', '.join(LANGS)}, got {list(langs)}")
+        raise ConfigError(f"languages must be among {', '.join(LANGS)}, got {list(langs)}")
     folders = {lg: Path(out) / f"{lecture.slug}.{lg}" for lg in langs}
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)

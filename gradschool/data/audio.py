@@ -179,7 +179,8 @@ def _why_not_wav(path: Path, err: BaseException) -> str:
     text = str(err)
     if text.startswith("unknown format:"):
         code = int(text.split(":")[1]) if text.split(":")[1].strip().isdigit() else None
-        kind = _FORMATS.get(code, "in an encoding other than integer PCM")
+        kind = "in an encoding other than integer PCM"
+        kind = _FORMATS.get(code, kind) if code is not None else kind
         return f"its samples are {kind}, WAVE format code {code}, and gradschool reads integer PCM"
     if "chunk" in text and "missing" in text:  # wave: "fmt chunk and/or data chunk missing"
         return "its WAV header is incomplete, with no 'fmt ' or 'data' part: a cut-short file"

@@ -29,20 +29,28 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import pickle
 import shutil
-import sys
 import tarfile
 import tempfile
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gradschool.data.datasets import Dataset, register_dataset
-from gradschool.data.sources import DOWNLOAD_TIMEOUT_S, resolve_data_dir, verify_row
+from gradschool.data.sources import (
+    DOWNLOAD_TIMEOUT_S,
+    member_bytes,
+    resolve_data_dir,
+    verify_row,
+)
 from gradschool.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -103,7 +111,7 @@ class _SafeUnpickler(pickle.Unpickler):
         return make()
 
 
-def _get(batch: dict, key: str) -> object:
+def _get(batch: dict, key: str) -> Any:
     # Python 2 wrote the keys as byte strings (b"data"); accept str keys as well.
     return batch[key.encode()] if key.encode() in batch else batch.get(key)
 
@@ -188,7 +196,7 @@ def _read_archive(archive: Path) -> dict[str, bytes]:
                 name = member.name.removeprefix("./")
                 folder, _, base = name.rpartition("/")
                 if folder == FOLDER and base in FILES and member.isfile():
-                    found[base] = tar.extractfile(member).read()
+                    found[base] = member_bytes(tar, member)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise DataError(
             f"{archive} is not a readable tar.gz archive ({err}). Delete it and download "
@@ -220,7 +228,7 @@ def download_archive(dest: Path, url: str | None = None, md5: str | None = None)
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
-        print(f"gradschool: downloading {url}", file=sys.stderr)
+        logger.info("downloading %s", url)
         with (
             os.fdopen(fd, "wb") as out,
             urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as r,

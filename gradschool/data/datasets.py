@@ -34,7 +34,7 @@ from gradschool.data.sources import (
     read_verified,
     verify_source,
 )
-from gradschool.errors import DataError
+from gradschool.errors import ConfigError, DataError
 
 
 @dataclass(eq=False)
@@ -82,7 +82,9 @@ class Dataset:
 
 # --- the registry ------------------------------------------------------------------------------
 
-LoadFn = Callable[[Path | None, bool], Dataset]  # (data_dir or None, download) -> Dataset
+# (data_dir or None, download: bool, or None for "auto") -> Dataset; a configurable data set's
+# loader also takes the run's `data` section: load(data_dir, download, data_config).
+LoadFn = Callable[..., Dataset]
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def _entry(name: str) -> DatasetEntry:
         return DATASETS[key]
     close = difflib.get_close_matches(key, dataset_names(), n=1, cutoff=0.5)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise DataError(
+    raise ConfigError(
         f"unknown data set {name!r}.{hint} The data sets are: {', '.join(dataset_names())}. "
         "`gradschool data list` shows which of them are on this machine."
     )
@@ -244,9 +246,9 @@ def verify_datasets(data_dir: PathLike | None = None, names: list[str] | None = 
         entries = [_entry(n) for n in names]
     else:
         entries = [
-            DATASETS[n]
-            for n in dataset_names()
-            if DATASETS[n].locate is None or DATASETS[n].locate(data_dir)["where"] != "missing"
+            entry
+            for entry in map(DATASETS.__getitem__, dataset_names())
+            if entry.locate is None or entry.locate(data_dir)["where"] != "missing"
         ]
     rows = []
     for entry in entries:

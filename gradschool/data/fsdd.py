@@ -32,10 +32,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 import urllib.request
@@ -48,8 +48,16 @@ import numpy as np
 from gradschool.data.audio import AudioSpec, read_wav
 from gradschool.data.audio import features as audio_features
 from gradschool.data.datasets import EMBEDDED_DIR, Dataset, register_dataset
-from gradschool.data.sources import ENV_VAR, default_cache_dir, resolve_data_dir, verify_row
+from gradschool.data.sources import (
+    ENV_VAR,
+    default_cache_dir,
+    member_bytes,
+    resolve_data_dir,
+    verify_row,
+)
 from gradschool.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "FSDD_URL",
@@ -126,7 +134,7 @@ def download_fsdd(folder: Path, url: str = FSDD_URL, timeout: float = 120.0) -> 
     """
     folder.mkdir(parents=True, exist_ok=True)
     wanted = manifest()
-    print(f"gradschool: downloading {url}", file=sys.stderr)
+    logger.info("downloading %s", url)
     written = []
     with tempfile.TemporaryFile() as archive:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -140,7 +148,7 @@ def download_fsdd(folder: Path, url: str = FSDD_URL, timeout: float = 120.0) -> 
                 name = parts[-1]
                 if name not in wanted or (folder / name).is_file():
                     continue
-                data = tar.extractfile(member).read()
+                data = member_bytes(tar, member)
                 actual = hashlib.md5(data).hexdigest()
                 if actual != wanted[name]:
                     raise DataError(

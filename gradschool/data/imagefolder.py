@@ -29,20 +29,28 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
-import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gradschool.data.datasets import Dataset, register_dataset, register_path_dataset
 from gradschool.data.loader import stratified_split
-from gradschool.data.sources import default_cache_dir, resolve_data_dir, verify_row
+from gradschool.data.sources import (
+    default_cache_dir,
+    member_bytes,
+    resolve_data_dir,
+    verify_row,
+)
 from gradschool.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 # The extensions torchvision's ImageFolder accepts (compared case-insensitively).
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
@@ -138,7 +146,7 @@ def _select(tree: _Tree, classes: Sequence[str] | None, max_per_class: int | Non
 # --- decoding ----------------------------------------------------------------------------------
 
 
-def _pillow() -> object:
+def _pillow() -> Any:  # the module PIL.Image
     try:
         from PIL import Image
     except ImportError as err:  # pragma: no cover - Pillow is a core dependency
@@ -173,7 +181,7 @@ def _decode_all(
     where: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode every entry into one (N, C, H, W) uint8 array; labels (N,) int64."""
-    images = []
+    images: list[np.ndarray] = []
     for path, _ in entries:
         image = decode_image(read(path), mode, size, f"{where}/{path}")
         if images and image.shape != images[0].shape:
@@ -225,7 +233,7 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # (see checkpoint.py)
         os.replace(tmp, path)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
@@ -276,7 +284,7 @@ def _archive_source(archive: Path) -> tuple[_Tree, Callable]:
             for member in tar:
                 name = member.name.removeprefix("./")
                 if member.isfile() and _is_image(name):
-                    blobs[name] = tar.extractfile(member).read()
+                    blobs[name] = member_bytes(tar, member)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise DataError(f"{archive} is not a readable tar archive: {err}") from None
     prefix, rel = _strip_top(list(blobs))
@@ -367,10 +375,11 @@ def _decode_tree(
     test_fraction: float,
 ) -> dict[str, np.ndarray]:
     wanted = {p for entries in tree.files.values() for p, _ in entries}
-    print(
-        f"gradschool: decoding {len(wanted):,} images from {where} (once: the arrays are "
-        f"cached in {image_cache_dir()})",
-        file=sys.stderr,
+    logger.info(
+        "decoding %s images from %s (once: the arrays are cached in %s)",
+        f"{len(wanted):,}",
+        where,
+        image_cache_dir(),
     )
     blobs = read_many(wanted)
     decoded = {

@@ -43,7 +43,7 @@ def _check_batch_size(batch_size: Any) -> int | str:
     if (
         isinstance(batch_size, numbers.Integral)
         and not isinstance(batch_size, bool)
-        and batch_size >= 1
+        and int(batch_size) >= 1
     ):
         return int(batch_size)
     raise DataError(
@@ -116,7 +116,7 @@ class DataLoader:
 
     def _batch_len(self) -> int:
         """Examples per global batch (all processes together)."""
-        if self.batch_size == "full":
+        if isinstance(self.batch_size, str):  # "full"
             return max(self.num_examples, 1)
         return self.batch_size * self.world_size
 
@@ -322,7 +322,7 @@ def stratified_split(
 
 
 def _check_k(k: Any, n: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 2 <= k <= n:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 2 <= int(k) <= n:
         raise DataError(
             f"k-fold needs an integer k between 2 and the number of examples ({n}), got {k!r}."
         )

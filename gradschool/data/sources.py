@@ -24,9 +24,10 @@ import difflib
 import hashlib
 import http.client
 import json
+import logging
 import os
 import shutil
-import sys
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -35,6 +36,8 @@ from pathlib import Path
 
 from gradschool.data.idx import PathLike, read_bytes, read_idx_header
 from gradschool.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 ENV_VAR = "GRADSCHOOL_DATA"
 # Files that passed their checksum are remembered in <user cache>/verified.json, keyed on the
@@ -69,6 +72,15 @@ class Source:
 
 
 SOURCES: dict[str, Source] = {}
+
+
+def member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """The bytes of one regular file in an open tar archive, read in memory (nothing from the
+    archive is ever written to a path it names)."""
+    file = tar.extractfile(member)
+    if file is None:  # a folder or a link: the callers take regular files only
+        raise DataError(f"{member.name} in the archive is not a regular file")
+    return file.read()
 
 
 def register_source(source: Source) -> Source:
@@ -365,7 +377,7 @@ def _try_download(
     for base, url in zip(source.mirrors, source.urls(spec)):
         if base in dead:
             continue
-        print(f"gradschool: downloading {url}", file=sys.stderr)
+        logger.info("downloading %s", url)
         try:
             return download_file(url, folder / (spec.name + ".gz"), spec.md5)
         except urllib.error.HTTPError as e:  # the server answered (404, 403): try the next file

@@ -126,7 +126,7 @@ class Normalizer:
         return cls().load_state_dict(state)
 
     def __repr__(self) -> str:
-        if self.mean is None:
+        if self.mean is None or self.std is None:
             return "Normalizer(unfitted)"
         return f"Normalizer(mean={self.mean.tolist()}, std={self.std.tolist()})"
 

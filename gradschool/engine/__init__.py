@@ -29,7 +29,8 @@ from gradschool.engine.tensor import (
 )
 
 # torch spells these `torch.optim.lr_scheduler` and `torch.nn.functional`.
-optim.lr_scheduler = lr_scheduler
+# (ignored: an attribute attached here; optim.py cannot import lr_scheduler, which imports it)
+optim.lr_scheduler = lr_scheduler  # type: ignore[attr-defined]
 nn.functional = functional
 
 float32 = "float32"

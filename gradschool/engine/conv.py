@@ -227,7 +227,9 @@ def unfold(
 # ============================================================================================
 
 
-def _conv_padding(padding: IntPair | str, kernel: tuple[int, int], stride: tuple[int, int]) -> Any:
+def _conv_padding(
+    padding: IntPair | str, kernel: tuple[int, int], stride: tuple[int, int]
+) -> IntPair:
     """torch's padding strings: "valid" = no padding; "same" = output as large as the input
     (stride 1; this engine needs odd kernels for it, so that the padding is symmetric)."""
     if not isinstance(padding, str):
@@ -282,8 +284,8 @@ def conv2d(
             f"O = {O} divisible by groups; check in_channels of the layer against its input"
         )
     stride = as_pair(stride, "stride")
-    padding = _conv_padding(padding, (kh, kw), stride)
-    windows = sliding_windows(input, (kh, kw), stride, padding)  # (N, C, OH, OW, kh, kw)
+    pad = _conv_padding(padding, (kh, kw), stride)
+    windows = sliding_windows(input, (kh, kw), stride, pad)  # (N, C, OH, OW, kh, kw)
     OH, OW = windows.shape[2:4]
     if groups == 1:
         # One patch per row, its values in (kh, kw, C) order: (N*OH*OW, kh*kw*C). The reshape

@@ -403,7 +403,7 @@ class OneCycleLR(LRScheduler):
 
 
 def _per_group(name: str, value: float | Sequence[float], groups: list) -> list[float]:
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, Sequence):
         if len(value) != len(groups):
             raise ValueError(f"expected {len(groups)} values for {name}, got {len(value)}")
         return list(value)

@@ -29,7 +29,7 @@ def generator() -> np.random.Generator:
 
 
 def get_rng_state() -> dict:
-    return _State.generator.bit_generator.state
+    return dict(_State.generator.bit_generator.state)
 
 
 def set_rng_state(state: dict) -> None:

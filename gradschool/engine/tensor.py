@@ -33,6 +33,9 @@ import numpy as np
 
 DEFAULT_DTYPE = np.float32
 _ERF = np.frompyfunc(math.erf, 1, 1)
+# NOTE: inside class Tensor the name `float` is the method `x.float()` (as in torch), so the
+# annotations there that mean a plain number say `Number`.
+Number = float
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,7 +139,7 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self.data = _as_array(data.data if isinstance(data, Tensor) else data, dtype)
+        self.data: np.ndarray = _as_array(data.data if isinstance(data, Tensor) else data, dtype)
         self.grad: Tensor | None = None
         self.requires_grad = False
         self.requires_grad_(requires_grad)
@@ -343,7 +346,7 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return Tensor._make(-self.data, (self,), lambda g: (-g,), "neg")
 
-    def __pow__(self, exponent: float) -> Tensor:
+    def __pow__(self, exponent: Number) -> Tensor:
         """`x ** p` for a number p (a tensor exponent is `exp(p * log(x))`, from primitives)."""
         if isinstance(exponent, Tensor):
             return (exponent * self.log()).exp()
@@ -368,7 +371,7 @@ class Tensor:
     def __rtruediv__(self, other: Any) -> Tensor:
         return lift(other, self) / self
 
-    def __rpow__(self, base: float) -> Tensor:
+    def __rpow__(self, base: Number) -> Tensor:
         return (self * float(np.log(base))).exp()
 
     # ---- matrix multiplication ---------------------------------------------------------------
@@ -490,10 +493,10 @@ class Tensor:
         """Elementwise min, -max(-a, -b): the same convention, half of g to each at a tie."""
         return -((-self).maximum(-lift(other, self)))
 
-    def masked_fill(self, mask: Any, value: float) -> Tensor:
+    def masked_fill(self, mask: Any, value: Number) -> Tensor:
         return where(mask, lift(value, self), self)
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+    def clamp(self, min: Number | None = None, max: Number | None = None) -> Tensor:
         """Clamp to [min, max]; the gradient is 1 inside and at the bounds, 0 outside (torch).
 
         NOTE: at a bound the clamp has a kink (slope 1 on one side, 0 on the other); torch, and
@@ -569,7 +572,7 @@ class Tensor:
 
     def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
         result = (-self).max(dim, keepdim)
-        if dim is None:
+        if isinstance(result, Tensor):  # dim=None: the smallest element
             return -result
         return MaxResult(-result.values, result.indices)
 
@@ -666,7 +669,7 @@ class Tensor:
 
         def backward(g: np.ndarray) -> tuple:
             # Scatter-add g back to where each element was taken from (an index may repeat).
-            grid = list(np.indices(idx.shape, sparse=True))
+            grid: list[np.ndarray] = list(np.indices(idx.shape, sparse=True))
             grid[dim % len(shape)] = idx
             grad = np.zeros(shape, dtype=dtype)
             np.add.at(grad, tuple(grid), g)

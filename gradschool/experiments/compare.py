@@ -85,7 +85,7 @@ def at_chance(result: CompareRun) -> bool:
     """True when a classifier ended no better than guessing (accuracy <= 1/K + 5 points)."""
     acc = _final_accuracy(result)
     k = result.num_classes
-    return acc is not None and bool(k) and acc <= 1 / k + CHANCE_MARGIN
+    return acc is not None and k is not None and k > 0 and acc <= 1 / k + CHANCE_MARGIN
 
 
 def advice(result: CompareRun) -> str | None:
@@ -95,7 +95,9 @@ def advice(result: CompareRun) -> str | None:
         return None
     c = result.config
     acc = _final_accuracy(result)
-    what = "diverged" if result.status == "diverged" else f"ended at chance ({100 * acc:.2f}%)"
+    what = "diverged"
+    if result.status != "diverged" and acc is not None:
+        what = f"ended at chance ({100 * acc:.2f}%)"
     steps = result.history[-1].get("step", 0) if result.history else 0
     if result.status != "diverged" and steps < FEW_STEPS:
         # NOTE: gradient descent takes one step per epoch: at chance after a few epochs it has
@@ -258,7 +260,7 @@ def _median_epoch_time(result: CompareRun) -> float | None:
 def summary_row(result: CompareRun) -> dict[str, Any]:
     """One line of the comparison table."""
     c, last = result.config, (result.history[-1] if result.history else {})
-    schedule = c.schedule.name
+    schedule: str = c.schedule.name
     if c.schedule.warmup_steps:
         schedule += f"+warmup{c.schedule.warmup_steps}"
     val_accs = [r["val_acc"] for r in result.history if r.get("val_acc") is not None]

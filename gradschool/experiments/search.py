@@ -75,6 +75,7 @@ METHODS = ("grid", "random", "optuna")
 SPEC_FILE = "search.toml"  # the search as it started: what `gradschool search --resume` reads
 OPTUNA_JOURNAL = "optuna.journal"  # the Optuna study of an optuna search
 METRICS = {"val_acc": "acc", "val_loss": "loss"}  # metric -> key of Trainer.evaluate's result
+_SEARCH_KEYS = ("method", "trials", "metric", "mode", "seed")  # [search] keys beside `config`
 
 
 # ---- the space ---------------------------------------------------------------------------------
@@ -92,17 +93,24 @@ class Param:
     integer: bool = False
     num: int | None = None  # grid points of a range
 
+    def bounds(self) -> tuple[float, float]:
+        """(low, high) of a range (a Param without choices has both)."""
+        if self.low is None or self.high is None:
+            raise ConfigError(f"the space entry {self.key!r} has neither choices nor a range")
+        return self.low, self.high
+
     def sample(self, rng: np.random.Generator) -> Any:
         if self.choices is not None:
             return self.choices[int(rng.integers(len(self.choices)))]
+        low, high = self.bounds()
         if self.integer:
             if self.log:  # log-uniform over the integers low..high
-                value = math.exp(rng.uniform(math.log(self.low), math.log(self.high + 1)))
-                return int(min(max(math.floor(value), self.low), self.high))
-            return int(rng.integers(int(self.low), int(self.high) + 1))
+                value = math.exp(rng.uniform(math.log(low), math.log(high + 1)))
+                return int(min(max(math.floor(value), low), high))
+            return int(rng.integers(int(low), int(high) + 1))
         if self.log:
-            return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-        return float(rng.uniform(self.low, self.high))
+            return float(math.exp(rng.uniform(math.log(low), math.log(high))))
+        return float(rng.uniform(low, high))
 
     def grid(self) -> list[Any]:
         if self.choices is not None:
@@ -113,8 +121,8 @@ class Param:
                 f'num = N to it, e.g. "{self.key}" = {{low = {self.low}, high = {self.high}, '
                 f"num = 4}}, or give choices = [...]."
             )
-        space = np.geomspace if self.log else np.linspace
-        points = space(self.low, self.high, self.num)
+        low, high = self.bounds()
+        points = np.geomspace(low, high, self.num) if self.log else np.linspace(low, high, self.num)
         if self.integer:
             return sorted({int(round(p)) for p in points})
         return [float(p) for p in points]
@@ -128,9 +136,10 @@ class Param:
             # are offered as their JSON text and read back.
             text = trial.suggest_categorical(self.key, [json.dumps(c) for c in self.choices])
             return json.loads(text)
+        low, high = self.bounds()
         if self.integer:
-            return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.log)
-        return trial.suggest_float(self.key, self.low, self.high, log=self.log)
+            return trial.suggest_int(self.key, int(low), int(high), log=self.log)
+        return trial.suggest_float(self.key, low, high, log=self.log)
 
     def describe(self) -> dict[str, Any]:
         if self.choices is not None:
@@ -157,7 +166,8 @@ def _param(key: str, spec: Any, where: str) -> Param:
         if not isinstance(choices, list) or not choices or set(spec) - {"choices"}:
             raise ConfigError(bad)
         return Param(key, choices=list(choices))
-    low, high = spec.get("low"), spec.get("high")
+    low: Any = spec.get("low")  # (numbers, checked next)
+    high: Any = spec.get("high")
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high))
     if not numeric or not low < high:
         raise ConfigError(f"{bad} A range needs numbers low < high.")
@@ -182,7 +192,8 @@ def parse_space(space: Mapping[str, Any], base: Config, where: str = "the space"
         candidates = p.choices
         if candidates is None:
             cast = int if p.integer else float
-            candidates = [p.sample(np.random.default_rng(0)), cast(p.low), cast(p.high)]
+            low, high = p.bounds()
+            candidates = [p.sample(np.random.default_rng(0)), cast(low), cast(high)]
         for value in candidates:
             try:
                 with_updates(base, {p.key: value})
@@ -219,7 +230,7 @@ def load_search(
     search = dict(data.pop("search", {}))
     space = data.pop("space", {})
     search.update({k: v for k, v in changes.items() if v is not None})
-    unknown = set(search) - {"config", "method", "trials", "metric", "mode", "seed"}
+    unknown = set(search) - {"config", *_SEARCH_KEYS}
     if unknown:
         raise ConfigError(
             f"search file '{source}': unknown [search] key(s) {', '.join(sorted(unknown))}; the "
@@ -263,6 +274,21 @@ def load_search(
     )
 
 
+def search_toml(spec: SearchSpec) -> str:
+    """The search as a search file (`gradschool search --print-config`): its [search] and
+    [space] tables, then the whole base config after the overrides, so that searching the
+    printed file runs the same search."""
+    # NOTE: no `config =` line: the base is the default one (seed_mlp, which is Config()'s
+    # defaults), and every setting of the resolved base follows as a config section.
+    lines = ["[search]"]
+    lines += [f"{key} = {toml_value(getattr(spec, key))}" for key in _SEARCH_KEYS]
+    lines += ["", "[space]"]
+    for p in spec.params:
+        entry = ", ".join(f"{k} = {toml_value(v)}" for k, v in p.describe().items())
+        lines.append(f"{toml_value(p.key)} = {{{entry}}}")
+    return "\n".join(lines) + "\n\n" + to_toml(spec.base)
+
+
 # ---- trials ------------------------------------------------------------------------------------
 
 
@@ -287,8 +313,9 @@ class SearchResult:
 
     def ranked(self) -> list[Trial]:
         """Completed trials, best first."""
-        done = [t for t in self.trials if t.status == "ok" and t.score is not None]
-        return sorted(done, key=lambda t: -t.score if self.spec.mode == "max" else t.score)
+        sign = -1.0 if self.spec.mode == "max" else 1.0
+        done = [(t.score, t) for t in self.trials if t.status == "ok" and t.score is not None]
+        return [t for _, t in sorted(done, key=lambda pair: sign * pair[0])]
 
     @property
     def best(self) -> Trial | None:

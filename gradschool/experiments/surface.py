@@ -75,8 +75,11 @@ class Problem:
     methods: dict[str, tuple[str, dict[str, Any], float]]
 
 
-def _methods(lr_gd: float, sigma: float, lr_m: float, m: float, lr_rms: float, lr_adam: float):
-    """The six methods of the figure, with learning rates chosen for one problem."""
+def _methods(
+    lr_gd: float, sigma: float, lr_m: float, m: float, lr_rms: float, lr_adam: float
+) -> dict[str, tuple[str, dict[str, Any], float]]:
+    """The six methods of the figure, with learning rates chosen for one problem: name ->
+    (optimizer, its settings, sigma of the gradient noise)."""
     return {
         "GD": ("SGD", {"lr": lr_gd}, 0.0),
         f"SGD (noisy gradients, sigma={sigma:g})": ("SGD", {"lr": lr_gd}, sigma),

@@ -78,7 +78,8 @@ def unknown_key(cls: type, key: str, flag: bool) -> ConfigError:
 
 def set_value(obj: Any, path: str, value: Any, from_text: bool, origin: str) -> None:
     """Convert `value` for the field at `path` and store it in `obj` (in place)."""
-    tp, _ = paths(type(obj))[path]
+    cls: type = type(obj)  # (annotated: mypy holds type(<Any>) unhashable for @cache)
+    tp, _ = paths(cls)[path]
     if is_section(tp) and isinstance(value, tp):  # a whole section object
         value, tp = copy.deepcopy(value), Any
     elif is_section(tp):  # a whole section given as a table: merge its keys
@@ -92,8 +93,8 @@ def set_value(obj: Any, path: str, value: Any, from_text: bool, origin: str) -> 
             raise ConfigError(sentence(mismatch(path, tp, value, origin)))
         for key, v in table.items():
             sub = f"{path}.{key}"
-            if sub not in paths(type(obj)):
-                raise unknown_key(type(obj), sub, flag=bool(from_text))
+            if sub not in paths(cls):
+                raise unknown_key(cls, sub, flag=bool(from_text))
             set_value(obj, sub, v, False, origin)
         return
     try:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradschool.errors import ConfigError
 from gradschool.settings.fields import (
@@ -38,15 +39,28 @@ from gradschool.settings.fields import (
 )
 from gradschool.settings.overrides import apply_overrides
 
+if TYPE_CHECKING:  # annotations only: importlib.abc is deprecated from 3.12, its successor is 3.11+
+    from importlib.abc import Traversable
+
 PathOrName = str | os.PathLike[str]
+logger = logging.getLogger(__name__)
 
 
 # ---- reading ------------------------------------------------------------------------------------
 
 
+def _bundled(path: str) -> Traversable:
+    """`gradschool/<path>` among the package's files (`path` may hold slashes)."""
+    # NOTE: one part per joinpath: Traversable.joinpath takes several only from Python 3.11.
+    where = resources.files("gradschool")
+    for part in path.split("/"):
+        where = where.joinpath(part)
+    return where
+
+
 def bundled_names(folder: str = "configs") -> list[str]:
     """Names of the TOML files shipped in `gradschool/<folder>/` (e.g. `seed_mlp`)."""
-    where = resources.files("gradschool").joinpath(*folder.split("/"))
+    where = _bundled(folder)
     return sorted(p.name[: -len(".toml")] for p in where.iterdir() if p.name.endswith(".toml"))
 
 
@@ -64,7 +78,7 @@ def _read_text(path_or_name: PathOrName, bundled: str | None, kind: str) -> tupl
     """Return (a name for messages, the file's text); a bare name means a bundled file."""
     name = str(path_or_name)
     if bundled is not None and not _looks_like_path(path_or_name):
-        target = resources.files("gradschool").joinpath(*bundled.split("/"), f"{name}.toml")
+        target = _bundled(f"{bundled}/{name}.toml")
         if not target.is_file():
             noun = kind.removesuffix(" file")  # "config", "search"
             raise ConfigError(
@@ -129,7 +143,7 @@ def from_dict(cls: type, table: Any, source: str) -> Any:
 
 
 def _merge(obj: Any, table: Any, prefix: str, source: str, root: type) -> None:
-    cls = type(obj)
+    cls: type = type(obj)  # (annotated: mypy holds type(<Any>) unhashable for @cache)
     if not isinstance(table, Mapping):
         where = f"[{prefix[:-1]}]" if prefix else "the config"
         raise ConfigError(
@@ -190,6 +204,9 @@ def load(
     if path_or_name is not None:
         source, table = read_toml(path_or_name, bundled, kind)
         obj = from_dict(cls, table, f"{kind} '{source}'")
+        logger.debug("%s read from %s", cls.__name__, source)
+    if overrides:
+        logger.debug("overrides: %s", " ".join(overrides))
     return apply_overrides(obj, overrides)
 
 

@@ -93,7 +93,8 @@ def describe(obj: Any, width: int | None = None) -> str:
     """Every key with its value, type and help, one per line (for `--help` output). When the
     table is wider than `width` columns, each key takes two or more lines instead."""
     rows = []
-    for path, (tp, f) in paths(type(obj)).items():
+    cls: type = type(obj)  # (annotated: mypy holds type(<Any>) unhashable for @cache)
+    for path, (tp, f) in paths(cls).items():
         if is_section(tp):
             continue
         value: Any = obj

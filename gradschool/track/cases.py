@@ -34,7 +34,7 @@ from gradschool.track.results import Case, CaseFailed, compare, fmt_shape
 def _total(parts: list[Any]) -> Any:
     """A node's gradient when it is several parents of one op (x + x): the sum of its parts.
     A part that is not an array of the common shape is returned as it is, for compare()."""
-    arrays = [p for p in parts if isinstance(p, (np.ndarray, np.generic, float, int))]
+    arrays: list[Any] = [p for p in parts if isinstance(p, (np.ndarray, np.generic, float, int))]
     if len(arrays) < len(parts) or len({np.shape(p) for p in arrays}) > 1:
         return next((p for p in parts if not any(p is a for a in arrays)), parts[0])
     return sum(arrays[1:], np.asarray(arrays[0]))

@@ -441,10 +441,9 @@ def _check_conv2d(ctx: Context) -> list[Case]:
     for xs, ws, bias, stride, padding, kind in specs:
         x = make(xs, kind, rng)
         w = make(ws, "random" if kind == "zeros" else kind, rng)
-        inputs, names = [x, w], ("x", "weight")
+        inputs, names = [x, w], ("x", "weight", "bias")[: 2 + bool(bias)]
         if bias:
             inputs.append(make((ws[0],), "random", rng))
-            names += ("bias",)
         fn: Fn = lambda s, *t, st=stride, p=padding: s.F.conv2d(  # noqa: E731
             *t, stride=st, padding=p
         )

@@ -194,6 +194,7 @@ def make(
 ) -> np.ndarray:
     """A float64 array of `shape`: random, small integers, zeros, or constant patches."""
     n = int(np.prod(shape, dtype=np.int64))
+    a: np.ndarray  # float64 or int64 here, float64 once returned
     if kind == "random":
         a = rng.uniform(0.1, 3.0, n) if positive else rng.uniform(-2.0, 2.0, n)
     elif kind == "small integers":

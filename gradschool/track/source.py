@@ -98,7 +98,7 @@ def is_untouched(text: str, blank: Blank) -> bool:
         spot = _locate(text, blank)
     except (SyntaxError, LookupError):
         return False
-    if spot.lam is not None:
+    if spot.lam is not None or not isinstance(spot.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
     body = spot.node.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -116,9 +116,9 @@ def solution_listing(step: Step, lang: str = "en") -> str:
     for blank in step.blanks:
         path = source_path(blank.file)
         spot = _locate(path.read_text(encoding="utf-8"), blank)  # lines of the file itself
-        line = spot.node.lineno if spot.lam is None else spot.stmt.lineno  # type: ignore[union-attr]
+        line = spot.start  # the function's first line, or the statement holding the lambda
         try:
-            shown = path.relative_to(Path(import_module("gradschool").__file__).parent.parent)
+            shown = path.relative_to(Path(__file__).parents[2])  # from the folder of gradschool/
         except ValueError:
             shown = path
         header = (

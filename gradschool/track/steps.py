@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError
 
 LANGS = ("en", "zh")
 
@@ -893,7 +893,7 @@ def find_step(key: str | int) -> Step:
     if text in _BY_NAME:
         return _BY_NAME[text]
     names = ", ".join(f"{s.number} {s.name}" for s in STEPS)
-    raise GradschoolError(f"unknown step {key!r}: the steps are {names} (a number or a name).")
+    raise ConfigError(f"unknown step {key!r}: the steps are {names} (a number or a name).")
 
 
 def blanks_in(file: str) -> list[tuple[Step, Blank]]:

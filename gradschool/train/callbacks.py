@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gradschool.train.run import RunDir
     from gradschool.train.trainer import Trainer
 
 
@@ -165,6 +166,14 @@ class ConsoleLogger(Callback):
         print(line, file=self.stream or sys.stdout, flush=True)
 
 
+def run_dir(trainer: Trainer) -> RunDir:
+    """The trainer's run directory. The callbacks that write files into one are added only
+    when it has one (`Trainer(run=...)`)."""
+    if trainer.run is None:
+        raise RuntimeError("this callback writes into a run directory, but the run has none")
+    return trainer.run
+
+
 class RunLogger(Callback):
     """Keeps the run directory current: metrics.csv and the checkpoint after every epoch, the
     plots and report.md at the end (unless `report=False`: the caller writes its own)."""
@@ -173,8 +182,7 @@ class RunLogger(Callback):
         self.checkpoint_every, self.report = checkpoint_every, report
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        run = trainer.run
-        run.write_metrics(trainer.state.history)
+        run_dir(trainer).write_metrics(trainer.state.history)
         epochs = trainer.config.train.epochs
         if row["epoch"] % self.checkpoint_every == 0 or row["epoch"] == epochs:
             trainer.save_checkpoint()
@@ -182,7 +190,7 @@ class RunLogger(Callback):
     def on_fit_end(self, trainer: Trainer) -> None:
         from gradschool import plots
 
-        history = trainer.state.history
+        history, run = trainer.state.history, run_dir(trainer)
         if history and self.report:
-            plots.plot_history(history, trainer.run.plot_path("curves.png"))
-            trainer.run.write_report(trainer)
+            plots.plot_history(history, run.plot_path("curves.png"))
+            run.write_report(trainer)

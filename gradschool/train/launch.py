@@ -53,9 +53,9 @@ def train(
         resolve_device(t.device, t.engine, t.dtype)
         # NOTE: the run folder is made here, once: a group torchrun restarts finds it (and
         # its checkpoint) through RUN_DIR_ENV instead of making a second one.
-        run = resume if resume is not None else RunDir.create(config)
+        folder = resume if resume is not None else RunDir.create(config)
         return launch(
-            t.nproc, argv, t.engine, run=run, max_restarts=t.max_restarts, new=resume is None
+            t.nproc, argv, t.engine, run=folder, max_restarts=t.max_restarts, new=resume is None
         )
     group = distributed.from_environment()
     run, resuming = resume, resume is not None
@@ -69,7 +69,7 @@ def train(
     try:
         with interrupt.stop_on_signals(quiet), distributed.process_group(str(backend.device)):
             if quiet:
-                checkpoint = run.find_checkpoint() if resuming else None
+                checkpoint = run.find_checkpoint() if run is not None and resuming else None
                 return train_worker(config, backend, checkpoint, fit, callbacks)
             return _train_main(config, backend, run, resuming, group, fit, callbacks)
     except Exception as err:
@@ -101,6 +101,7 @@ def _train_main(
     processes += _precision_note(config, backend)
     restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0)
     if resuming:
+        assert run is not None, "resuming needs the run's folder"
         again = f"restart {restart}: " if restart else ""
         saved = run.saved_position()
         where = f" from {describe_position(saved)}" if saved else ""

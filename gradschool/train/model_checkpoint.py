@@ -82,7 +82,7 @@ class ModelCheckpoint(Callback):
                     "the run measures no val_loss (no validation split: data.val_fraction = 0, "
                     'or "auto" on a full data set)'
                 )
-        elif self.monitor.startswith("val_") and not has_val:
+        elif self.asked.startswith("val_") and not has_val:  # (asked = monitor here)
             raise ConfigError(
                 f"train.checkpoint_monitor = {self.monitor!r}, but this run has no validation "
                 f"split (data.val_fraction = 0). Set data.val_fraction (e.g. 0.1), or "

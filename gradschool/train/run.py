@@ -184,13 +184,16 @@ class RunDir:
     def load_config(self) -> Config:
         return load_config(self.config_path)
 
-    def write_config(self, config: Config) -> None:
+    # config: a Config, or an RL run's RLConfig (apps/rl.py): both have a [train] section.
+    def write_config(self, config: Any) -> None:
         save_config(config, self.config_path)
 
-    def write_info(self, config: Config, extra: dict[str, Any] | None = None) -> None:
+    def write_info(self, config: Any, extra: dict[str, Any] | None = None) -> None:
         info = {
             "seed": config.train.seed,
             "engine": config.train.engine,
+            # train.deterministic (RL runs have no such setting: false)
+            "deterministic": getattr(config.train, "deterministic", False),
             "gradschool_version": __version__,
             "git_commit": git_commit(),
             "versions": _versions(),

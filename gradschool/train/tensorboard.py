@@ -30,7 +30,7 @@ batches' losses and squared gradient norms as engine scalars and converts them t
 from __future__ import annotations
 
 import io
-import sys
+import logging
 import time
 import warnings
 from pathlib import Path
@@ -39,7 +39,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gradschool.errors import GradschoolError
-from gradschool.train.callbacks import Callback
+from gradschool.train.callbacks import Callback, run_dir
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from gradschool.train.trainer import Trainer
@@ -155,7 +157,7 @@ class TensorBoardLogger(Callback):
     # ---- the callback --------------------------------------------------------------------
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        self.writer = EventWriter(trainer.run.path)
+        self.writer = EventWriter(run_dir(trainer).path)
         if trainer.state.step > 0:  # resumed: anything logged after the checkpoint is void
             self.writer.restart(trainer.state.step + 1)
         else:
@@ -177,7 +179,7 @@ class TensorBoardLogger(Callback):
             self._sq_norms.append(_squared_norm(trainer.backend, grads))
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:
-        w, backend, step = self.writer, trainer.backend, int(row["step"])
+        w, backend, step = self._open(), trainer.backend, int(row["step"])
         n = len(self._losses)
         if n:
             first = step - n + 1
@@ -207,9 +209,15 @@ class TensorBoardLogger(Callback):
                 for k, v in last.items()
                 if k.startswith(("train_", "val_", "test_")) and _is_number(v)
             ]
-            self.writer.hparams(hparams(trainer.config), metrics, trainer.run.path.name)
+            self.writer.hparams(hparams(trainer.config), metrics, run_dir(trainer).path.name)
         self.writer.close()
         self.writer = None
+
+    def _open(self) -> EventWriter:
+        """This fit's event file (opened by on_fit_start)."""
+        if self.writer is None:
+            raise RuntimeError("TensorBoardLogger: on_fit_start has not run")
+        return self.writer
 
     # ---- samples and graph -----------------------------------------------------------------
 
@@ -233,7 +241,7 @@ class TensorBoardLogger(Callback):
             prompt = "\n" if "\n" in loaded.vocab.chars else loaded.vocab.chars[0]
             text = sample(loaded, prompt, tokens=TEXT_CHARS, seed=0)
             # Indented four spaces: a Markdown code block, so TensorBoard keeps the lines.
-            self.writer.text("samples/text", "\n".join("    " + s for s in text.split("\n")), step)
+            self._open().text("samples/text", "\n".join("    " + s for s in text.split("\n")), step)
             return
         from gradschool import plots
 
@@ -246,7 +254,7 @@ class TensorBoardLogger(Callback):
         ]
         images = [_displayable(x) for x in X]
         grid = plots.prediction_grid(images, titles, list(pred == y))
-        self.writer.image("samples/predictions", grid, step)
+        self._open().image("samples/predictions", grid, step)
 
     def _graph(self, trainer: Trainer) -> None:
         """The model graph, traced by torch (the NumPy engine's torch twin: same layers, same
@@ -276,15 +284,17 @@ class TensorBoardLogger(Callback):
             model.eval()
             # A second event file in the same folder; TensorBoard reads them together.
             # (The tracer warns about shape checks it turns into constants: not news here.)
-            with SummaryWriter(log_dir=str(trainer.run.path)) as graph, warnings.catch_warnings():
+            folder = str(run_dir(trainer).path)
+            with SummaryWriter(log_dir=folder) as graph, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 graph.add_graph(model, x)
             model.train(was_training)
         except Exception as err:  # noqa: BLE001 - tracing is best effort
-            print(
-                f"TensorBoard: the model graph was not drawn (torch could not trace the model: "
-                f"{type(err).__name__}: {err}); everything else is logged.",
-                file=sys.stderr,
+            logger.warning(
+                "TensorBoard: the model graph was not drawn (torch could not trace the model: "
+                "%s: %s); everything else is logged.",
+                type(err).__name__,
+                err,
             )
 
 

@@ -40,7 +40,7 @@ from gradschool.precision import choose_precision
 from gradschool.threads import set_threads
 from gradschool.train import interrupt
 from gradschool.train.builders import build_optimizer, build_scheduler, step_scheduler
-from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger
+from gradschool.train.callbacks import Callback, ConsoleLogger, ProgressBar, RunLogger, run_dir
 from gradschool.train.early_stopping import EarlyStopping
 from gradschool.train.model_checkpoint import ModelCheckpoint
 from gradschool.train.regularization import l1_penalty
@@ -121,7 +121,7 @@ class Trainer:
         # NOTE: a loader that cannot know its length ahead (RL's rollouts end an epoch after
         # so many environment steps) counts as one batch per epoch for the schedule's length;
         # it takes epoch-interval schedules.
-        self.scheduler = build_scheduler(
+        self.scheduler: Any = build_scheduler(  # None: a constant rate
             backend,
             self.optimizer,
             config.schedule,
@@ -180,8 +180,10 @@ class Trainer:
                 model.train()
                 for cb in self.callbacks:
                     cb.on_epoch_start(self)
-                if self.state.batch:
-                    lr, running = self.state.epoch_lr, backend.tensor(self.state.epoch_loss)
+                if self.state.batch:  # a mid-epoch checkpoint saved both
+                    assert self.state.epoch_lr is not None and self.state.epoch_loss is not None
+                    lr = self.state.epoch_lr
+                    running = backend.tensor(np.asarray(self.state.epoch_loss))
                 else:
                     lr, running = self.optimizer.param_groups[0]["lr"], None
                 start = time.perf_counter()
@@ -370,7 +372,7 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> Path:
-        path = self.run.checkpoint_path(self.backend.checkpoint_suffix)
+        path = run_dir(self).checkpoint_path(self.backend.checkpoint_suffix)
         self.backend.save(self.checkpoint(), path)
         return path
 
@@ -433,11 +435,12 @@ def fit(
     )
     _refuse_unplugged(trainer)  # before the run directory gets its first file
     if resume:
-        trainer.load_checkpoint(run.find_checkpoint() if resume is True else Path(resume))
+        checkpoint = run_dir(trainer).find_checkpoint() if resume is True else Path(resume)
+        trainer.load_checkpoint(checkpoint)
     elif run is not None:
         run.write_config(trainer.config)  # as resolved (e.g. the DP noise level found)
         # A task may add what rebuilding its data needs (the GPT's vocabulary, say).
-        task_info = getattr(trainer.task, "run_info", dict)()
+        task_info: dict[str, Any] = getattr(trainer.task, "run_info", dict)()
         run.write_info(
             config, {"data_source": trainer.data.source, **task_info, **trainer.backend.describe()}
         )

@@ -176,7 +176,7 @@ def compute_rdp(
 
 
 def rdp_to_epsilon(
-    orders: Sequence[float], rdp: Sequence[float], delta: float
+    orders: Sequence[float], rdp: Sequence[float] | np.ndarray, delta: float
 ) -> tuple[float, float]:
     """(ε, best order) for the target δ (Balle et al. 2020, theorem 21, as Opacus)."""
     _check_delta(delta)

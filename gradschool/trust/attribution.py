@@ -37,7 +37,7 @@ over the embedding dimension): what Captum calls layer integrated gradients.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,10 +337,11 @@ def occlusion(
     covered = np.zeros(shape)
     for position in np.ndindex(*counts):
         box = tuple(slice(p * st, p * st + w) for p, st, w in zip(position, stride, window))
+        where = (slice(None), *box)  # the window in every example
         hidden = x.copy()
-        hidden[(slice(None), *box)] = base[(slice(None), *box)]  # the window, from x'
+        hidden[where] = base[where]  # the window, from x'
         drop = scores - class_scores(model, backend, hidden, target, batch_size)  # (N,)
-        total[(slice(None), *box)] += drop.reshape((-1,) + (1,) * len(shape))
+        total[where] += drop.reshape((-1,) + (1,) * len(shape))
         covered[box] += 1
     return Attribution(total / covered, "occlusion", scores=scores)
 
@@ -361,7 +362,7 @@ def attribute(
     method: str, model: Any, backend: Any, x: np.ndarray, target: Any, **options: Any
 ) -> Attribution:
     """One entry point for the CLI: method = ig | saliency | gxi | smoothgrad | occlusion."""
-    functions = {
+    functions: dict[str, Callable[..., Attribution]] = {
         "ig": integrated_gradients,
         "saliency": saliency,
         "gxi": gradient_x_input,

@@ -262,6 +262,8 @@ class PrivateSteps(Callback):
             print(p.describe(), flush=True)
 
     def on_before_step(self, trainer: Trainer) -> None:
+        if self.dp is None:
+            raise RuntimeError("PrivateSteps.on_setup has not run")
         self.dp.privatize()
 
 

@@ -86,13 +86,9 @@ def _explain_images(
     model, backend = trainer.model, trainer.backend
     # The baseline is a black input: raw value 0, i.e. (0 - mean) / std after normalisation
     # (the value 0 of the normalised data would be the average pixel, a grey image).
-    black = np.asarray(getattr(trainer.task, "_background", lambda: 0.0)(), dtype=np.float64)
-    black = (
-        black.reshape((-1,) + (1,) * (X.ndim - 2))
-        if black.size > 1
-        else float(black.reshape(-1)[0])
-    )
-    options = {"baseline": black} if method in ("ig", "occlusion") else {}
+    raw = np.asarray(getattr(trainer.task, "_background", lambda: 0.0)(), dtype=np.float64)
+    black = raw.reshape((-1,) + (1,) * (X.ndim - 2)) if raw.size > 1 else float(raw.reshape(-1)[0])
+    options: dict[str, Any] = {"baseline": black} if method in ("ig", "occlusion") else {}
     if method == "ig":
         options["steps"] = steps
     result = A.attribute(method, model, backend, X, goal, **options)
@@ -107,7 +103,7 @@ def _explain_images(
     explained = "predicted" if target == "pred" else "true"
     title = f"{name} for the {explained} class ({config.model.name}, {config.data.dataset})"
     lines = []
-    if result.delta is not None:
+    if result.delta is not None and result.baseline_scores is not None:
         change = result.scores - result.baseline_scores
         worst = float(np.max(np.abs(result.delta)))
         rel = worst / max(float(np.max(np.abs(change))), 1e-12)
