@@ -354,7 +354,7 @@ def _search(args: argparse.Namespace, overrides: list[str]) -> int:
         changed = [*overrides, *(f"--{k}" for k in ("space", "method", "seed", "out")
                                  if getattr(args, k) is not None)]  # fmt: skip
         if changed:
-            raise GradschoolError(
+            raise ConfigError(
                 f"--resume continues a search with the settings saved in its {SPEC_FILE}; "
                 f"{' '.join(changed)} cannot change them (only --trials can, to run more)."
             )

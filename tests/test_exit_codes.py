@@ -104,7 +104,7 @@ def test_ctrl_c_during_training_exits_with_130(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(Trainer, "fit", fit)
     assert main(["train", *TINY, "--out-dir", str(tmp_path), "--run-name", "i"]) == 130
-    assert "Interrupted" in capsys.readouterr().err
+    assert "Stopped by Ctrl-C (SIGINT)" in capsys.readouterr().err
 
 
 def test_the_exit_statuses_are_in_the_help():
