@@ -266,6 +266,7 @@ class Difference:
     """Where a learner's value differs from the expected one, and by how much."""
 
     where: str  # "" for the whole value, "[1]" for the second of a tuple, "['cat']" for a key
+    # (an array's own index is in `what`: "3 of 12 values differ; the largest error is at [2, 1]")
     what: Text  # what differs, in both languages
     expected: str = ""
     got: str = ""
@@ -345,7 +346,7 @@ def first_difference(
             index = "[" + ", ".join(map(str, at)) + "]"
             bad = int((~close).sum())
             return Difference(
-                f"{where}{index}" if e.ndim else where,
+                where,
                 (f"{bad} of {e.size} values differ; the largest error is at {index}",
                  f"{e.size} 个值里有 {bad} 个不同；最大误差在 {index}"),
                 f"{ef[at]:.6g}",

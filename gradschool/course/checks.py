@@ -223,7 +223,7 @@ class Formula(Kind):
         error = abs(got - expected)
         return Verdict(
             False,
-            [(f"at {shown} your formula gives {got:.6g}, the answer is {expected:.6g} "
+            [(f"at {shown}, your formula gives {got:.6g}, the answer is {expected:.6g} "
               f"(error {error:.3g}); {bad} of {self.points} points differ.",
               f"在 {shown} 处，你的公式得 {got:.6g}，答案是 {expected:.6g}（误差 "
               f"{error:.3g}）；{self.points} 个点里有 {bad} 个不对。")],
@@ -283,13 +283,11 @@ class Function(Kind):
                 )  # fmt: skip
             diff = first_difference(expected, got, self.rtol, self.atol)
             if diff is not None:
-                at = f" at {diff.where}" if diff.where else ""
-                at_zh = f"（位置 {diff.where}）" if diff.where else ""
+                part_en = f"part {diff.where} of the result" if diff.where else "the result"
+                part_zh = f"结果的第 {diff.where} 部分" if diff.where else "结果"
                 lines = [
-                    (f"on {where_en}, the result{at} differs from "
-                     f"{self.oracle[0]}: {diff.what[0]}.",
-                     f"在{where_zh}上，结果{at_zh}和{self.oracle[1]}不一致："
-                     f"{diff.what[1]}。"),
+                    (f"on {where_en}, {part_en} differs from {self.oracle[0]}: {diff.what[0]}.",
+                     f"在{where_zh}上，{part_zh}和 {self.oracle[1]} 不一致：{diff.what[1]}。"),
                 ]  # fmt: skip
                 if diff.expected or diff.got:
                     lines.append((f"  expected: {diff.expected}", f"  应该是：{diff.expected}"))
