@@ -159,6 +159,7 @@ class Exercise:
         text = _pick(self.solution, language)
         if "{{" not in text:
             return text
+        self.prepare()
         names = dict(self.namespace)
         if re.search(r"\{\{[^}]*\banswer\b", text):
             names["answer"] = self.answer()
@@ -299,13 +300,16 @@ def load_exercises(lecture: Lecture | str | Path) -> list[Exercise]:
         "__name__": f"gradschool_exercises_{lecture.slug}",
         "__file__": str(lecture.path),
     }
-    done: list[bool] = []
+    done: set[str] = set()
 
-    def setup() -> None:
-        if not done:
-            titles = sorted({t for ex in found for t in ex.setup})
-            _run_cells(lecture, titles, namespace)
-            done.append(True)
+    def setup_for(ex: Exercise) -> Callable[[], None]:
+        def setup() -> None:  # this exercise's setup cells, each at most once
+            todo = [title for title in ex.setup if title not in done]
+            if todo:
+                _run_cells(lecture, todo, namespace)
+                done.update(todo)
+
+        return setup
 
     found: list[Exercise] = []
     previous, _collecting = _collecting, found
@@ -329,7 +333,7 @@ def load_exercises(lecture: Lecture | str | Path) -> list[Exercise]:
                 )
             ex = found[-1]
             ex.lecture, ex.slug, ex.line = lecture.number, lecture.slug, cell.line
-            ex.namespace, ex._setup = namespace, setup
+            ex.namespace, ex._setup = namespace, setup_for(ex)
     finally:
         _collecting = previous
     for k, ex in enumerate(found, 1):
