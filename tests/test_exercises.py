@@ -198,7 +198,7 @@ def test_wrong_answers_say_why(tmp_path):
     verdict = submit(gamma, tmp_path, "0.5**(2/T)")
     assert not verdict.ok
     text = verdict.lines[0][0]
-    assert re.search(r"at T = [\d.]+ your formula gives [\d.]+, the answer is [\d.]+", text)
+    assert re.search(r"at T = [\d.]+, your formula gives [\d.]+, the answer is [\d.]+", text)
     assert "points differ" in text
     collapse = exercise_of(1, 4)
     transposed = "def collapse(W1, b1, W2, b2, W3, b3):\n    return (W3 @ W2 @ W1).T, b3\n"

@@ -44,7 +44,8 @@ or a plain script the call shows the exercise and its check command, never the s
 An exercise that needs the lecture's own code (the data of a demonstration, a helper the
 lecture defines) names the titled code cells it needs, `setup=("circles",)`: they run first,
 only when a check or a solution needs them, so the exercise checks what the lecture really
-does. Such a cell imports what it uses.
+does. They run in the exercises' namespace, after the exercise cells: a setup cell imports
+what it uses, or relies on the imports of the exercise cells.
 """
 
 from __future__ import annotations
