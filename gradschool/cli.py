@@ -823,7 +823,8 @@ def _lecture_args(p: argparse.ArgumentParser) -> None:
             sub.add_argument(
                 "--file", default=None, metavar="F.py",
                 help="your solution file: the function an exercise asks for (or a TOML file of "
-                "settings)",
+                "settings); without EXERCISE, every exercise the file answers (its functions, "
+                "and a dict answers = {3: '203530'})",
             )  # fmt: skip
             sub.add_argument(
                 "--solution", action="store_true", help="show the worked solution (and hints)"

@@ -15,7 +15,6 @@ import re
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gradschool.cli import main
@@ -268,6 +267,27 @@ def test_lecture_check_of_a_file_and_of_every_function_it_defines(tmp_path, caps
     assert "open question" in capsys.readouterr().out
     assert main(["lecture", "check", "1", "9", "--answer", "1"]) == 2
     assert "no exercise '9'" in capsys.readouterr().err
+
+
+def test_one_file_answers_a_whole_lecture_for_a_teacher(tmp_path, capsys, monkeypatch):
+    """A student's file: the functions the exercises ask for, and `answers` for the rest;
+    `lecture check N --file` checks them all, and keeps no tries with the state "off"."""
+    monkeypatch.setenv("GRADSCHOOL_EXERCISES_STATE", "off")
+    alice = tmp_path / "alice.py"
+    alice.write_text(
+        "answers = {3: '203,530', 1: 'not checked: an open question'}\n\n"
+        "def collapse(W1, b1, W2, b2, W3, b3):\n    return W3 @ W2 @ W1, b3\n"
+    )
+    assert main(["lecture", "check", "1", "--file", str(alice)]) == 1
+    out = capsys.readouterr().out
+    assert "exercise 3 (a number)" in out and "exercise 4 (a function" in out
+    assert "exercise 1 " not in out, "an open question is not checked"
+    assert "1 of 2 right." in out
+    assert not list(tmp_path.glob("*.json")) and not (tmp_path / "off").exists()
+    bad = tmp_path / "bob.py"
+    bad.write_text("x = 1\n")
+    assert main(["lecture", "check", "1", "--file", str(bad)]) == 2
+    assert "answers none of this lecture's exercises" in capsys.readouterr().err
 
 
 def test_the_state_file_is_in_the_user_cache_unless_named(tmp_path, monkeypatch):

@@ -255,9 +255,9 @@ def exercise(
     if _collecting is not None:
         _collecting.append(ex)
         return ex
-    from gradschool.course import _in_notebook, lang
+    from gradschool.course import in_notebook, lang
 
-    if not _in_notebook():
+    if not in_notebook():
         print("\n" + ex.markdown(lang()), end="")
     return ex
 

@@ -7,6 +7,10 @@ the next hint on the next one, the worked solution only when asked for (`--solut
     gradschool lecture check 1 4 --file my_solution.py
     gradschool lecture check 1 3 --solution
     gradschool lecture check 1                        # where you stand: solved, tries
+    gradschool lecture check 1 --file alice.py        # every exercise a student's file answers
+
+A student's file for a whole lecture holds the functions the exercises ask for and a dict
+`answers = {3: "203530", ...}` for the others, as `--answer` takes them (docs/teaching.md).
 
 The tries are counted per exercise in one small JSON file, `exercises.json` in gradschool's
 user cache (`$XDG_CACHE_HOME/gradschool`, else `~/.cache/gradschool`, the folder where data
@@ -52,8 +56,8 @@ WORDS = {
         "how": "Check your answer: `{command}`",
         "open": "This is an open question: gradschool does not check it. The worked answer: "
         "`{command}`.",
-        "no_function": "{file} defines none of the functions this lecture's exercises ask for "
-        "({names}).",
+        "no_function": "{file} answers none of this lecture's exercises: define the functions "
+        'they ask for ({names}), or a dict `answers = {{3: "203530"}}`.',
         "name_one": "name the exercise to check: `gradschool lecture check {lecture} EXERCISE "
         "--answer ...` (the list: `gradschool lecture exercises {lecture}`).",
         "none": "Lecture {lecture} declares no exercises.",
@@ -78,7 +82,8 @@ WORDS = {
         "solution": "参考解答",
         "how": "检查答案：`{command}`",
         "open": "这是开放题，gradschool 不检查答案。参考解答：`{command}`。",
-        "no_function": "{file} 里没有这一讲练习要求的任何一个函数（{names}）。",
+        "no_function": "{file} 没有回答这一讲的任何一道练习：定义练习要求的函数（{names}），"
+        '或者一个字典 `answers = {{3: "203530"}}`。',
         "name_one": "请指明要检查哪道练习："
         "`gradschool lecture check {lecture} 练习编号 --answer ...`"
         "（练习列表：`gradschool lecture exercises {lecture}`）。",
@@ -88,10 +93,13 @@ WORDS = {
 }
 
 
-def state_path() -> Path:
+def state_path() -> Path | None:
     """Where the tries are kept: $GRADSCHOOL_EXERCISES_STATE, else exercises.json in the user
-    cache of gradschool."""
+    cache of gradschool; None (nothing kept) when the variable is "off" (a teacher checking a
+    student's file)."""
     env = os.environ.get(STATE_ENV)
+    if env is not None and env.strip().lower() in ("off", "none", "-"):
+        return None
     if env:
         return Path(env).expanduser()
     from gradschool.data.sources import default_cache_dir
@@ -106,11 +114,14 @@ class Attempts:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_path()
+        self.data: dict[str, dict] = {}
+        if self.path is None:
+            return
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            self.data: dict[str, dict] = data if isinstance(data, dict) else {}
+            self.data = data if isinstance(data, dict) else {}
         except (OSError, ValueError):
-            self.data = {}
+            pass
 
     @staticmethod
     def key(ex: Exercise) -> str:
@@ -127,6 +138,8 @@ class Attempts:
         else:
             entry["wrong"] += 1
         self.data[self.key(ex)] = entry
+        if self.path is None or (self.path.exists() and not self.path.is_file()):
+            return entry  # not kept (NOTE: never rename a file over /dev/null or a folder)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
@@ -160,7 +173,7 @@ def format_exercises(
         return words["none"].format(lecture=lecture.number)
     checked = sum(ex.checkable for ex in exercises)
     lines = [words["head"].format(title=lecture.title(language), n=len(exercises), k=checked)]
-    if attempts is not None:
+    if attempts is not None and attempts.path is not None:
         lines.append(words["state"].format(path=attempts.path))
     for ex in exercises:
         status = f" · {attempts.status(ex, language)}" if attempts is not None else ""
@@ -255,21 +268,34 @@ def check_lecture(
 def _check_file(
     exercises: list[Exercise], path: Path, language: str, attempts: Attempts
 ) -> CheckOutcome:
-    """Every function exercise whose function the file defines, checked in turn."""
+    """Every exercise the file answers, checked in turn: each function it defines that an
+    exercise asks for, and each entry of its `answers` dict ({exercise number: the answer as
+    `--answer` takes it}). One file per lecture is what a student hands in."""
     from gradschool.course.answers import load_module
     from gradschool.course.checks import Function
 
     module = load_module(path)
-    asked = [ex for ex in exercises if isinstance(ex.check, Function)]
-    mine = [ex for ex in asked if callable(getattr(module, ex.check.name, None))]
-    if not mine:
-        names = ", ".join(ex.check.name for ex in asked) or "-"
+    answers = getattr(module, "answers", {})
+    if not isinstance(answers, dict):
+        raise AnswerError(
+            f'{path}: `answers` must be a dict {{exercise number: answer}}, e.g. {{3: "203530"}}',
+            f'{path}：`answers` 必须是字典 {{练习编号: 答案}}，例如 {{3: "203530"}}',
+        )
+    answered = {int(k): str(v) for k, v in answers.items()}
+    todo: list[tuple[Exercise, str | None]] = []
+    for ex in exercises:
+        if isinstance(ex.check, Function) and callable(getattr(module, ex.check.name, None)):
+            todo.append((ex, None))
+        elif ex.number in answered and ex.checkable and not ex.check.needs_file:
+            todo.append((ex, answered[ex.number]))
+    if not todo:
+        names = ", ".join(ex.check.name for ex in exercises if isinstance(ex.check, Function))
         words = WORDS[language]
-        raise GradschoolError(words["no_function"].format(file=path, names=names))
+        raise GradschoolError(words["no_function"].format(file=path, names=names or "-"))
     parts, right = [], 0
-    for ex in mine:
-        verdict = ex.check.check(ex, None, path)
+    for ex, answer in todo:
+        verdict = ex.check.check(ex, answer, path if answer is None else None)
         right += verdict.ok
         parts.append(_verdict(ex, verdict, attempts, language))
-    parts.append(WORDS[language]["summary"].format(right=right, n=len(mine)))
-    return CheckOutcome("\n\n".join(parts), 0 if right == len(mine) else 1)
+    parts.append(WORDS[language]["summary"].format(right=right, n=len(todo)))
+    return CheckOutcome("\n\n".join(parts), 0 if right == len(todo) else 1)

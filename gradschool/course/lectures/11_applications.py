@@ -132,7 +132,7 @@ for name, ok, otherwise in (
 # ## 1. Speech: from a waveform to a spectrogram to MFCCs
 #
 # A recording is a list of numbers: the air pressure at the microphone, sampled $f_s = 8000$
-# times a second (the Free Spoken Digit Dataset, FSDD). A spoken "seven" is a few thousand of them.
+# times a second — its sample rate (the Free Spoken Digit Dataset, FSDD). A spoken "seven" is a few thousand of them.
 # Fed raw to a network, they say little: the same word said a millisecond later, or a little
 # louder, is a very different list. What identifies a sound is *which frequencies are present,
 # and when*. The **short-time Fourier transform** (STFT) measures exactly that: cut the signal
@@ -150,8 +150,8 @@ for name, ok, otherwise in (
 # $k f_s / N$: 129 bins, 31.25 Hz apart, from 0 to 4 kHz. The **power spectrogram** is
 # $P[k, t] = |X[k, t]|^2$, a picture of frequency against time.
 #
-# Two more steps follow how we hear. Pitch is heard on a roughly logarithmic scale, the **mel**
-# scale $m(f) = 2595 \log_{10}(1 + f/700)$ (1000 Hz is 1000 mel): a **mel filter bank** of $M = 40$
+# Two more steps follow how we hear. Pitch is heard on a roughly logarithmic scale, the
+# **mel scale** $m(f) = 2595 \log_{10}(1 + f/700)$ (1000 Hz is 1000 mel): a **mel filter bank** of $M = 40$
 # triangles, equally spaced in mel (so narrow at low frequencies and wide at high ones), sums the
 # power into 40 bands; and loudness is heard logarithmically, so we take decibels:
 #
@@ -176,7 +176,7 @@ for name, ok, otherwise in (
 # %% [markdown] tags=["zh"]
 # ## 1. 语音：从波形到频谱图，再到 MFCC
 #
-# 一段录音就是一串数：麦克风处的气压，每秒采样 $f_s = 8000$ 次（Free Spoken Digit Dataset，简称 FSDD）。念一个
+# 一段录音就是一串数：麦克风处的气压，每秒采样 $f_s = 8000$ 次，即采样率（Free Spoken Digit Dataset，简称 FSDD）。念一个
 # "seven" 就有好几千个数。把这些数原样喂给网络，用处不大：同一个词晚一毫秒说、或者大声一点，这串数就面目全非。
 # 真正能区分声音的是*有哪些频率、在什么时候出现*。**短时傅里叶变换**（STFT）量的正是这个：把信号切成互相重叠的
 # 短帧，每帧用一个窗函数让两端平滑地淡入淡出，再对每一帧做傅里叶变换：
