@@ -107,6 +107,7 @@ class Exercise:
     line: int = 0
     namespace: dict[str, Any] = field(default_factory=dict, repr=False)
     _setup: Callable[[], None] | None = field(default=None, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> str:
@@ -152,8 +153,11 @@ class Exercise:
             self._setup()
 
     def answer(self) -> Any:
-        """The value `{{ answer }}` stands for: the number, the formula, the settings."""
-        return self.check.answer_value(self)
+        """The value `{{ answer }}` stands for: the number, the formula, the settings
+        (computed once: each language's solution quotes it)."""
+        if "answer" not in self._cache:
+            self._cache["answer"] = self.check.answer_value(self)
+        return self._cache["answer"]
 
     def solution_text(self, language: str) -> str:
         """The worked solution, its `{{ ... }}` fields filled in (the answer computed)."""

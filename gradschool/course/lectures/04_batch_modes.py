@@ -521,7 +521,9 @@ def epoch_ratio(k: int) -> str:
 # %% tags=["exercise"]
 from gradschool.config import load_config, with_updates
 from gradschool.course.exercises import Number, Open, Run, exercise
-from gradschool.train.trainer import Trainer, fit
+from gradschool.data.loader import DataLoader
+from gradschool.data.prepare import prepare_data
+from gradschool.train.trainer import fit
 
 # Section 2's runs in full mode: the source's recipe on 2,000 images, 20% of them validating.
 FULL_MODE = with_updates(
@@ -536,11 +538,12 @@ FULL_MODE = with_updates(
 )
 
 
-def optimizer_steps(batch_size: int) -> int:
-    """Optimizer steps of the full mode's run with this batch size: the loader's batches per
-    epoch (the last one holds what is left), times the epochs."""
-    config = with_updates(FULL_MODE, {"data.batch_size": batch_size})
-    return len(Trainer(config, console=False).loader) * config.train.epochs
+def optimizer_steps(batch_sizes: list[int]) -> list[int]:
+    """Optimizer steps of the full mode's run with each batch size: the batches per epoch of
+    the loader the trainer uses, over the full mode's training split, times the epochs."""
+    data = prepare_data(FULL_MODE.data, FULL_MODE.train.seed, with_test=False)
+    epochs = FULL_MODE.train.epochs
+    return [len(DataLoader(data.X_train, data.y_train, batch_size=B)) * epochs for B in batch_sizes]
 
 
 exercise(
@@ -555,7 +558,7 @@ exercise(
         优化步？再运行：它们在三张子图里各落在哪里？
     """,
     check=Number(
-        lambda: [optimizer_steps(8), optimizer_steps(512)],
+        lambda: optimizer_steps([8, 512]),
         rel=0,
         names=[("steps with B = 8", "B = 8 的步数"), ("steps with B = 512", "B = 512 的步数")],
     ),
