@@ -354,6 +354,26 @@ def test_the_report_shows_each_exercise_with_its_command_and_folds_its_solution(
     assert load_exercises(path)[0].check.expected(load_exercises(path)[0]) == [42.0]
 
 
+def test_run_as_a_script_or_in_a_notebook_an_exercise_shows_itself_not_its_solution(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "07_demo.py"
+    path.write_text(HEADER + DEMO.lstrip("\n"), encoding="utf-8")
+    env = {**__import__("os").environ, "GRADSCHOOL_LANG": "zh", "MPLBACKEND": "Agg"}
+    result = subprocess.run(
+        [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "### 练习 1 · 数值题" in result.stdout
+    assert "检查答案：`gradschool lecture check 7 1 --answer 数值 --lang zh`" in result.stdout
+    assert "等于 42" not in result.stdout, "the solution is not shown"
+    ex = load_exercises(path)[0]
+    shown = ex._repr_markdown_()  # what Jupyter displays for the cell's value
+    assert "gradschool lecture check 7 1" in shown and "It is 42" not in shown
+    assert "It is 42." in ex.markdown("en", solution=True)
+
+
 def test_a_broken_exercise_declaration_fails_the_lecture_with_its_line(tmp_path):
     body = DEMO.replace(
         'hints=[("Six sevens.", "六个七。"), ("Count by sevens.", "七个七个地数。")],', ""

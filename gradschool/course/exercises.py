@@ -182,9 +182,9 @@ class Exercise:
         words = WORDS[language]
         head = "#" * level + " " + words["exercise"].format(n=self.number)
         parts = [f"{head} · {self.label(language)}", self.text(language)]
-        parts.append(
-            f"{words['check'] if self.checkable else words['open']}: `{self.command(language)}`"
-        )
+        check = words["check"] if self.checkable else words["open"]
+        colon = "：" if language == "zh" else ": "
+        parts.append(f"{check}{colon}`{self.command(language)}`")
         if solution:
             if self.hints:
                 hints = "\n".join(
@@ -261,6 +261,10 @@ def exercise(
         return ex
     from gradschool.course import in_notebook, lang
 
+    # The lecture's number, for the check command, from the file that declares it (NN_topic.py).
+    caller = sys._getframe(1).f_globals.get("__file__") or ""
+    number_in_name = re.match(r"(\d+)_", Path(caller).name)
+    ex.lecture = int(number_in_name[1]) if number_in_name else 0
     if not in_notebook():
         print("\n" + ex.markdown(lang()), end="")
     return ex

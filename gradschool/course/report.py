@@ -453,13 +453,18 @@ def _column_kind(ch: str) -> str:
     return "wide" if width in ("W", "F") else "ambiguous" if width == "A" else ""
 
 
+def _inline(text: str) -> str:
+    """One line of Markdown (`code` in a label) as HTML, without its paragraph."""
+    return markdown_to_html(text).strip().removeprefix("<p>").removesuffix("</p>")
+
+
 def _exercise_html(ex: dict, words: dict, links: LinkResolver | None) -> str:
     """An exercise in report.html: the hints and the solution folded (<details>, no script)."""
     number = ex["number"]
     head = html.escape(words["exercise"].format(n=number))
     parts = [
         f'<section class="exercise" id="exercise-{number}">',
-        f'<h3>{head} <span class="kind">· {html.escape(ex["label"])}</span></h3>',
+        f'<h3>{head} <span class="kind">· {_inline(ex["label"])}</span></h3>',
         markdown_to_html(ex["text"], links),
         f'<p class="check">{html.escape(_check_line(ex, words))}'
         f"{'' if words is WORDS['zh'] else ' '}<code>{html.escape(ex['command'])}</code></p>",
