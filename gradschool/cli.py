@@ -24,6 +24,8 @@ arguments and calling the library, so everything the CLI does can also be done f
     gradschool lecture run N|all [--quick] [--lang en|zh|both] [--out reports/] [--threads 1]
     gradschool lecture build [--out reports/]
     gradschool lecture export N|all [--lang en|zh|both] [--quick] [--executed] [--out notebooks/]
+    gradschool lecture exercises N [--lang en|zh]
+    gradschool lecture check N [EXERCISE] [--answer VALUE | --file F.py] [--solution] [--lang]
     gradschool build start|check|solution|train  (the engine track: docs/track.md)
 
 Every command also takes -v/--verbose (debug messages) and -q/--quiet (warnings only), before
@@ -822,6 +824,8 @@ def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
 
     language = getattr(args, "lang", "en")
     language = language if language != "both" else "en"
+    if args.action in ("exercises", "check"):
+        return _lecture_exercises(args, language)
     if args.action == "list":
         from gradschool.course.report import format_lecture_list
 
@@ -891,6 +895,25 @@ def _lecture_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lecture_exercises(args: argparse.Namespace, language: str) -> int:
+    """`lecture exercises N` and `lecture check N [EXERCISE] ...` (docs/teaching.md)."""
+    from gradschool.course import grading
+    from gradschool.course.exercises import load_exercises
+    from gradschool.course.runner import find_lecture
+
+    lecture = find_lecture(args.lecture, args.dir)
+    if args.action == "exercises":
+        print(grading.format_exercises(lecture, load_exercises(lecture), language))
+        return 0
+    if args.answer is not None and args.file is not None:
+        raise GradschoolError("give --answer or --file, not both")
+    outcome = grading.check_lecture(
+        lecture, args.exercise, args.answer, args.file, language, args.solution
+    )
+    print(outcome.text)
+    return outcome.status
+
+
 def _course_lectures(directory: str | None) -> list:
     """The lectures the index lists (none when the lecture folder is not there)."""
     from gradschool.course.runner import find_lectures
@@ -915,8 +938,33 @@ def _lecture_args(p: argparse.ArgumentParser) -> None:
                   "in --out, without running anything (after changing gradschool's templates)"),
         ("export", "write lectures as Jupyter notebooks, one per language (run them first "
                    "with --executed); needs the notebook extra"),
+        ("exercises", "list a lecture's exercises: number, kind, text, the command that checks "
+                      "an answer"),
+        ("check", "check your answer to an exercise (a number, a formula, a file, settings to "
+                  "train): right or not and why, then a hint; --solution shows the solution"),
     ):  # fmt: skip
         sub = actions.add_parser(name, help=help, description=help)
+        if name in ("exercises", "check"):
+            sub.add_argument("lecture", metavar="N", help="the lecture, by number")
+        if name == "check":
+            sub.add_argument(
+                "exercise", nargs="?", default=None, metavar="EXERCISE",
+                help="the exercise's number (without it: where you stand in the lecture)",
+            )  # fmt: skip
+            sub.add_argument(
+                "--answer", default=None, metavar="VALUE",
+                help='a number (203530; several: "32; 31.25"), a formula ("0.25**(2/T)") or '
+                'settings ("optim.lr=0.1")',
+            )  # fmt: skip
+            sub.add_argument(
+                "--file", default=None, metavar="F.py",
+                help="your solution file: the function an exercise asks for (or a TOML file of "
+                "settings); without EXERCISE, every exercise the file answers (its functions, "
+                "and a dict answers = {3: '203530'})",
+            )  # fmt: skip
+            sub.add_argument(
+                "--solution", action="store_true", help="show the worked solution (and hints)"
+            )
         if name == "run":
             sub.add_argument(
                 "lectures", nargs="+", metavar="N", help="lecture numbers (1 3 or 1,3), or all"
@@ -1193,7 +1241,11 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
         _explain,
         "attribution heat maps of a run's decisions (integrated gradients, saliency, ...)",
     ),
-    "lecture": (_lecture_args, _lecture, "the course: list the lectures, or run them into reports"),
+    "lecture": (
+        _lecture_args,
+        _lecture,
+        "the course: list the lectures, run them into reports, list and check their exercises",
+    ),
     "build": (_build_args, _build, "the engine track: write your own engine, graded against torch"),
 }
 

@@ -395,7 +395,7 @@ def test_every_formula_in_the_lectures_is_drawn():
 def test_lectures_parse_with_their_mode_tags():
     for lecture in LECTURES.values():
         for cell in lecture.cells:
-            unknown = [tag for tag in cell.tags if tag not in (*LANGS, "quick", "full")]
+            unknown = [tag for tag in cell.tags if tag not in (*LANGS, "quick", "full", "exercise")]
             assert not unknown, f"{lecture.slug} line {cell.line}: unknown tags {unknown}"
 
 

@@ -287,6 +287,16 @@ def test_the_site_has_every_part(site):
         for src in figures:
             data = (html / f"{prefix}lectures" / src).read_bytes()
             assert data[:8] == PNG and data == (report / Path(src).name).read_bytes(), src
+        # Each exercise shows its check command; its solution stays folded, as Markdown.
+        assert "gradschool lecture check 1 3 --answer" in page
+        solutions = re.findall(
+            r"<details[^>]*>\s*<summary>([^<]+)</summary>(.*?)</details>", page, re.S
+        )
+        assert len(solutions) >= 8, f"{language}: hints and solutions are folded in <details>"
+        assert all("<p>" in inside or "<ol>" in inside for _, inside in solutions), (
+            "Markdown inside"
+        )
+        assert "203,530" not in re.sub(r"<details.*?</details>", "", page, flags=re.S)
     en_fig = (site / "reports/01_concepts.en/fig-02-1.png").read_bytes()
     assert en_fig != (site / "reports/01_concepts.zh/fig-02-1.png").read_bytes()
     api = (html / "api" / "tensor.html").read_text(encoding="utf-8")

@@ -154,7 +154,8 @@ def resolve(text: str, language: str) -> str:
 _saved = 0
 
 
-def _in_notebook() -> bool:
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (show() displays there; exercise() shows itself)."""
     shell = sys.modules.get("IPython")
     ip = shell.get_ipython() if shell is not None and hasattr(shell, "get_ipython") else None
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
@@ -185,7 +186,7 @@ def show(*images: str | Path) -> list[Path]:
         paths = [Path(image) for image in images]
         if SESSION.active:
             SESSION.images.extend(paths)
-        elif _in_notebook():
+        elif in_notebook():
             from IPython.display import Image, display
 
             for path in paths:
@@ -199,7 +200,7 @@ def show(*images: str | Path) -> list[Path]:
         return []
     import matplotlib.pyplot as plt
 
-    if _in_notebook():
+    if in_notebook():
         plt.show()
         return _Shown()
     main = Path(getattr(sys.modules.get("__main__"), "__file__", "") or "lecture")

@@ -32,12 +32,17 @@ neither appears in both.
 A markdown cell may quote values the code computed: `{{ expr }}` or `{{ expr:.1f }}` (an
 f-string's replacement field) is filled in by the runner with the value of `expr` at that
 point of the lecture, i.e. after the code cells above it have run (runner.py).
+
+A code cell tagged "exercise" (`# %% tags=["exercise"]`) declares one exercise
+(exercises.py): its kind is "exercise", not "code". The runner does not execute it; the report
+renders it; `gradschool lecture check` runs only these cells.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,8 +60,9 @@ _NAME = re.compile(r"^(\d+)_(\w+)\.py$")
 
 @dataclass
 class Cell:
-    """One cell: `kind` is "code" or "markdown"; `source` is the code, or the markdown text
-    without comment marks; `line` is the 1-based line of its first source line in the file."""
+    """One cell: `kind` is "code", "markdown" or "exercise" (a code cell tagged "exercise");
+    `source` is the code, or the markdown text without comment marks; `line` is the 1-based
+    line of its first source line in the file."""
 
     kind: str
     source: str
@@ -181,10 +187,9 @@ def parse_lecture(path: str | Path) -> Lecture:
         if not content:
             return
         source = _markdown_text(content) if kind == "markdown" else "\n".join(content)
-        tags = metadata.get("tags", [])
-        cells.append(
-            Cell(kind, source, first + offset, title, list(tags) if tags else [], metadata)
-        )
+        tags = list(metadata.get("tags", []) or [])
+        cell_kind = "exercise" if kind == "code" and "exercise" in tags else kind
+        cells.append(Cell(cell_kind, source, first + offset, title, tags, metadata))
 
     for i, line in enumerate(lines[start:], start=start + 1):
         marker = _MARKER.match(line)
@@ -206,6 +211,55 @@ def parse_lecture(path: str | Path) -> Lecture:
         time_quick=info.get("quick", "?"),
         time_full=info.get("full", "?"),
     )
+
+
+# ---- values quoted in the text: {{ expr }} in markdown cells (and exercises' solutions) ------
+
+_FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
+_CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
+
+
+def _split_field(field: str) -> tuple[str, str, str]:
+    """ "expr!r:spec" -> (expr, "r", "spec"), the parts of an f-string replacement field. A `:`
+    or `!` inside brackets or quotes belongs to the expression."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(field):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch == "!" and field[i + 1 : i + 2] in _CONVERSIONS:
+            rest = field[i + 2 :]
+            if not rest.strip() or rest.startswith(":"):
+                return field[:i].strip(), field[i + 1], rest[1:].rstrip()
+        elif depth == 0 and ch == ":":
+            return field[:i].strip(), "", field[i + 1 :].rstrip()  # "{{ x:.1f }}" reads ".1f"
+    return field.strip(), "", ""
+
+
+def fill_fields(text: str, namespace: dict[str, Any]) -> tuple[str, list[str]]:
+    """`text` with each `{{ expr[!conversion][:spec] }}` replaced by the formatted value of
+    `expr` in `namespace`; and the errors ("{{ x }}: NameError: ...") of those that failed,
+    which stay as written."""
+    errors: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        expr, conversion, spec = _split_field(m[1])
+        try:
+            value = eval(expr, namespace)  # noqa: S307 - the lecture's own code, as its cells
+            if conversion:
+                value = _CONVERSIONS[conversion](value)
+            return format(value, spec)
+        except Exception as exc:  # noqa: BLE001 - reported as an error of the lecture
+            message = str(exc).strip().split("\n")[0]
+            errors.append(f"{m[0]}: {type(exc).__name__}: {message}")
+            return m[0]
+
+    return _FIELD.sub(one, text), errors
 
 
 # ---- what a code cell did, and its output as a report shows it ----------------------------

@@ -61,6 +61,11 @@ WORDS: dict[str, dict[str, Any]] = {
         "previous": "Previous",
         "next": "Next",
         "lecture": "Lecture {n}",
+        "exercise": "Exercise {n}",
+        "check": "Check your answer",
+        "not_checked": "An open question, not checked; the worked answer",
+        "hints": "Hints",
+        "solution": "Solution",
     },
     "zh": {
         "output": "输出",
@@ -78,6 +83,11 @@ WORDS: dict[str, dict[str, Any]] = {
         "previous": "上一讲",
         "next": "下一讲",
         "lecture": "第 {n} 讲",
+        "exercise": "练习 {n}",
+        "check": "检查答案",
+        "not_checked": "开放题，不检查答案；参考解答",
+        "hints": "提示",
+        "solution": "参考解答",
     },
 }
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
@@ -158,9 +168,11 @@ def build_report(
     seconds: float,
     command: str,
     figure_note: bool = False,
+    exercises: dict[int, dict] | None = None,
 ) -> Report:
     """The report of one execution in `language`: the cells shown in that language and mode,
-    fields filled in (`filled`: cell index -> text), t() markers resolved."""
+    fields filled in (`filled`: cell index -> text), t() markers resolved; each exercise cell
+    as `exercises` renders it (cell index -> Exercise.render(language))."""
     words = WORDS[language]
     by_index = {r.index: r for r in results}
     blocks: list[list[str]] = []
@@ -168,6 +180,10 @@ def build_report(
         if cell.kind == "markdown":
             if cell.shown_in(language, quick):
                 blocks.append(["md", resolve(filled.get(i, cell.source), language)])
+            continue
+        if cell.kind == "exercise":
+            if exercises and i in exercises:
+                blocks.append(["exercise", json.dumps(exercises[i], ensure_ascii=False)])
             continue
         blocks.append(["code", cell.source])
         result = by_index.get(i)
@@ -285,12 +301,39 @@ def _markdown(report: Report, nav: Nav) -> str:
             parts.append(f"![{words['figure']} {figure}]({value})")
         elif kind == "note":
             parts.append(f"*({value})*")
+        elif kind == "exercise":
+            parts.append(_exercise_markdown(json.loads(value), words))
     if report.figure_note and words["font"]:
         parts.append(f"> {words['font']}")
     parts.append(f"---\n\n*{report.footer}*")
     if bar:
         parts.append(bar)
     return "\n\n".join(parts) + "\n"
+
+
+def _check_line(ex: dict, words: dict) -> str:
+    lead = words["check"] if ex["kind"] != "open" else words["not_checked"]
+    return lead + ("：" if words is WORDS["zh"] else ":")
+
+
+def _folded(summary: str, markdown: str) -> str:
+    # NOTE: markdown="1" asks the site's md_in_html to read the inside as Markdown; GitHub
+    # does so anyway when blank lines separate it from the tags.
+    return f'<details markdown="1">\n<summary>{summary}</summary>\n\n{markdown}\n\n</details>'
+
+
+def _exercise_markdown(ex: dict, words: dict) -> str:
+    """An exercise in report.md: heading, text, the check command, then the hints and the
+    solution folded in <details> blocks."""
+    head = words["exercise"].format(n=ex["number"])
+    parts = [f"### {head} · {ex['label']}", ex["text"]]
+    space = "" if words is WORDS["zh"] else " "
+    parts.append(f"**{_check_line(ex, words)}**{space}`{ex['command']}`")
+    if ex["hints"]:
+        hints = "\n".join(f"{k}. {hint}" for k, hint in enumerate(ex["hints"], 1))
+        parts.append(_folded(words["hints"], hints))
+    parts.append(_folded(words["solution"], ex["solution"]))
+    return "\n\n".join(parts)
 
 
 # ---- report.html -------------------------------------------------------------------------------
@@ -328,6 +371,12 @@ nav.course { display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; font-size: .9rem
   padding: .5rem 0; border-bottom: 1px solid #eee; margin-bottom: 1rem; }
 nav.course.bottom { border-top: 1px solid #eee; border-bottom: none; margin-top: 1rem; }
 nav.course .next { margin-left: auto; }
+section.exercise { border-left: 3px solid #6a9f5b; padding: .1rem 0 .3rem 1rem; margin: 1.5rem 0; }
+section.exercise h3 { margin-top: .6rem; } section.exercise .kind { font-weight: normal;
+  color: #6b6b70; font-size: .9rem; }
+p.check { font-size: .92rem; }
+details { margin: .5rem 0; padding: .3rem .8rem; background: #f7f8f5; border-radius: 6px; }
+details > summary { cursor: pointer; color: #3d6b33; font-weight: 600; }
 footer { margin-top: 2.5rem; font-size: .8rem; color: #888; border-top: 1px solid #eee; }
 """
 
@@ -405,6 +454,36 @@ def _column_kind(ch: str) -> str:
     return "wide" if width in ("W", "F") else "ambiguous" if width == "A" else ""
 
 
+def _inline(text: str) -> str:
+    """One line of Markdown (`code` in a label) as HTML, without its paragraph."""
+    return markdown_to_html(text).strip().removeprefix("<p>").removesuffix("</p>")
+
+
+def _exercise_html(ex: dict, words: dict, links: LinkResolver | None) -> str:
+    """An exercise in report.html: the hints and the solution folded (<details>, no script)."""
+    number = ex["number"]
+    head = html.escape(words["exercise"].format(n=number))
+    parts = [
+        f'<section class="exercise" id="exercise-{number}">',
+        f'<h3>{head} <span class="kind">· {_inline(ex["label"])}</span></h3>',
+        markdown_to_html(ex["text"], links),
+        f'<p class="check">{html.escape(_check_line(ex, words))}'
+        f"{'' if words is WORDS['zh'] else ' '}<code>{html.escape(ex['command'])}</code></p>",
+    ]
+    if ex["hints"]:
+        hints = "\n".join(f"{k}. {hint}" for k, hint in enumerate(ex["hints"], 1))
+        parts.append(
+            f'<details class="hints"><summary>{words["hints"]}</summary>'
+            f"{markdown_to_html(hints, links)}</details>"
+        )
+    parts.append(
+        f'<details class="solution"><summary>{words["solution"]}</summary>'
+        f"{markdown_to_html(ex['solution'], links)}</details>"
+    )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
 def _html(report: Report, folder: Path, nav: Nav) -> str:
     words = report.words
     body = [_nav_html(nav, report.language, "top")]
@@ -432,6 +511,8 @@ def _html(report: Report, folder: Path, nav: Nav) -> str:
             )
         elif kind == "note":
             body.append(f'<p class="note">({html.escape(value)})</p>')
+        elif kind == "exercise":
+            body.append(_exercise_html(json.loads(value), words, nav.links))
     if report.figure_note and words["font"]:
         body.append(f"<blockquote>{html.escape(words['font'])}</blockquote>")
     body.append(f"<footer>{markdown_to_html(report.footer)}</footer>")

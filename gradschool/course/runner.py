@@ -43,7 +43,7 @@ from typing import Any
 
 import gradschool
 import gradschool.course as _helpers
-from gradschool.course.cells import LANGS, CellResult, Lecture, parse_lecture
+from gradschool.course.cells import LANGS, CellResult, Lecture, fill_fields, parse_lecture
 from gradschool.errors import ConfigError, GradschoolError
 from gradschool.plots import cjk_font
 from gradschool.threads import limited_threads
@@ -192,55 +192,6 @@ def _fail(result: CellResult, exc: BaseException, lecture: Lecture, line: int) -
     result.error_summary = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-# ---- values quoted in the text: {{ expr }} in markdown cells ----------------------------------
-
-_FIELD = re.compile(r"\{\{(.+?)\}\}", re.S)
-_CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
-
-
-def _split_field(field: str) -> tuple[str, str, str]:
-    """ "expr!r:spec" -> (expr, "r", "spec"), the parts of an f-string replacement field. A `:`
-    or `!` inside brackets or quotes belongs to the expression."""
-    depth, quote = 0, ""
-    for i, ch in enumerate(field):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch == "!" and field[i + 1 : i + 2] in _CONVERSIONS:
-            rest = field[i + 2 :]
-            if not rest.strip() or rest.startswith(":"):
-                return field[:i].strip(), field[i + 1], rest[1:].rstrip()
-        elif depth == 0 and ch == ":":
-            return field[:i].strip(), "", field[i + 1 :].rstrip()  # "{{ x:.1f }}" reads ".1f"
-    return field.strip(), "", ""
-
-
-def fill_fields(text: str, namespace: dict[str, Any]) -> tuple[str, list[str]]:
-    """`text` with each `{{ expr[!conversion][:spec] }}` replaced by the formatted value of
-    `expr` in `namespace`; and the errors ("{{ x }}: NameError: ...") of those that failed,
-    which stay as written."""
-    errors: list[str] = []
-
-    def one(m: re.Match[str]) -> str:
-        expr, conversion, spec = _split_field(m[1])
-        try:
-            value = eval(expr, namespace)  # noqa: S307 - the lecture's own code, as its cells
-            if conversion:
-                value = _CONVERSIONS[conversion](value)
-            return format(value, spec)
-        except Exception as exc:  # noqa: BLE001 - reported as an error of the lecture
-            message = str(exc).strip().split("\n")[0]
-            errors.append(f"{m[0]}: {type(exc).__name__}: {message}")
-            return m[0]
-
-    return _FIELD.sub(one, text), errors
-
-
 @dataclass
 class _Execution:
     results: list[CellResult]  # the code cells
@@ -293,6 +244,8 @@ def _execute(
                     text, errors = fill_fields(cell.source, namespace)
                     run.filled[index] = text
                     run.field_errors += [(cell.line, error) for error in errors]
+                continue
+            if cell.kind == "exercise":  # rendered by the report, checked by `lecture check`
                 continue
             result = by_index[index]
             figure_text.language = _figure_language(langs[0], cjk)
@@ -369,6 +322,29 @@ def _figure_language(language: str, cjk: str | None) -> str:
     return "en" if language == "zh" and cjk is None else language
 
 
+def _render_exercises(
+    lecture: Lecture, langs: tuple[str, ...], threads: int
+) -> tuple[dict[str, dict[int, dict[str, Any]]], list[tuple[int, str]]]:
+    """Each exercise as its report shows it, per language ({cell index: rendered}), and the
+    errors (line, message) of declarations or solutions that fail. The exercises' checks do
+    not run here: only what a solution quotes ({{ answer }}) is computed."""
+    from gradschool.course.exercises import load_exercises
+
+    rendered: dict[str, dict[int, dict[str, Any]]] = {lg: {} for lg in langs}
+    if not any(cell.kind == "exercise" for cell in lecture.cells):
+        return rendered, []
+    index_of = {cell.line: i for i, cell in enumerate(lecture.cells)}
+    try:
+        with limited_threads(threads):
+            for ex in load_exercises(lecture):
+                for language in langs:
+                    rendered[language][index_of[ex.line]] = ex.render(language)
+    except Exception as exc:  # noqa: BLE001 - an error of the lecture, shown in its report
+        line = getattr(locals().get("ex"), "line", 0)
+        return rendered, [(line, f"exercises: {type(exc).__name__}: {exc}")]
+    return rendered, []
+
+
 def _uses_lang(lecture: Lecture) -> bool:
     return any(re.search(r"\blang\(\s*\)", c.source) for c in lecture.code_cells)
 
@@ -418,6 +394,9 @@ def run_lecture(
         seconds += execution.seconds
         for language in group:
             executions[language] = execution
+    exercises, exercise_errors = _render_exercises(lecture, langs, threads)
+    for execution in executions.values():
+        execution.field_errors += exercise_errors
     cells = {lg: ex.results for lg, ex in executions.items()}
     first = executions[langs[0]]
     ok = all(r.status != "error" for rs in cells.values() for r in rs) and not any(
@@ -444,6 +423,7 @@ def run_lecture(
             seconds=seconds / len(groups),
             command=f"{command} --lang {language}",
             figure_note=language == "zh" and cjk is None,
+            exercises=exercises[language],
         )
         write_report(report, folders[language], pages=not build)
     if build:

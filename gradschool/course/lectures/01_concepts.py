@@ -86,7 +86,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gradschool import engine as E
-from gradschool.course import QUICK, show, t
+from gradschool.course import show, t
 
 x = np.array([0.5, -1.0, 2.0])  # three inputs
 w = np.array([0.8, 0.2, -0.4])  # one weight per input
@@ -222,8 +222,11 @@ print(
 # - *只有一层*（`sizes = [2, 2]`）：就是逻辑回归，决策边界只能是一条直线；
 # - *一个 MLP*（`sizes = [2, 16, 16, 2]`）：决策边界可以弯曲。
 
-# %%
+# %% circles
+import numpy as np
+
 from gradschool.config import load_config, with_updates
+from gradschool.course import QUICK
 from gradschool.data.prepare import Prepared
 from gradschool.train.trainer import fit
 
@@ -250,6 +253,8 @@ settings = {
     "optim.lr": 0.01,
     "train.epochs": 15 if QUICK else 60,
 }
+
+# %%
 trainers = {}
 for name, sizes in (("one layer", [2, 2]), ("MLP", [2, 16, 16, 2])):
     config = with_updates(base, {**settings, "model.sizes": sizes})
@@ -408,17 +413,6 @@ show()
 #   with the same weights they give the same numbers.
 # - A large model is one deep network with a very large number of parameters, not several
 #   networks talking to each other.
-#
-# ## Exercises
-#
-# 1. Replace ReLU by `tanh` in the circle MLP (`"model.activation": "tanh"`). Does the
-#    boundary change? Does it train as fast?
-# 2. Train the MLP with `sizes = [2, 2, 2]` (one hidden layer of two units). Can two
-#    neurons carve out a circle? What is the smallest hidden layer that reaches 95%?
-# 3. Count by hand the parameters of `mlp(nn, [784, 256, 10])` and check with
-#    `count_parameters`.
-# 4. Show that a stack of three linear layers without activations is still one linear layer
-#    (extend section 3).
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -428,10 +422,294 @@ show()
 # - 单层只能画直线边界，MLP 能把边界弯过来——训练循环一样，只是模型更大。
 # - gradschool 用同一份代码在 NumPy 引擎和 PyTorch 上搭出同一个模型，权重相同时输出也相同。
 # - 大模型是*一个*参数量非常大的深度网络，不是几个网络互相通信。
+
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 1 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 1`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 把圆形数据上 MLP 的 ReLU 换成 `tanh`（`"model.activation": "tanh"`），边界有变化吗？训练得一样快吗？
-# 2. 用 `sizes = [2, 2, 2]`（隐藏层只有两个神经元）训练。两个神经元能围出一个圆吗？隐藏层至少要多宽才能到 95%？
-# 3. 手算 `mlp(nn, [784, 256, 10])` 的参数个数，再用 `count_parameters` 核对。
-# 4. 扩展第 3 节：证明三层不带激活函数的线性层叠起来仍然等价于一层线性层。
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 1 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 1` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+from gradschool.course.exercises import Function, Number, Open, Run, exercise
+
+exercise(
+    1,
+    en="""
+        Replace ReLU by `tanh` in the circle MLP (`"model.activation": "tanh"`). Does the
+        boundary change? Does it train as fast?
+    """,
+    zh="""
+        把圆形数据上 MLP 的 ReLU 换成 `tanh`（`"model.activation": "tanh"`），边界有变化吗？训练得一样快吗？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Train both with the same settings and compare `trainer.state.history`: the first epoch whose validation accuracy passes 95%.",
+            "用同样的设置各训练一次，比较 `trainer.state.history`：验证准确率第一次超过 95% 是在第几轮。",
+        )
+    ],
+    solution=(
+        """
+        Run section 4's loop once more with `{**settings, "model.sizes": [2, 16, 16, 2],
+        "model.activation": "tanh"}` and draw the boundary with the cell that follows it.
+        Both networks classify the circle well. The boundary changes in kind: with ReLU the
+        output is piecewise linear in the input, so the boundary is a polygon of many short
+        straight pieces; with tanh it is a smooth curve. Speed: read the epoch at which each
+        run's validation accuracy first passes 95% in `trainer.state.history`. On this problem
+        ReLU gets there in fewer epochs: tanh saturates (its gradient $1 - \\tanh^2$ is near 0
+        for large inputs), and Adam's steps are the same size either way.
+        """,
+        """
+        把第 4 节的循环再跑一次，设置改成 `{**settings, "model.sizes": [2, 16, 16, 2],
+        "model.activation": "tanh"}`，再用后面那个单元画出边界。两个网络都能把圆分得很好。边界的*样子*变了：用
+        ReLU 时输出是输入的分段线性函数，边界是由许多小直线段拼成的多边形；用 tanh 时边界是一条光滑的曲线。至于快慢，
+        在 `trainer.state.history` 里看验证准确率第一次超过 95% 是第几轮。这个问题上 ReLU 用的轮数更少：tanh
+        会饱和（输入大时导数 $1 - \\tanh^2$ 接近 0），而 Adam 每一步的步长两种情况下差不多。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    2,
+    en="""
+        Train the circle MLP with `sizes = [2, 2, 2]` (one hidden layer of two units). Can two
+        neurons carve out a circle? What is the smallest hidden layer that reaches 95% test
+        accuracy with the lecture's recipe (Adam, lr 0.01, batch 32, 60 epochs)? Answer with its
+        sizes: the check trains it, and the layer one unit smaller.
+    """,
+    zh="""
+        用 `sizes = [2, 2, 2]`（隐藏层只有两个神经元）训练圆形数据上的 MLP。两个神经元能围出一个圆吗？按本讲的配方
+        （Adam，学习率 0.01，批量 32，60 轮），隐藏层至少要多宽，测试集准确率才能到 95%？用 sizes 作答：检查时会训练
+        它，以及少一个单元的隐藏层。
+    """,
+    check=Run(
+        base=lambda: with_updates(base, {**settings, "train.epochs": 60, "model.sizes": [2, 2, 2]}),
+        train=lambda config: circle_test_accuracy(config),
+        bar=0.95,
+        metric=("test accuracy", "测试集准确率"),
+        keys=("model.sizes",),
+        answer="model.sizes=[2,4,2]",
+        template="model.sizes=[2,H,2]",
+        require=lambda config: one_hidden_layer(config),
+        also=lambda config, value: smaller_also_reaches(config),
+    ),
+    hints=[
+        (
+            "Each ReLU unit of the hidden layer cuts the plane along one straight line; the output adds up these half-planes. How many straight sides does a shape need to hug a circle?",
+            "隐藏层的每个 ReLU 单元沿一条直线把平面切开；输出把这些半平面加起来。要贴合一个圆，一个图形至少需要几条直边？",
+        ),
+        (
+            "Two lines make at best a strip or a wedge. Try H = 3, 4, 5: the check prints the test accuracy of your layer and of the one a unit smaller.",
+            "两条直线最多围出一条带子或一个楔形。试试 H = 3、4、5：检查会打印你给的隐藏层和少一个单元的隐藏层的测试准确率。",
+        ),
+    ],
+    solution=(
+        """
+        `{{ answer }}`. Two units give a strip or a wedge, far below 95%. Each hidden ReLU unit
+        is a half-plane, so the region the network calls "inside" is built from H half-planes:
+        the smallest H is the number of sides of the simplest polygon that fits the circle
+        closely enough. Three sides (a triangle) miss too much of it; four (a quadrilateral
+        around the circle) reach 95% with this recipe. More units only round the corners.
+        """,
+        """
+        `{{ answer }}`。两个单元只能围出一条带子或一个楔形，远达不到 95%。每个隐藏的 ReLU 单元是一个半平面，网络
+        判为"圆内"的区域由 H 个半平面拼成：最小的 H 就是能足够贴合这个圆的最简单多边形的边数。三条边（三角形）漏掉
+        的太多；四条边（围住圆的四边形）按这个配方能到 95%。再多的单元只是把角磨圆。
+        """,
+    ),
+    setup=("circles",),
+)
+
+
+def circle_test_accuracy(config) -> float:
+    """Train on the lecture's circles (section 4) and return the test accuracy."""
+    return fit(config, data=data, console=False).evaluate(X_test, y_test)["acc"]
+
+
+def one_hidden_layer(config):
+    sizes = list(config.model.sizes)
+    if len(sizes) != 3:
+        return (
+            f"this exercise asks for one hidden layer, [2, H, 2]; you gave {sizes}.",
+            f"这道题要的是一个隐藏层，[2, H, 2]；你给的是 {sizes}。",
+        )
+    return None
+
+
+def smaller_also_reaches(config):
+    hidden = config.model.sizes[1]
+    if hidden <= 1:
+        return None
+    smaller = with_updates(config, {"model.sizes": [2, hidden - 1, 2]})
+    acc = circle_test_accuracy(smaller)
+    if acc >= 0.95:
+        return (
+            f"[2, {hidden - 1}, 2] reaches it too ({100 * acc:.1f}%): try fewer units.",
+            f"[2, {hidden - 1}, 2] 也能达到（{100 * acc:.1f}%）：再少几个单元试试。",
+        )
+    return None
+
+
+# %% tags=["exercise"]
+from gradschool import engine as E
+from gradschool.models import count_parameters, mlp
+
+exercise(
+    3,
+    en="Count by hand the parameters of `mlp(nn, [784, 256, 10])`, then check with `count_parameters`.",
+    zh="手算 `mlp(nn, [784, 256, 10])` 的参数个数，再用 `count_parameters` 核对。",
+    check=Number(lambda: count_parameters(mlp(E.nn, [784, 256, 10])), rel=0),
+    hints=[
+        (
+            "A `Linear(n, m)` layer has an $n \\times m$ weight matrix and $m$ biases.",
+            "一个 `Linear(n, m)` 层有一个 $n \\times m$ 的权重矩阵和 $m$ 个偏置。",
+        ),
+        (
+            "There are two layers, 784 → 256 and 256 → 10; the ReLU and the Flatten have no parameters.",
+            "一共两层：784 → 256 和 256 → 10；ReLU 和 Flatten 没有参数。",
+        ),
+    ],
+    solution=(
+        """
+        $784 \\cdot 256 + 256 + 256 \\cdot 10 + 10$ = {{ answer:,.0f }}: the weights and biases of
+        the two layers. `count_parameters(mlp(E.nn, [784, 256, 10]))` gives the same.
+        """,
+        """
+        $784 \\cdot 256 + 256 + 256 \\cdot 10 + 10$ = {{ answer:,.0f }}：两层的权重加偏置。
+        `count_parameters(mlp(E.nn, [784, 256, 10]))` 得到同样的数。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+import numpy as np
+
+
+def collapse_reference(W1, b1, W2, b2, W3, b3):
+    """The one layer equal to three engine Linear layers, read off the layers themselves: the
+    bias is what they give for x = 0, column j of W what e_j adds to it."""
+    layers = []
+    for W, b in ((W1, b1), (W2, b2), (W3, b3)):
+        layer = E.nn.Linear(W.shape[1], W.shape[0], dtype=np.float64)
+        layer.weight.data[...], layer.bias.data[...] = W, b
+        layers.append(layer)
+    n = W1.shape[1]
+    x = E.tensor(np.vstack([np.zeros(n), np.eye(n)]))  # (1 + n, n): 0, e_1, ..., e_n
+    for layer in layers:
+        x = layer(x)
+    out = x.data  # (1 + n, out)
+    return (out[1:] - out[0]).T, out[0]
+
+
+def collapse_cases(rng):
+    cases = []
+    for label, (n, h1, h2, m), draw in (
+        (("random", "随机"), (3, 5, 4, 2), lambda shape: rng.normal(size=shape)),
+        (
+            ("small integers", "小整数"),
+            (4, 3, 6, 5),
+            lambda shape: rng.integers(-3, 4, shape) * 1.0,
+        ),
+        (("square layers", "方阵"), (3, 3, 3, 3), lambda shape: rng.normal(size=shape)),
+        (("zero biases", "偏置全零"), (2, 4, 3, 3), None),
+    ):
+        weights = [rng.normal(size=s) for s in ((h1, n), (h2, h1), (m, h2))]
+        if draw is not None:
+            weights = [draw(w.shape) for w in weights]
+        biases = [np.zeros(k) if draw is None else draw((k,)) for k in (h1, h2, m)]
+        shapes = ", ".join(f"W{k + 1} {w.shape}" for k, w in enumerate(weights))
+        args = (weights[0], biases[0], weights[1], biases[1], weights[2], biases[2])
+        cases.append(((f"{shapes}, {label[0]}", f"{shapes}，{label[1]}"), args))
+    return cases
+
+
+exercise(
+    4,
+    en="""
+        Show that a stack of three linear layers without activations is still one linear layer
+        (extend section 3). Write `collapse(W1, b1, W2, b2, W3, b3)` in a file: it returns the
+        weight `W` and bias `b` of the one layer equal to the three. Each layer computes
+        `x @ Wk.T + bk` with `Wk` of shape (out, in), as `nn.Linear` does.
+    """,
+    zh="""
+        扩展第 3 节：证明三层不带激活函数的线性层叠起来仍然等价于一层线性层。在一个文件里写
+        `collapse(W1, b1, W2, b2, W3, b3)`，返回与这三层等价的那一层的权重 `W` 和偏置 `b`。每一层算的是
+        `x @ Wk.T + bk`，`Wk` 的形状是 (out, in)，和 `nn.Linear` 一样。
+    """,
+    check=Function(
+        name="collapse",
+        signature="collapse(W1, b1, W2, b2, W3, b3) -> (W, b)",
+        reference=collapse_reference,
+        cases=collapse_cases,
+        oracle=("three engine Linear layers", "三个引擎 Linear 层"),
+    ),
+    hints=[
+        (
+            "Substitute one layer into the next: $W_2(W_1 x + b_1) + b_2 = (W_2 W_1) x + (W_2 b_1 + b_2)$, as section 3 did for two.",
+            "把一层代入下一层：$W_2(W_1 x + b_1) + b_2 = (W_2 W_1) x + (W_2 b_1 + b_2)$，第 3 节对两层就是这样做的。",
+        ),
+        (
+            "`W` has the shape of the last layer's output by the first layer's input, (out, in): the product starts with `W3`. The bias gathers `b1` through both later layers, `b2` through the last, and `b3`.",
+            "`W` 的形状是（最后一层的输出，第一层的输入）：乘积从 `W3` 开始。偏置里 `b1` 要经过后面两层，`b2` 经过最后一层，再加上 `b3`。",
+        ),
+    ],
+    solution=(
+        """
+        Substituting each layer into the next gives one affine map:
+
+        ```python
+        def collapse(W1, b1, W2, b2, W3, b3):
+            W = W3 @ W2 @ W1  # (out, in)
+            b = W3 @ (W2 @ b1 + b2) + b3  # (out,)
+            return W, b
+        ```
+
+        However many layers are stacked, without a nonlinearity between them they compute
+        $Wx + b$: depth buys nothing.
+        """,
+        """
+        把每一层代入下一层，得到的还是一个仿射变换：
+
+        ```python
+        def collapse(W1, b1, W2, b2, W3, b3):
+            W = W3 @ W2 @ W1  # (out, in)
+            b = W3 @ (W2 @ b1 + b2) + b3  # (out,)
+            return W, b
+        ```
+
+        不管叠多少层，只要中间没有非线性，算出来的都是 $Wx + b$：层数再多也白搭。
+        """,
+    ),
+)
+
+# %% [markdown] tags=["en"]
+# ## Now build it
+#
+# In the engine track you write the engine's pieces yourself, and gradschool grades each one
+# against PyTorch (docs/track.md). This lecture's piece is step 6, `relu`: the forward and the
+# backward of ReLU, with PyTorch's gradient at exactly 0.
+#
+# ```bash
+# gradschool build start          # once: creates my-engine/, every step a blank to fill in
+# gradschool build check relu     # step 6, graded against torch
+# ```
+
+# %% [markdown] tags=["zh"]
+# ## 动手实现
+#
+# 在引擎实践（engine track）里，引擎的各个部件由你亲手来写，gradschool 把每一件都和 PyTorch 对照评分（见
+# docs/track.zh-CN.md）。这一讲对应第 6 步 `relu`：ReLU 的前向和反向，在 0 处的梯度要和 PyTorch 一致。
+#
+# ```bash
+# gradschool build start          # 只需一次：创建 my-engine/，每一步都是待填的空
+# gradschool build check relu     # 第 6 步，和 torch 对照评分
+# ```

@@ -279,16 +279,6 @@ show()
 # - Momentum averages gradients over time; Adam also rescales each coordinate. Noise (SGD) keeps
 #   a fixed-step method from settling exactly.
 # - The same experiment from the command line: `gradschool surface`.
-#
-# ## Exercises
-#
-# 1. Find the largest learning rate for GD on the quadratic by bisection between 0.075 and 0.085.
-#    Does it match $2/25$?
-# 2. Run momentum on the quadratic with $\mu = 0.95$ and the same learning rate: faster, or does
-#    it overshoot and spiral?
-# 3. Give SGD a learning rate that decays like $\alpha_t = \alpha_0 / (1 + t/20)$ (a loop around
-#    `surface.trajectory` with one step each). Does it settle closer to the minimum?
-# 4. Start Rosenbrock at $(-1.5, -0.5)$ instead. Which method arrives first now?
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -298,11 +288,354 @@ show()
 # - 学习率的上限由最陡的方向决定（$\alpha < 2/\lambda_{max}$）；在病态的山谷里，这让 GD 在平缓方向上走得很慢。
 # - 动量法在时间上平均梯度；Adam 还对每个坐标单独缩放。梯度噪声（SGD）让固定步长的方法停不到正中间。
 # - 命令行里也能做同样的实验：`gradschool surface`。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 2 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 2`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 在 0.075 和 0.085 之间二分，找出 GD 在二次函数上能用的最大学习率。和 $2/25$ 对得上吗？
-# 2. 在二次函数上把动量的 $\mu$ 改成 0.95、学习率不变：是更快了，还是冲过头开始绕圈？
-# 3. 给 SGD 用一个衰减的学习率 $\alpha_t = \alpha_0 / (1 + t/20)$（循环调用 `surface.trajectory`，每次走一步）。
-#    它能停得离最小值更近吗？
-# 4. 把 Rosenbrock 的起点改成 $(-1.5, -0.5)$，现在谁先到？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 2 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 2` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+import numpy as np
+
+from gradschool import engine as E
+from gradschool.course.exercises import Function, Number, Open, exercise
+from gradschool.experiments import surface
+
+
+def quadratic_hessian() -> np.ndarray:
+    """The quadratic's Hessian, column by column from autograd: its gradient is linear,
+    H @ theta, so the gradient at e_j is column j."""
+    columns = []
+    for e in np.eye(2):
+        theta = E.tensor(e, requires_grad=True)
+        surface.quadratic(theta[0], theta[1]).backward()
+        columns.append(theta.grad.numpy())
+    return np.stack(columns, axis=1)  # (2, 2)
+
+
+exercise(
+    1,
+    en="""
+        Find the largest learning rate for GD on the quadratic by bisection between 0.075 and
+        0.085: a rate is too large when $f$ grows instead of shrinking over a few hundred
+        steps (`surface.trajectory`). What is it, and does it match $2/25$?
+    """,
+    zh="""
+        在 0.075 和 0.085 之间二分，找出 GD 在二次函数上能用的最大学习率：几百步之内 $f$ 不降反升，学习率就太大了
+        （用 `surface.trajectory`）。它是多少？和 $2/25$ 对得上吗？
+    """,
+    check=Number(lambda: 2 / np.linalg.eigvalsh(quadratic_hessian()).max(), abs=5e-4),
+    hints=[
+        (
+            'Keep an interval [lo, hi] with lo stable and hi diverging; test the middle with `surface.trajectory(surface.quadratic, (-4.0, 2.5), "SGD", {"lr": mid}, 300)` and keep the half that still holds the boundary.',
+            '维护一个区间 [lo, hi]：lo 收敛、hi 发散；用 `surface.trajectory(surface.quadratic, (-4.0, 2.5), "SGD", {"lr": mid}, 300)` 试中点，保留仍然包含边界的那一半。',
+        ),
+        (
+            "Along the steep axis each step multiplies the distance by $|1 - 25\\alpha|$: it shrinks only while that is below 1.",
+            "沿陡的方向，每一步把距离乘上 $|1 - 25\\alpha|$：只有它小于 1 时距离才会缩小。",
+        ),
+    ],
+    solution=(
+        """
+        About {{ answer:.4f }}: exactly $2/25 = 0.08$, two over the largest curvature (the
+        largest eigenvalue of the Hessian, 25). Along the steep axis GD multiplies the distance
+        to the minimum by $1 - 25\\alpha$ each step; below $\\alpha = 0.08$ that factor lies in
+        $(-1, 1)$ and the steps shrink, above it they grow and flip sign: the zig-zag explodes.
+        Bisection on "does $f$ grow over 300 steps" lands on 0.0800 to four digits; right at
+        0.08 the steep component neither grows nor shrinks.
+        """,
+        """
+        约 {{ answer:.4f }}：恰好是 $2/25 = 0.08$，即 2 除以最大的曲率（Hessian 最大的特征值 25）。沿陡的方向，GD
+        每一步把到最小值的距离乘以 $1 - 25\\alpha$；$\\alpha < 0.08$ 时这个因子在 $(-1, 1)$ 之间，步子越走越小；
+        超过 0.08 它的绝对值大于 1，每一步都反向并且变大：来回横跳越跳越远。按"300 步内 $f$ 是否变大"二分，四位小数上
+        正好落在 0.0800；恰好等于 0.08 时，陡方向上的分量既不变大也不变小。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def steps_below(momentum: float, tol: float = 1e-3) -> int:
+    """Steps until momentum, with the lecture's learning rate, brings f below tol (tried in
+    budgets of 250 steps, so that a fast run costs little)."""
+    _, options, _ = surface.PROBLEMS["quadratic"].methods["momentum"]
+    for budget in (250, 1000, 4000):
+        _, _, values = surface.trajectory(
+            surface.quadratic, surface.PROBLEMS["quadratic"].start, "SGD",
+            {**options, "momentum": momentum}, budget,
+        )  # fmt: skip
+        below = np.flatnonzero(values < tol)
+        if len(below):
+            return int(below[0])
+    raise AssertionError(f"momentum {momentum} does not reach f < {tol} in {budget} steps")
+
+
+exercise(
+    2,
+    en="""
+        Run momentum on the quadratic with $\\mu = 0.95$ and the same learning rate as the
+        figure's momentum ($\\mu = 0.8$, `surface.PROBLEMS["quadratic"].methods["momentum"]`).
+        How many steps does each need before $f < 10^{-3}$ (the table's measure)? Faster, or
+        does $\\mu = 0.95$ overshoot and spiral?
+    """,
+    zh="""
+        在二次函数上用 $\\mu = 0.95$ 跑动量法，学习率和图里的动量法相同（图里 $\\mu = 0.8$，见
+        `surface.PROBLEMS["quadratic"].methods["momentum"]`）。两种 $\\mu$ 各要多少步才让 $f < 10^{-3}$（表里用的标准）？
+        是更快了，还是 $\\mu = 0.95$ 冲过头开始绕圈？
+    """,
+    check=Number(
+        lambda: [steps_below(0.8), steps_below(0.95)],
+        rel=0,
+        abs=1,
+        names=[
+            ("steps with μ = 0.8", "μ = 0.8 的步数"),
+            ("steps with μ = 0.95", "μ = 0.95 的步数"),
+        ],
+    ),
+    hints=[
+        (
+            '`surface.trajectory(surface.quadratic, (-4.0, 2.5), "SGD", {"lr": 0.015, "momentum": 0.95}, 400)` returns the values of f along the path; `np.flatnonzero(values < 1e-3)[0]` is the first step below the threshold.',
+            '`surface.trajectory(surface.quadratic, (-4.0, 2.5), "SGD", {"lr": 0.015, "momentum": 0.95}, 400)` 返回路径上每一点的 f；`np.flatnonzero(values < 1e-3)[0]` 就是第一次低于阈值的那一步。',
+        ),
+        (
+            'Answer both numbers, μ = 0.8 first: `--answer "A; B"`. Plot the two paths: does the second one circle around the minimum?',
+            '两个数都要给，先写 μ = 0.8 的：`--answer "A; B"`。把两条路径画出来：第二条是不是绕着最小值转圈？',
+        ),
+    ],
+    solution=(
+        """
+        {{ answer[0]:.0f }} steps with $\\mu = 0.8$, {{ answer[1]:.0f }} with $\\mu = 0.95$:
+        slower. The velocity keeps 95% of itself each step, so the ball overshoots the valley
+        floor, swings back and spirals in; the oscillation decays like $\\sqrt{\\mu}^t$, slower
+        the closer $\\mu$ is to 1. More momentum helps only while the path still has a long way
+        to go in one direction; near the minimum it costs.
+        """,
+        """
+        $\\mu = 0.8$ 要 {{ answer[0]:.0f }} 步，$\\mu = 0.95$ 要 {{ answer[1]:.0f }} 步：反而更慢。速度每一步保留自己的
+        95%，于是"小球"冲过谷底、又荡回来，绕着圈慢慢收拢；振荡按 $\\sqrt{\\mu}^t$ 衰减，$\\mu$ 越接近 1 衰减得越慢。
+        动量大只在路径还要朝一个方向走很远时有用；到了最小值附近，它反而拖后腿。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def decayed_sgd_reference(grad, start, lr0, steps):
+    """The same loop with torch.optim.SGD and LambdaLR (the engine's twins without torch)."""
+    try:
+        import torch
+
+        theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        as_tensor = torch.from_numpy
+        optim = torch.optim
+    except ImportError:
+        theta = E.tensor(np.array(start, dtype=np.float64), requires_grad=True)
+        as_tensor = E.tensor
+        optim = E.optim
+    optimizer = optim.SGD([theta], lr=lr0)
+    schedule = optim.lr_scheduler.LambdaLR(optimizer, lambda k: 1 / (1 + k / 20))
+    path = [np.array(start, dtype=np.float64)]
+    for step in range(steps):
+        theta.grad = as_tensor(np.asarray(grad(path[-1].copy(), step), dtype=np.float64))
+        optimizer.step()
+        schedule.step()
+        path.append(theta.detach().numpy().copy())
+    return np.array(path)
+
+
+def decayed_sgd_cases(rng):
+    H = quadratic_hessian()
+    _, options, sigma = surface.PROBLEMS["quadratic"].methods["SGD (noisy gradients, sigma=2)"]
+    cases = []
+    for label, start, lr0, steps, noise in (
+        (
+            ("the lecture's start and noise", "本讲的起点和噪声"),
+            (-4.0, 2.5),
+            options["lr"],
+            80,
+            sigma,
+        ),
+        (("no noise", "没有噪声"), (-4.0, 2.5), options["lr"], 40, 0.0),
+        (("another start, smaller rate", "换个起点、学习率更小"), (3.0, -1.0), 0.02, 120, sigma),
+        (("integer start, one step", "整数起点、只走一步"), (2.0, 2.0), 0.05, 1, 1.0),
+    ):
+        table = rng.normal(0.0, 1.0, (max(steps, 1), 2)) * noise  # the noise of step t
+
+        def grad(theta, t, table=table):
+            return H @ np.asarray(theta, dtype=np.float64) + table[t]
+
+        shown = f"start {start}, lr0 = {lr0}, {steps} steps, σ = {noise:g}"
+        cases.append(((f"{shown}, {label[0]}", f"{shown}，{label[1]}"), (grad, start, lr0, steps)))
+    return cases
+
+
+exercise(
+    3,
+    en="""
+        Give SGD a learning rate that decays like $\\alpha_t = \\alpha_0 / (1 + t/20)$. Write
+        `decayed_sgd(grad, start, lr0, steps)` in a file: from `start` (a pair), take `steps`
+        steps $\\theta \\leftarrow \\theta - \\alpha_t\\, g_t$ for $t = 0, 1, \\dots$, where
+        `grad(theta, t)` returns the noisy gradient $g_t$ of step t, and return every point
+        visited, an array of shape (steps + 1, 2) starting with `start`. Run it on the quadratic
+        with noise: does it settle closer to the minimum than SGD with a fixed rate?
+    """,
+    zh="""
+        给 SGD 用一个衰减的学习率 $\\alpha_t = \\alpha_0 / (1 + t/20)$。在文件里写
+        `decayed_sgd(grad, start, lr0, steps)`：从 `start`（两个数）出发，对 $t = 0, 1, \\dots$ 走 `steps` 步
+        $\\theta \\leftarrow \\theta - \\alpha_t\\, g_t$，其中 `grad(theta, t)` 返回第 t 步的带噪声梯度 $g_t$；返回走过的
+        每一个点，形状为 (steps + 1, 2) 的数组，第一个点是 `start`。在带噪声的二次函数上跑一跑：它能停得比固定学习率的 SGD
+        离最小值更近吗？
+    """,
+    check=Function(
+        name="decayed_sgd",
+        signature="decayed_sgd(grad, start, lr0, steps) -> points (steps + 1, 2)",
+        reference=decayed_sgd_reference,
+        cases=decayed_sgd_cases,
+        rtol=1e-9,
+        atol=1e-12,
+        oracle=("torch.optim.SGD with LambdaLR", "torch.optim.SGD 加 LambdaLR"),
+    ),
+    hints=[
+        (
+            "Step t uses $\\alpha_t = \\alpha_0 / (1 + t/20)$ with t counted from 0: the first step takes the full $\\alpha_0$. Call `grad(theta, t)` once per step, with the current point.",
+            "第 t 步用 $\\alpha_t = \\alpha_0 / (1 + t/20)$，t 从 0 数起：第一步用的就是完整的 $\\alpha_0$。每一步用当前的点调用一次 `grad(theta, t)`。",
+        ),
+        (
+            "Keep a list of points that starts with `np.array(start, dtype=float)`, append a new array after each step (not the same array changed in place), and return `np.array(points)`.",
+            "用一个列表存点，第一个是 `np.array(start, dtype=float)`；每走一步追加一个新数组（不要原地修改同一个数组），最后返回 `np.array(points)`。",
+        ),
+    ],
+    solution=(
+        """
+        ```python
+        import numpy as np
+
+
+        def decayed_sgd(grad, start, lr0, steps):
+            theta = np.array(start, dtype=float)
+            points = [theta]
+            for t in range(steps):
+                lr = lr0 / (1 + t / 20)
+                theta = theta - lr * grad(theta, t)  # a new array: the list keeps each point
+                points.append(theta)
+            return np.array(points)
+        ```
+
+        It settles closer. With a fixed rate the noise moves the point by about $\\alpha\\sigma$
+        every step, forever, so SGD jitters in a cloud around the minimum; with
+        $\\alpha_t \\propto 1/t$ the steps shrink, the noise of successive steps averages out
+        and the cloud keeps shrinking (the Robbins–Monro conditions:
+        $\\sum_t \\alpha_t = \\infty$, $\\sum_t \\alpha_t^2 < \\infty$). The price is speed
+        along the flat direction, where the shrinking rate crawls. Lecture 5 is about such
+        schedules.
+        """,
+        """
+        ```python
+        import numpy as np
+
+
+        def decayed_sgd(grad, start, lr0, steps):
+            theta = np.array(start, dtype=float)
+            points = [theta]
+            for t in range(steps):
+                lr = lr0 / (1 + t / 20)
+                theta = theta - lr * grad(theta, t)  # 新数组：列表里保留每一个点
+                points.append(theta)
+            return np.array(points)
+        ```
+
+        会停得更近。学习率固定时，噪声每一步都把点推开大约 $\\alpha\\sigma$，永远如此，所以 SGD 在最小值周围的一团
+        里抖动；$\\alpha_t \\propto 1/t$ 时步子越来越小，相邻各步的噪声互相抵消，那一团会不断缩小（Robbins–Monro 条件：
+        $\\sum_t \\alpha_t = \\infty$，$\\sum_t \\alpha_t^2 < \\infty$）。代价是平缓方向上的速度：学习率越来越小，在那里
+        走得很慢。第 5 讲专门讲这类学习率调度。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="Start Rosenbrock at $(-1.5, -0.5)$ instead of $(-1.5, 2)$. Which method arrives first now?",
+    zh="把 Rosenbrock 的起点从 $(-1.5, 2)$ 改成 $(-1.5, -0.5)$，现在谁先到？",
+    check=Open(),
+    hints=[
+        (
+            'Run every method of `surface.PROBLEMS["rosenbrock"].methods` from the new start with `surface.trajectory` and print the first step with $f < 10^{-3}$ and the last value of f, as `surface.format_table` does.',
+            '用 `surface.trajectory` 从新起点跑一遍 `surface.PROBLEMS["rosenbrock"].methods` 里的每种方法，像 `surface.format_table` 那样打印第一次 $f < 10^{-3}$ 的步数和最后的 f。',
+        )
+    ],
+    solution=(
+        """
+        ```python
+        problem = surface.PROBLEMS["rosenbrock"]
+        for label, (optimizer, options, noise) in problem.methods.items():
+            xs, ys, values = surface.trajectory(
+                surface.rosenbrock, (-1.5, -0.5), optimizer, options, problem.steps, noise
+            )
+            below = np.flatnonzero(values < 1e-3)
+            print(f"{label:36} first f < 1e-3: {below[0] if len(below) else '-':>5}  f = {values[-1]:.3g}")
+        ```
+
+        The ranking changes. From $(-1.5, 2)$ the path slides down the valley's outer wall onto
+        its floor; from $(-1.5, -0.5)$ it starts below the parabola $y = x^2$ and must first climb
+        onto the curved floor, where every method slows down. Compare the last values of f: the
+        method that won the figure need not win here, and within the step budget the methods
+        may not reach $10^{-3}$ at all. The learning rates of `surface.PROBLEMS` were tuned for
+        one start; a tuning is a property of the problem *and* the starting point, which is why
+        optimizers are compared on the problem at hand.
+        """,
+        """
+        ```python
+        problem = surface.PROBLEMS["rosenbrock"]
+        for label, (optimizer, options, noise) in problem.methods.items():
+            xs, ys, values = surface.trajectory(
+                surface.rosenbrock, (-1.5, -0.5), optimizer, options, problem.steps, noise
+            )
+            below = np.flatnonzero(values < 1e-3)
+            print(f"{label:36} first f < 1e-3: {below[0] if len(below) else '-':>5}  f = {values[-1]:.3g}")
+        ```
+
+        名次变了。从 $(-1.5, 2)$ 出发，路径顺着山谷外侧的坡滑到谷底；从 $(-1.5, -0.5)$ 出发，它在抛物线 $y = x^2$
+        下方，要先爬上弯曲的谷底，在那里每种方法都会变慢。比一比最后的 f：图里的赢家在这里不一定赢，而且在步数预算内
+        各方法可能都到不了 $10^{-3}$。`surface.PROBLEMS` 里的学习率是针对一个起点调的；调参的结果取决于问题*和*起点，
+        所以优化器要在具体问题上比较。
+        """,
+    ),
+)
+
+# %% [markdown] tags=["en"]
+# ## Now build it
+#
+# In the engine track you write the engine's pieces yourself, and gradschool grades each one
+# against PyTorch (docs/track.md). This lecture's pieces are the optimizers: step 10, `sgd`
+# (momentum, dampening, Nesterov and weight decay, as `torch.optim.SGD`), and step 11, `adam`
+# (with its bias correction), each graded by its trajectory beside torch's.
+#
+# ```bash
+# gradschool build start          # once: creates my-engine/, every step a blank to fill in
+# gradschool build check sgd      # step 10
+# gradschool build check adam     # step 11
+# ```
+
+# %% [markdown] tags=["zh"]
+# ## 动手实现
+#
+# 在引擎实践（engine track）里，引擎的各个部件由你亲手来写，gradschool 把每一件都和 PyTorch 对照评分（见
+# docs/track.zh-CN.md）。这一讲对应的是优化器：第 10 步 `sgd`（动量、阻尼、Nesterov 和权重衰减，与
+# `torch.optim.SGD` 相同）和第 11 步 `adam`（含偏差修正），都按和 torch 并排走出的轨迹来评分。
+#
+# ```bash
+# gradschool build start          # 只需一次：创建 my-engine/，每一步都是待填的空
+# gradschool build check sgd      # 第 10 步
+# gradschool build check adam     # 第 11 步
+# ```

@@ -101,7 +101,7 @@
 #
 # 全部用 float64 计算，四个答案应该能对上大约 10 位有效数字。
 
-# %%
+# %% network
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -432,16 +432,6 @@ show()
 #   (`tests/op_check.py`, and `gradschool gradcheck` from the command line).
 # - A finite difference is a great witness and a terrible trainer: two forward passes per
 #   parameter, and only meaningful in float64 with a well-chosen $\epsilon$.
-#
-# ## Exercises
-#
-# 1. Derive $\partial L / \partial x_1$ by hand. $x_1$ feeds *both* hidden units: the source's sum
-#    now has two terms. Check against the engine (make `x` a tensor with `requires_grad=True`).
-# 2. Replace the sigmoid by `tanh` (derivative $1 - \tanh^2$) and redo the four-way comparison.
-# 3. Use the forward difference $(L(W_{11}+\epsilon) - L(W_{11}))/\epsilon$ instead of the central
-#    one. How does the best achievable error in the last figure change, and why?
-# 4. Read `Tensor.__mul__` in `gradschool/engine/tensor.py`: what does its `backward` return, and
-#    why does it need the *other* input's value?
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -453,11 +443,296 @@ show()
 #   检查引擎里每个运算的（`tests/op_check.py`，命令行里是 `gradschool gradcheck`）。
 # - 有限差分是很好的"证人"，却是很差的"训练方法"：每个参数要两次前向，而且只有在 float64 加上合适的 $\epsilon$
 #   时才靠得住。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 3 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 3`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 手推 $\partial L / \partial x_1$。$x_1$ 同时影响*两个*隐藏单元，原文公式里的求和这次有两项。用引擎核对一下
-#    （把 `x` 变成 `requires_grad=True` 的张量）。
-# 2. 把 sigmoid 换成 `tanh`（导数是 $1 - \tanh^2$），重新做四方对比。
-# 3. 把中心差分换成前向差分 $(L(W_{11}+\epsilon) - L(W_{11}))/\epsilon$。最后那张图里能达到的最小误差怎么变？为什么？
-# 4. 读一读 `gradschool/engine/tensor.py` 里的 `Tensor.__mul__`：它的 `backward` 返回什么？为什么需要*另一个*输入的值？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 3 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 3` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+import numpy as np
+
+from gradschool import engine as E
+from gradschool.course.exercises import Formula, Number, Open, exercise
+
+# The network of section 1, with every number a variable: x (2,), W (2, 2), b (2,), v (2,), c, y.
+NETWORK = {
+    name: (-2.0, 2.0)
+    for name in ("x1", "x2", "W11", "W12", "W21", "W22", "b1", "b2", "v1", "v2", "c", "y")
+}
+
+
+def forward_values(activation):
+    """The forward pass's values (z1, z2, h1, h2, y_hat) at a point of NETWORK."""
+
+    def derived(x1, x2, W11, W12, W21, W22, b1, b2, v1, v2, c, y):
+        z1, z2 = W11 * x1 + W12 * x2 + b1, W21 * x1 + W22 * x2 + b2
+        h1, h2 = activation(z1), activation(z2)
+        return {"z1": z1, "z2": z2, "h1": h1, "h2": h2, "y_hat": v1 * h1 + v2 * h2 + c}
+
+    return derived
+
+
+def autograd(activation, wrt):
+    """dL/d(wrt) by the engine's backward(), for the network with `activation`."""
+
+    def gradient(**p):
+        x = E.tensor(np.array([p["x1"], p["x2"]]), requires_grad=True)
+        W = E.tensor(np.array([[p["W11"], p["W12"]], [p["W21"], p["W22"]]]), requires_grad=True)
+        b, v = E.tensor(np.array([p["b1"], p["b2"]])), E.tensor(np.array([p["v1"], p["v2"]]))
+        h = activation(W @ x + b)
+        loss = 0.5 * ((v * h).sum() + p["c"] - p["y"]) ** 2
+        loss.backward()
+        return {"x1": x.grad.numpy()[0], "W11": W.grad.numpy()[0, 0]}[wrt]
+
+    return gradient
+
+
+exercise(
+    1,
+    en="""
+        Derive $\\partial L / \\partial x_1$ by hand. $x_1$ feeds *both* hidden units: the
+        source's sum now has two terms. Answer with a formula in the network's numbers `x1, x2,
+        W11, W12, W21, W22, b1, b2, v1, v2, c, y` and the forward values `z1, z2, h1, h2, y_hat`
+        (for instance `(y_hat - y) * v1`); the check compares it with the engine's `backward()`
+        at random points.
+    """,
+    zh="""
+        手推 $\\partial L / \\partial x_1$。$x_1$ 同时影响*两个*隐藏单元，原文公式里的求和这次有两项。用公式作答，
+        变量是网络里的数 `x1, x2, W11, W12, W21, W22, b1, b2, v1, v2, c, y` 和前向算出的 `z1, z2, h1, h2, y_hat`
+        （比如 `(y_hat - y) * v1`）；检查时会在随机取的点上和引擎的 `backward()` 比较。
+    """,
+    check=Formula(
+        answer="(y_hat - y) * (v1 * h1 * (1 - h1) * W11 + v2 * h2 * (1 - h2) * W21)",
+        reference=autograd(lambda z: 1 / (1 + (-z).exp()), "x1"),
+        variables=NETWORK,
+        derived=forward_values(lambda z: 1 / (1 + np.exp(-z))),
+    ),
+    hints=[
+        (
+            "Follow every path from $x_1$ to $L$: $x_1 \\to z_1 \\to h_1 \\to \\hat{y}$ and $x_1 \\to z_2 \\to h_2 \\to \\hat{y}$. Each path contributes the product of its local derivatives.",
+            "把从 $x_1$ 到 $L$ 的每条路径都找出来：$x_1 \\to z_1 \\to h_1 \\to \\hat{y}$ 和 $x_1 \\to z_2 \\to h_2 \\to \\hat{y}$。每条路径贡献它上面各个局部导数的乘积。",
+        ),
+        (
+            "$\\partial z_j / \\partial x_1 = W_{j1}$ (the first *column* of W), $\\partial h_j / \\partial z_j = h_j(1 - h_j)$, $\\partial \\hat{y} / \\partial h_j = v_j$, $\\partial L / \\partial \\hat{y} = \\hat{y} - y$.",
+            "$\\partial z_j / \\partial x_1 = W_{j1}$（W 的第一*列*），$\\partial h_j / \\partial z_j = h_j(1 - h_j)$，$\\partial \\hat{y} / \\partial h_j = v_j$，$\\partial L / \\partial \\hat{y} = \\hat{y} - y$。",
+        ),
+    ],
+    solution=(
+        """
+        $$
+        \\frac{\\partial L}{\\partial x_1} = (\\hat{y} - y) \\sum_{j=1}^{2} v_j\\, h_j (1 - h_j)\\, W_{j1}
+        $$
+
+        `{{ answer }}`. One term per hidden unit, because $x_1$ reaches the loss through both;
+        the weights are $W_{11}$ and $W_{21}$, the first column of $W$ ($z_j = W_{j1} x_1 +
+        W_{j2} x_2 + b_j$). To check it on the lecture's numbers: `x = E.tensor(x, requires_grad=True)`,
+        run the forward pass, `L.backward()`, and compare `x.grad[0]` with the formula.
+        """,
+        """
+        $$
+        \\frac{\\partial L}{\\partial x_1} = (\\hat{y} - y) \\sum_{j=1}^{2} v_j\\, h_j (1 - h_j)\\, W_{j1}
+        $$
+
+        `{{ answer }}`。每个隐藏单元一项，因为 $x_1$ 经过两个隐藏单元都能影响损失；用到的权重是 $W_{11}$ 和
+        $W_{21}$，即 $W$ 的第一列（$z_j = W_{j1} x_1 + W_{j2} x_2 + b_j$）。在本讲的数上验证：
+        `x = E.tensor(x, requires_grad=True)`，做一遍前向，`L.backward()`，再把 `x.grad[0]` 和公式比较。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    2,
+    en="""
+        Replace the sigmoid by `tanh` (derivative $1 - \\tanh^2$) and redo the four-way
+        comparison. First by hand: answer with the formula of $\\partial L / \\partial W_{11}$ for
+        the tanh network, in the same variables as exercise 1 (now `h1 = tanh(z1)`).
+    """,
+    zh="""
+        把 sigmoid 换成 `tanh`（导数是 $1 - \\tanh^2$），重新做四方对比。先手推：用公式写出 tanh 网络的
+        $\\partial L / \\partial W_{11}$，变量和练习 1 相同（只是现在 `h1 = tanh(z1)`）。
+    """,
+    check=Formula(
+        answer="(y_hat - y) * v1 * (1 - h1**2) * x1",
+        reference=autograd(lambda z: z.tanh(), "W11"),
+        variables=NETWORK,
+        derived=forward_values(np.tanh),
+    ),
+    hints=[
+        (
+            "The chain is the one of section 1, $\\partial L/\\partial \\hat{y} \\cdot \\partial \\hat{y}/\\partial h_1 \\cdot \\partial h_1/\\partial z_1 \\cdot \\partial z_1/\\partial W_{11}$; only the third factor changes.",
+            "链条和第 1 节一样：$\\partial L/\\partial \\hat{y} \\cdot \\partial \\hat{y}/\\partial h_1 \\cdot \\partial h_1/\\partial z_1 \\cdot \\partial z_1/\\partial W_{11}$；只有第三个因子变了。",
+        ),
+        (
+            "Write the derivative of tanh with the value it already computed: $\\tanh'(z_1) = 1 - h_1^2$.",
+            "用已经算出的值来写 tanh 的导数：$\\tanh'(z_1) = 1 - h_1^2$。",
+        ),
+    ],
+    solution=(
+        """
+        `{{ answer }}`: $\\partial L/\\partial W_{11} = (\\hat{y} - y)\\, v_1\\, (1 - h_1^2)\\, x_1$.
+        In the lecture's code: `h = np.tanh(z)` in the forward pass, `dh1_dz1 = 1 - h[0] ** 2`
+        by hand, and `h = z.tanh()` in `loss_fn` for the engine and torch (both have `tanh`);
+        `numeric_grad` needs no change. The four numbers agree again to about $10^{-10}$: the
+        chain rule does not care which activation sits in the chain, only that each link's
+        derivative is right.
+        """,
+        """
+        `{{ answer }}`：$\\partial L/\\partial W_{11} = (\\hat{y} - y)\\, v_1\\, (1 - h_1^2)\\, x_1$。改本讲的代码：前向里
+        `h = np.tanh(z)`，手推的那一项 `dh1_dz1 = 1 - h[0] ** 2`，`loss_fn` 里给引擎和 torch 用 `h = z.tanh()`（两者都有
+        `tanh`）；`numeric_grad` 不用改。四个数又一致到 $10^{-10}$ 左右：链式法则不在乎链条里是哪种激活函数，只要每一环的
+        导数是对的。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def forward_difference_best_exponent() -> int:
+    """The k for which eps = 10**k gives the forward difference of dL/dW11 (float64, the
+    lecture's network) closest to the chain rule's value."""
+
+    def loss(w11: float) -> float:
+        weights = W.copy()
+        weights[0, 0] = w11
+        return 0.5 * (v @ sigmoid(weights @ x + b) + c - y) ** 2
+
+    errors = {}
+    for k in range(-15, 0):
+        eps = 10.0**k
+        estimate = (loss(W[0, 0] + eps) - loss(W[0, 0])) / eps
+        errors[k] = abs(estimate - by_hand) / abs(by_hand)
+    return min(errors, key=errors.get)
+
+
+exercise(
+    3,
+    en="""
+        Use the forward difference $(L(W_{11}+\\epsilon) - L(W_{11}))/\\epsilon$ instead of the
+        central one, in float64. For which $\\epsilon = 10^k$ is its error smallest? Answer k,
+        then explain why the best achievable error is worse than the central difference's.
+    """,
+    zh="""
+        把中心差分换成前向差分 $(L(W_{11}+\\epsilon) - L(W_{11}))/\\epsilon$，用 float64。$\\epsilon = 10^k$ 取多少时
+        误差最小？回答 k，再解释为什么它能达到的最小误差比中心差分的差。
+    """,
+    check=Number(forward_difference_best_exponent, rel=0, abs=1),
+    hints=[
+        (
+            "Two errors compete. Truncation: a forward difference is off by about $\\frac{\\epsilon}{2} L''$ (the central one by $\\epsilon^2$). Rounding: $L$ is known to about $10^{-16} L$, divided by $\\epsilon$.",
+            "两种误差在较劲。截断误差：前向差分大约差 $\\frac{\\epsilon}{2} L''$（中心差分差 $\\epsilon^2$ 量级）。舍入误差：$L$ 本身只精确到 $10^{-16} L$ 左右，还要除以 $\\epsilon$。",
+        ),
+        (
+            "The sum $\\epsilon + 10^{-16}/\\epsilon$ is smallest where the two terms are equal: $\\epsilon \\approx \\sqrt{10^{-16}}$. Or sweep k from -15 to -1 in the last cell, with `plus` only.",
+            "$\\epsilon + 10^{-16}/\\epsilon$ 在两项相等时最小：$\\epsilon \\approx \\sqrt{10^{-16}}$。也可以在最后那个单元里只用 `plus`，让 k 从 -15 扫到 -1。",
+        ),
+    ],
+    solution=(
+        """
+        k = {{ answer:.0f }} (one either side is accepted). The forward difference's truncation
+        error is first order, about $\\frac{\\epsilon}{2}|L''|$, against the central difference's
+        $\\frac{\\epsilon^2}{6}|L'''|$; the rounding error is the same for both, about
+        $u|L|/\\epsilon$ with $u \\approx 10^{-16}$. Balancing $\\epsilon$ against $u/\\epsilon$
+        puts the best $\\epsilon$ near $\\sqrt{u} \\approx 10^{-8}$, with an error of the same
+        size, $\\approx 10^{-8}$; balancing $\\epsilon^2$ against $u/\\epsilon$ puts the central
+        difference's best near $u^{1/3} \\approx 10^{-5}$, with an error near
+        $u^{2/3} \\approx 10^{-11}$. That is why gradient checks use the central difference.
+        """,
+        """
+        k = {{ answer:.0f }}（差 1 也算对）。前向差分的截断误差是一阶的，约 $\\frac{\\epsilon}{2}|L''|$，中心差分是
+        $\\frac{\\epsilon^2}{6}|L'''|$；两者的舍入误差一样，约 $u|L|/\\epsilon$，$u \\approx 10^{-16}$。让 $\\epsilon$ 和
+        $u/\\epsilon$ 相等，最好的 $\\epsilon$ 在 $\\sqrt{u} \\approx 10^{-8}$ 附近，误差也是这个量级，约 $10^{-8}$；
+        让 $\\epsilon^2$ 和 $u/\\epsilon$ 相等，中心差分最好的 $\\epsilon$ 在 $u^{1/3} \\approx 10^{-5}$ 附近，误差约
+        $u^{2/3} \\approx 10^{-11}$。所以做梯度检查都用中心差分。
+        """,
+    ),
+    setup=("network",),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        Read `Tensor.__mul__` in `gradschool/engine/tensor.py`: what does its `backward`
+        return, and why does it need the *other* input's value?
+    """,
+    zh="""
+        读一读 `gradschool/engine/tensor.py` 里的 `Tensor.__mul__`：它的 `backward` 返回什么？为什么需要*另一个*
+        输入的值？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "For $out = a \\cdot b$, what are $\\partial out/\\partial a$ and $\\partial out/\\partial b$?",
+            "对 $out = a \\cdot b$，$\\partial out/\\partial a$ 和 $\\partial out/\\partial b$ 分别是什么？",
+        )
+    ],
+    solution=(
+        """
+        It returns one gradient per input, `(g * b.data, g * a.data)`, each summed back to its
+        input's shape (`_unbroadcast`; None for an input that needs no gradient), where `g` is
+        $\\partial L/\\partial out$. Since
+        $\\partial (ab)/\\partial a = b$ and $\\partial (ab)/\\partial b = a$, each input's
+        gradient is the output's gradient times the *other* input: so the forward pass must
+        keep both inputs until the backward pass has run. That is the memory cost of
+        backpropagation — every intermediate value of the forward pass is held (lecture 12
+        counts it for GPT-3) — and why `backward()` frees the graph when it is done.
+        """,
+        """
+        它返回每个输入各一个梯度，`(g * b.data, g * a.data)`，各自按输入的形状求和还原（`_unbroadcast`；不需要梯度的
+        输入返回 None），`g` 是
+        $\\partial L/\\partial out$。因为 $\\partial (ab)/\\partial a = b$、$\\partial (ab)/\\partial b = a$，每个输入的梯度是
+        输出的梯度乘以*另一个*输入：所以前向计算必须把两个输入都留着，直到反向传播用完为止。这正是反向传播的内存开销——
+        前向的每个中间值都要保存（第 12 讲会给 GPT-3 算这笔账）——也是 `backward()` 用完就把计算图释放掉的原因。
+        """,
+    ),
+)
+
+# %% [markdown] tags=["en"]
+# ## Now build it
+#
+# In the engine track you write the engine's pieces yourself, and gradschool grades each one
+# against PyTorch (docs/track.md). This lecture is the track's core: the backwards of the
+# primitive ops, each a local derivative times the incoming gradient, summed back to its
+# input's shape — step 1 `add` (and `_unbroadcast`), 2 `mul`, 3 `matmul`, 4 `exp`, 5 `log`,
+# 7 `sum` — and step 8, `backward`: the topological sort that visits them in order.
+#
+# ```bash
+# gradschool build start              # once: creates my-engine/, every step a blank to fill in
+# gradschool build check add          # step 1, then mul, matmul, exp, log
+# gradschool build check mul
+# gradschool build check matmul
+# gradschool build check exp
+# gradschool build check log
+# gradschool build check sum          # step 7
+# gradschool build check backward     # step 8
+# ```
+
+# %% [markdown] tags=["zh"]
+# ## 动手实现
+#
+# 在引擎实践（engine track）里，引擎的各个部件由你亲手来写，gradschool 把每一件都和 PyTorch 对照评分（见
+# docs/track.zh-CN.md）。这一讲是整个实践的核心：各个原语运算的反向传播——每个都是局部导数乘上传进来的梯度，再按输入的
+# 形状求和还原——第 1 步 `add`（以及 `_unbroadcast`）、第 2 步 `mul`、第 3 步 `matmul`、第 4 步 `exp`、第 5 步
+# `log`、第 7 步 `sum`；还有第 8 步 `backward`：按拓扑顺序把它们逐个走一遍。
+#
+# ```bash
+# gradschool build start              # 只需一次：创建 my-engine/，每一步都是待填的空
+# gradschool build check add          # 第 1 步，接着是 mul、matmul、exp、log
+# gradschool build check mul
+# gradschool build check matmul
+# gradschool build check exp
+# gradschool build check log
+# gradschool build check sum          # 第 7 步
+# gradschool build check backward     # 第 8 步
+# ```

@@ -495,15 +495,6 @@ def epoch_ratio(k: int) -> str:
 #   $1/B$.
 # - For a fixed budget of examples, more (noisier) steps win; per second, mini-batches win;
 #   the learning rate must shrink as the noise grows.
-#
-# ## Exercises
-#
-# 1. Add `B = 8` and `B = 512` to `VARIANTS`. Where does each land in the three panels?
-# 2. Find the largest learning rate for SGD ($B = 1$) that still trains: try 0.003 and 0.005.
-#    Then try $B = 64$ with $\alpha = 0.1$. What does that suggest about $\alpha$ and $B$?
-# 3. Remove momentum (`"optim.momentum": 0`) and rerun section 2. Which method suffers most?
-# 4. Run `gradschool compare --vary batch_size=full,64,1 --epochs 2 --train-subset 2000` and
-#    open `compare.csv` in the output folder.
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -512,12 +503,213 @@ def epoch_ratio(k: int) -> str:
 #   梯度下降（原文叫"批量梯度下降"，通常叫小批量；一般说"批量"指的是全量）。
 # - 一个批次的梯度是全量梯度的无偏估计，噪声按 $1/B$ 下降。
 # - 样本预算固定时，步数多（哪怕吵一些）的赢；按秒算，小批量赢；噪声越大，学习率就得越小。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 4 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 4`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 在 `VARIANTS` 里加上 `B = 8` 和 `B = 512`。它们在三张子图里各落在哪里？
-# 2. 找出 SGD（$B = 1$）还能训练的最大学习率：试试 0.003 和 0.005。再试试 $B = 64$ 配 $\alpha = 0.1$。这说明 $\alpha$
-#    和 $B$ 之间是什么关系？
-# 3. 去掉动量（`"optim.momentum": 0`），重跑第 2 节。哪种方法受影响最大？
-# 4. 运行 `gradschool compare --vary batch_size=full,64,1 --epochs 2 --train-subset 2000`，打开输出目录里的
-#    `compare.csv` 看看。
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 4 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 4` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+from gradschool.config import load_config, with_updates
+from gradschool.course.exercises import Number, Open, Run, exercise
+from gradschool.data.loader import DataLoader
+from gradschool.data.prepare import prepare_data
+from gradschool.train.trainer import fit
+
+# Section 2's runs in full mode: the source's recipe on 2,000 images, 20% of them validating.
+FULL_MODE = with_updates(
+    load_config("seed_mlp"),
+    {
+        "data.train_subset": 2000,
+        "data.val_fraction": 0.2,
+        "train.epochs": 6,
+        "train.progress": "off",
+        "train.engine": "numpy",
+    },
+)
+
+
+def optimizer_steps(batch_sizes: list[int]) -> list[int]:
+    """Optimizer steps of the full mode's run with each batch size: the batches per epoch of
+    the loader the trainer uses, over the full mode's training split, times the epochs."""
+    data = prepare_data(FULL_MODE.data, FULL_MODE.train.seed, with_test=False)
+    epochs = FULL_MODE.train.epochs
+    return [len(DataLoader(data.X_train, data.y_train, batch_size=B)) * epochs for B in batch_sizes]
+
+
+exercise(
+    1,
+    en="""
+        Add `B = 8` and `B = 512` to `VARIANTS`. Before running: how many optimizer steps does
+        each take in full mode (6 epochs of the 1,600 training images)? Then run: where does
+        each land in the three panels?
+    """,
+    zh="""
+        在 `VARIANTS` 里加上 `B = 8` 和 `B = 512`。先别运行，算一算：完整模式下（1,600 张训练图，6 轮）它们各走多少
+        优化步？再运行：它们在三张子图里各落在哪里？
+    """,
+    check=Number(
+        lambda: optimizer_steps([8, 512]),
+        rel=0,
+        names=[("steps with B = 8", "B = 8 的步数"), ("steps with B = 512", "B = 512 的步数")],
+    ),
+    hints=[
+        (
+            "An epoch is one pass over the training images, one optimizer step per batch; the last batch holds what is left over.",
+            "一轮就是把训练图全部过一遍，每个批次一步；最后一个批次装剩下的那些。",
+        ),
+        (
+            'Steps per epoch are $\\lceil 1600 / B \\rceil$: 1600/512 is not a whole number. Answer both, B = 8 first: `--answer "A; B"`.',
+            '每轮的步数是 $\\lceil 1600 / B \\rceil$：1600/512 不是整数。两个都要回答，先写 B = 8 的：`--answer "A; B"`。',
+        ),
+    ],
+    solution=(
+        """
+        {{ answer[0]:.0f }} and {{ answer[1]:.0f }}: $6 \\cdot \\lceil 1600/8 \\rceil$ and
+        $6 \\cdot \\lceil 1600/512 \\rceil$ (four batches an epoch, the last of 64 images). In
+        the panels: against *examples seen*, B = 8 sits between SGD and B = 64 (many small
+        steps per pass), B = 512 near GD (few steps, so little progress per example); against
+        *gradient evaluations*, B = 512 is close to GD's curve, each step nearly the full
+        gradient; against *seconds*, B = 8 pays Python's per-step overhead 8 times as often as
+        B = 64, while B = 512 is fast per epoch but needs many more epochs.
+        """,
+        """
+        {{ answer[0]:.0f }} 和 {{ answer[1]:.0f }}：$6 \\cdot \\lceil 1600/8 \\rceil$ 和
+        $6 \\cdot \\lceil 1600/512 \\rceil$（每轮四个批次，最后一个 64 张）。在三张图里：按*看过的样本数*，B = 8 落在
+        SGD 和 B = 64 之间（每过一遍数据走很多小步），B = 512 靠近 GD（步数少，每个样本带来的进展小）；按*梯度计算次数*，
+        B = 512 贴近 GD 的曲线，每一步都差不多是完整的梯度；按*秒数*，B = 8 每一步的 Python 开销付了 B = 64 的 8 倍，
+        B = 512 每轮很快，但要多得多的轮数。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def one_epoch_of_sgd(config) -> float:
+    """Validation accuracy after the run (one epoch of B = 1)."""
+    return fit(config, console=False).state.history[-1]["val_acc"]
+
+
+exercise(
+    2,
+    en="""
+        Find a learning rate with which SGD ($B = 1$, the recipe's momentum 0.9) still trains:
+        the recipe's 0.01 does not (section 2). Try 0.003 and 0.005, then smaller. The check
+        trains one epoch of the full mode's 1,600 images with your rate; it must reach 83%
+        validation accuracy. Then try $B = 64$ with $\\alpha = 0.1$: what does that suggest
+        about $\\alpha$ and $B$?
+    """,
+    zh="""
+        找一个还能让 SGD（$B = 1$，配方里的动量 0.9）训练起来的学习率：配方的 0.01 不行（第 2 节）。先试 0.003 和
+        0.005，再往小试。检查时会用你的学习率在完整模式的 1,600 张图上训练一轮，验证准确率要达到 83%。再试试
+        $B = 64$ 配 $\\alpha = 0.1$：这说明 $\\alpha$ 和 $B$ 之间是什么关系？
+    """,
+    check=Run(
+        base=lambda: with_updates(FULL_MODE, {"data.batch_size": 1, "train.epochs": 1}),
+        train=one_epoch_of_sgd,
+        bar=0.83,
+        metric=("validation accuracy", "验证准确率"),
+        keys=("optim.lr",),
+        answer="optim.lr=0.001",
+        template="optim.lr=VALUE",
+    ),
+    hints=[
+        (
+            "One example's gradient is a very noisy estimate: with momentum 0.9 each step moves about ten times the learning rate times that noise. A rate that diverges or stalls at 0.01 needs to shrink by a factor of several.",
+            "一个样本的梯度是非常吵的估计：动量 0.9 时，每一步大约移动学习率乘以这份噪声的十倍。在 0.01 下发散或停滞的学习率，要缩小好几倍。",
+        ),
+        (
+            "Try rates a factor of 2 to 3 apart: 0.003, 0.001, 0.0005. The check prints the validation accuracy it reached.",
+            "按 2 到 3 倍的间隔试：0.003、0.001、0.0005。检查会打印达到的验证准确率。",
+        ),
+    ],
+    solution=(
+        """
+        `{{ answer }}` (anything from about 0.0005 to 0.002 reaches 83% in one epoch here;
+        0.003 is already worse and 0.01 fails). With $B = 64$, $\\alpha = 0.1$ trains: a batch
+        of 64 averages away most of the noise (its variance falls like $1/B$), so it tolerates
+        a rate a hundred times larger than one example does. The rule of thumb that follows,
+        the *linear scaling rule* (Goyal et al. 2017): when the batch grows k times, the
+        learning rate can grow about k times, up to the point where the curvature of the loss
+        (lecture 2's $2/\\lambda_{max}$), not the noise, sets the limit.
+        """,
+        """
+        `{{ answer }}`（这里大约 0.0005 到 0.002 之间的学习率都能在一轮内达到 83%；0.003 已经变差，0.01 不行）。
+        $B = 64$ 配 $\\alpha = 0.1$ 能训练：64 个样本的平均抵消了大部分噪声（方差按 $1/B$ 下降），所以它能承受比单个样本
+        大一百倍的学习率。由此得到的经验法则叫*线性缩放规则*（Goyal 等 2017）：批量变大 k 倍，学习率大约也可以变大 k 倍，
+        直到限制学习率的不再是噪声，而是损失的曲率（第 2 讲的 $2/\\lambda_{max}$）为止。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    3,
+    en='Remove momentum (`"optim.momentum": 0`) and rerun section 2. Which method suffers most?',
+    zh='去掉动量（`"optim.momentum": 0`），重跑第 2 节。哪种方法受影响最大？',
+    check=Open(),
+    hints=[
+        (
+            "Momentum $\\mu$ multiplies the effective step by about $1/(1 - \\mu)$ once the velocity has built up: how large is that for 0.9, and which runs had a learning rate that was too small, or too large, for them?",
+            "速度积累起来以后，动量 $\\mu$ 大约把有效步长放大 $1/(1 - \\mu)$ 倍：0.9 时是多少？哪些运行的学习率对它们来说偏小，哪些偏大？",
+        )
+    ],
+    solution=(
+        """
+        Add `"optim.momentum": 0` to `base` and run section 2 again. Momentum 0.9 makes each
+        step about $1/(1 - 0.9) = 10$ times the learning rate times the (averaged) gradient, so
+        removing it divides the effective rate by about ten. The mini-batch run ($B = 64$,
+        $\\alpha = 0.01$) suffers most: it was well tuned with momentum and now crawls. GD had
+        only a handful of steps in the budget and barely moved either way. SGD with
+        $\\alpha = 0.01$ gets *better*: without momentum it behaves like $\\alpha = 0.001$ with
+        it, the rate that trained (exercise 2). Momentum is part of the learning rate: change
+        one and the other must be tuned again.
+        """,
+        """
+        在 `base` 里加上 `"optim.momentum": 0`，重跑第 2 节。动量 0.9 让每一步大约是学习率乘（平均后的）梯度的
+        $1/(1 - 0.9) = 10$ 倍，去掉动量相当于把有效学习率除以 10 左右。受影响最大的是小批量（$B = 64$，$\\alpha = 0.01$）：
+        它原本配着动量调得正好，现在走得很慢。GD 在这点预算里本来就只走了几步，有没有动量都几乎没动。$\\alpha = 0.01$
+        的 SGD 反而*变好*了：去掉动量后，它的表现相当于带动量的 $\\alpha = 0.001$，也就是能训练起来的那个学习率
+        （练习 2）。动量是学习率的一部分：改了一个，另一个就得重新调。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        Run `gradschool compare --vary batch_size=full,64,1 --epochs 2 --train-subset 2000` and
+        open `compare.csv` in the output folder.
+    """,
+    zh="""
+        运行 `gradschool compare --vary batch_size=full,64,1 --epochs 2 --train-subset 2000`，打开输出目录里的
+        `compare.csv` 看看。
+    """,
+    check=Open(),
+    solution=(
+        """
+        The command trains the source's recipe three times, through the same loop as section
+        2, and writes one row per run to `compare.csv` (and a figure beside it): the final
+        training loss, validation accuracy, optimizer steps, examples seen and time. Read the
+        steps column: GD makes one step an epoch, the mini-batch run one per 64 images, SGD
+        one per image — the same examples seen, very different numbers of updates, which is
+        section 2's first panel in one table. (The CSV opens in any spreadsheet; `pandas.read_csv` reads it too.)
+        """,
+        """
+        这条命令用和第 2 节同一个训练循环，把原文的配方训练三次，每次一行写进 `compare.csv`（旁边还有一张图）：最终的
+        训练损失、验证准确率、优化步数、看过的样本数和用时。看步数那一列：GD 每轮一步，小批量每 64 张图一步，SGD 每张图一步——看过的样本一样多，
+        更新次数却差得很远，这就是第 2 节第一张子图的内容，变成了一张表。（CSV 用任何电子表格都能
+        打开，`pandas.read_csv` 也能读。）
+        """,
+    ),
+)

@@ -586,17 +586,6 @@ for rate in RATES:
 #   slows training down — and one run per schedule tells them apart only beyond the standard
 #   error, computed at the accuracy measured. A rate that *rises* to the end, as the source's
 #   "step decay" does, is no decay at all.
-#
-# ## Exercises
-#
-# 1. Plot the source's "exponential decay" with $p = 0.9$ (the "poly" schedule of semantic
-#    segmentation): `gradschool schedule plot polynomial:power=0.9 exponential --steps 100`.
-# 2. Find the $\gamma$ for which $\alpha_0\gamma^t$ and $\alpha_0(1 - t/T)^2$ have the same rate at
-#    $t = T/2$. Which one is larger near the end?
-# 3. Rerun section 2 with `"optim.lr": 0.1`. Which schedules survive the larger rate, and does
-#    the warm-up now matter more?
-# 4. Try `schedule.name = "plateau"` with `interval = "epoch"`: it cuts the rate when the
-#    validation loss stops improving. Compare it with the step decay.
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -610,12 +599,240 @@ for rate in RATES:
 # - 调度策略要和起始学习率一起看。起始学习率大到梯度噪声起作用时，衰减能让 SGD 停得稳；用原文那么小的学习率、训练
 #   又短时，衰减只会拖慢训练——而每种调度只跑一次，差别要超过标准误差（按实测的准确率算）才分得出高下。像原文
 #   "步长衰减"那样一路*升高*的学习率，根本就不是衰减。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 5 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 5`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 画出 $p = 0.9$ 时原文的"指数衰减"（语义分割里常用的"poly"策略）：
-#    `gradschool schedule plot polynomial:power=0.9 exponential --steps 100`。
-# 2. 求一个 $\gamma$，使 $\alpha_0\gamma^t$ 和 $\alpha_0(1 - t/T)^2$ 在 $t = T/2$ 时学习率相同。快结束时哪一个更大？
-# 3. 把第 2 节的学习率改成 `"optim.lr": 0.1` 重跑。哪些调度在大学习率下还能训练？预热是不是变得更重要了？
-# 4. 试试 `schedule.name = "plateau"`、`interval = "epoch"`：验证损失不再下降时它就把学习率砍掉一截。和阶梯衰减
-#    比一比。
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 5 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 5` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+
+import numpy as np
+
+from gradschool import engine as E
+from gradschool.course.exercises import Formula, Number, Open, exercise
+from gradschool.experiments.schedules import schedule_curves
+
+
+def left_at_step_50() -> list[float]:
+    """What the command prints: each schedule's rate at t = 50 over its rate at t = 0."""
+    curves = schedule_curves(["polynomial:power=0.9", "exponential"], steps=100)
+    return [rates[50] / rates[0] for rates in curves.values()]
+
+
+exercise(
+    1,
+    en="""
+        Plot the source's "exponential decay" with $p = 0.9$ (the "poly" schedule of semantic
+        segmentation) beside a true exponential decay:
+        `gradschool schedule plot polynomial:power=0.9 exponential --steps 100`. What fraction
+        of its starting rate does each have left at $t = 50$, halfway?
+    """,
+    zh="""
+        把 $p = 0.9$ 时原文的"指数衰减"（语义分割里常用的"poly"策略）和真正的指数衰减画在一起：
+        `gradschool schedule plot polynomial:power=0.9 exponential --steps 100`。走到一半，$t = 50$ 时，两者各剩下
+        起始学习率的几分之几？
+    """,
+    check=Number(
+        left_at_step_50,
+        rel=1e-3,
+        names=[("polynomial, p = 0.9", "多项式，p = 0.9"), ("exponential", "指数")],
+    ),
+    hints=[
+        (
+            "The command prints a table of t and each schedule's rate: divide the row t = 50 by the row t = 0.",
+            "命令会打印一张表，列出 t 和每个调度的学习率：用 t = 50 那一行除以 t = 0 那一行。",
+        ),
+        (
+            'For the polynomial, $(1 - t/T)^p$ with $T = 100$ needs no table. Answer both, the polynomial first: `--answer "A; B"`.',
+            '多项式那个不用查表：$T = 100$ 时就是 $(1 - t/T)^p$。两个都要回答，先写多项式的：`--answer "A; B"`。',
+        ),
+    ],
+    solution=(
+        """
+        {{ answer[0]:.4f }} and {{ answer[1]:.4f }}. The polynomial keeps $(1 - 50/100)^{0.9}$
+        of its rate halfway, more than half, and then falls to exactly 0 at $t = T$, ever faster
+        (its slope grows as $t \\to T$). The exponential (gradschool's default $\\gamma$ makes it
+        end at 1% of $\\alpha_0$ after $T$ steps) has already lost most of its rate halfway and
+        then decays ever more slowly, never reaching 0. Same start, same end point, opposite
+        shapes: "exponential" is not a name for the source's formula.
+        """,
+        """
+        分别是 {{ answer[0]:.4f }} 和 {{ answer[1]:.4f }}。多项式走到一半还剩 $(1 - 50/100)^{0.9}$，比一半还多，之后越降
+        越快，在 $t = T$ 时恰好降到 0（$t \\to T$ 时斜率越来越大）。指数衰减（gradschool 默认的 $\\gamma$ 让它在 $T$ 步
+        之后剩下 $\\alpha_0$ 的 1%）走到一半时大部分学习率已经没了，之后越降越慢，永远不到 0。起点相同、终点相近，形状却
+        正好相反："指数"这个名字安不到原文的公式上。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def same_rate_at_half(T: float) -> float:
+    """The gamma for which gamma**t and the polynomial schedule (power 2) give the same rate
+    at t = T/2: solved by bisection on the engine's schedulers' own formulas."""
+    optimizer = E.optim.SGD([E.tensor(np.zeros(1), requires_grad=True)], lr=1.0)
+    target = E.lr_scheduler.PolynomialLR(optimizer, total_iters=T, power=2).lr_at(1.0, T / 2)
+    low, high = 1e-9, 1.0 - 1e-15
+    for _ in range(200):
+        gamma = (low + high) / 2
+        rate = E.lr_scheduler.ExponentialLR(optimizer, gamma=gamma).lr_at(1.0, T / 2)
+        low, high = (gamma, high) if rate < target else (low, gamma)
+    return (low + high) / 2
+
+
+exercise(
+    2,
+    en="""
+        Find the $\\gamma$ for which $\\alpha_0\\gamma^t$ and $\\alpha_0(1 - t/T)^2$ have the same
+        rate at $t = T/2$: a formula in `T`. Which one is larger near the end?
+    """,
+    zh="""
+        求一个 $\\gamma$，使 $\\alpha_0\\gamma^t$ 和 $\\alpha_0(1 - t/T)^2$ 在 $t = T/2$ 时学习率相同：答案是关于 `T`
+        的公式。快结束时哪一个更大？
+    """,
+    check=Formula(
+        answer="0.25 ** (2 / T)",
+        reference=same_rate_at_half,
+        variables={"T": (10.0, 1000.0)},
+        rtol=1e-9,
+    ),
+    hints=[
+        (
+            "At $t = T/2$ the polynomial's rate is $\\alpha_0 (1 - 1/2)^2$. Set $\\gamma^{T/2}$ equal to that factor.",
+            "$t = T/2$ 时多项式的学习率是 $\\alpha_0 (1 - 1/2)^2$。令 $\\gamma^{T/2}$ 等于这个系数。",
+        ),
+        (
+            "$\\gamma^{T/2} = 1/4$, so $\\gamma = (1/4)^{2/T}$. In Python a power is `**` (`^` is accepted too).",
+            "$\\gamma^{T/2} = 1/4$，所以 $\\gamma = (1/4)^{2/T}$。Python 里乘方写 `**`（写 `^` 也行）。",
+        ),
+    ],
+    solution=(
+        """
+        $\\gamma^{T/2} = (1/2)^2 = 1/4$, so $\\gamma = 0.25^{2/T}$: `{{ answer }}`. Near the
+        end the exponential is larger: at $t = T$ it still has $\\gamma^T = 1/16$ of
+        $\\alpha_0$, while the polynomial has reached 0 (it is $\\alpha_0/4$ times
+        $(1 - t/T)^2 / (1/2)^2$, which falls to 0 quadratically). Before $T/2$ it is the other
+        way round: the exponential starts steeper.
+        """,
+        """
+        $\\gamma^{T/2} = (1/2)^2 = 1/4$，所以 $\\gamma = 0.25^{2/T}$：`{{ answer }}`。快结束时指数衰减更大：$t = T$ 时它还有
+        $\\alpha_0$ 的 $\\gamma^T = 1/16$，而多项式已经降到 0（它以二次方的速度降到 0）。$T/2$ 之前正好反过来：指数衰减
+        一开始降得更陡。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    3,
+    en="""
+        Rerun section 2 with `"optim.lr": 0.1`. Which schedules survive the larger rate, and
+        does the warm-up now matter more?
+    """,
+    zh='把第 2 节的学习率改成 `"optim.lr": 0.1` 重跑。哪些调度在大学习率下还能训练？预热是不是变得更重要了？',
+    check=Open(),
+    hints=[
+        (
+            "With momentum 0.9, 0.1 makes the effective step about ten times 0.1: what happens to the first steps from a random start, where the gradients are largest?",
+            "动量 0.9 下，学习率 0.1 的有效步长大约是 0.1 的十倍：从随机初值出发的头几步梯度最大，会发生什么？",
+        )
+    ],
+    solution=(
+        """
+        Change `"optim.lr"` in section 2's base config and compare the table and the curves.
+        Read the first epoch: with momentum 0.9 a rate of 0.1 acts like a step of about 1,
+        and the gradients are largest at the start, so a schedule that begins at the full
+        rate risks a loss that jumps up (or to NaN) in the first steps — the fixed rate and the
+        decays that start at $\\alpha_0$. A warm-up (and the source's "step decay", which is a
+        ramp from 0) begins with small steps while the weights are still random, then uses the
+        large rate once the gradients have calmed down: this is where it earns its place
+        (Goyal et al. 2017 introduced it for exactly this, large rates with large batches).
+        Decays that shrink the rate later let the run settle from the larger rate's noise.
+        Which ones diverge on your machine's run is what the table shows; judge differences
+        against the standard error the section prints.
+        """,
+        """
+        改第 2 节基础配置里的 `"optim.lr"`，比较表格和曲线。先看第一轮：动量 0.9 下学习率 0.1 相当于步长 1 左右，而梯度在
+        开始时最大，所以一开始就用满学习率的调度——固定学习率和从 $\\alpha_0$ 开始的各种衰减——在头几步里损失可能往上跳
+        （甚至变成 NaN）。预热（以及原文的"步长衰减"，它是一条从 0 开始的斜坡）在权重还是随机的时候用小步子，等梯度平稳了
+        再用大学习率：这正是它的用武之地（Goyal 等 2017 就是为了大批量、大学习率提出的预热）。后面再把学习率降下来的衰减，
+        能让训练从大学习率的噪声里稳定下来。你这次运行里具体哪些发散了，看表格就知道；比较差别时要和这一节打印的标准误差
+        对照。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        Try `schedule.name = "plateau"` with `interval = "epoch"`: it cuts the rate when the
+        validation loss stops improving. Compare it with the step decay.
+    """,
+    zh="""
+        试试 `schedule.name = "plateau"`、`interval = "epoch"`：验证损失不再下降时它就把学习率砍掉一截。和阶梯衰减
+        比一比。
+    """,
+    check=Open(),
+    hints=[
+        (
+            'Add a run with `{"schedule.name": "plateau", "schedule.interval": "epoch"}` to section 2\'s list and plot its learning rate per epoch beside the step decay\'s.',
+            '在第 2 节的列表里加一个 `{"schedule.name": "plateau", "schedule.interval": "epoch"}` 的运行，把它每轮的学习率和阶梯衰减的画在一起。',
+        )
+    ],
+    solution=(
+        """
+        The step decay cuts the rate on a timetable fixed in advance (every $s$ steps);
+        plateau (torch's `ReduceLROnPlateau`) cuts it when the validation loss has not improved
+        for `patience` epochs, so its timetable comes from the run itself. In a short run the
+        validation loss usually keeps improving, so plateau may never cut and behaves like the
+        fixed rate; in a longer one it cuts when progress stalls, often later than a step
+        decay would. It needs a validation set and steps once per epoch (hence
+        `interval = "epoch"`, and gradschool refuses a warm-up before it). Its advantage:
+        no schedule to guess. Its cost: it reacts to noise in the validation loss, and runs
+        are harder to compare because each one decides its own timetable.
+        """,
+        """
+        阶梯衰减按事先定好的时间表降学习率（每 $s$ 步一次）；plateau（即 torch 的 `ReduceLROnPlateau`）在验证损失连续
+        `patience` 轮没有改善时才降，时间表由这次训练自己决定。训练很短时验证损失通常一直在降，plateau 可能一次都不降，
+        表现就和固定学习率一样；训练长一些，它会在进展停滞时才降，往往比阶梯衰减晚。它需要验证集，而且每轮只走一步
+        （所以要 `interval = "epoch"`，gradschool 也不允许在它前面加预热）。好处是不用猜时间表；代价是它会被验证损失的
+        噪声牵着走，而且每次运行自己决定时间表，运行之间更难比较。
+        """,
+    ),
+)
+
+# %% [markdown] tags=["en"]
+# ## Now build it
+#
+# In the engine track you write the engine's pieces yourself, and gradschool grades each one
+# against PyTorch (docs/track.md). This lecture's piece is step 12, `schedule`: the rate at
+# step t of the source's two formulas (polynomial decay and the linear ramp) and of the true
+# exponential and step decays, graded against `torch.optim.lr_scheduler` step by step.
+#
+# ```bash
+# gradschool build start            # once: creates my-engine/, every step a blank to fill in
+# gradschool build check schedule   # step 12
+# ```
+
+# %% [markdown] tags=["zh"]
+# ## 动手实现
+#
+# 在引擎实践（engine track）里，引擎的各个部件由你亲手来写，gradschool 把每一件都和 PyTorch 对照评分（见
+# docs/track.zh-CN.md）。这一讲对应第 12 步 `schedule`：原文两个公式（多项式衰减和线性斜坡）以及真正的指数衰减、
+# 阶梯衰减在第 t 步的学习率，逐步和 `torch.optim.lr_scheduler` 对照评分。
+#
+# ```bash
+# gradschool build start            # 只需一次：创建 my-engine/，每一步都是待填的空
+# gradschool build check schedule   # 第 12 步
+# ```

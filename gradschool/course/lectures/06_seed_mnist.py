@@ -126,18 +126,22 @@
 #
 # Python 会按执行到的顺序一个一个报错。我们直接运行，看看会发生什么。
 
-# %%
+# %% data
 import math
-import time
 
-from gradschool.course import QUICK, show, t
+from gradschool.course import QUICK
 from gradschool.data.datasets import load_dataset
-from gradschool.plots import add_curves, finish_curves, loss_accuracy_axes
 
 mnist = load_dataset("mnist-mini")  # uint8 (10000, 1, 28, 28), no network needed
 EPOCHS = 2 if QUICK else 10
 BATCH = 64  # the batch size the source leaves out
 STEPS_PER_EPOCH = math.ceil(len(mnist.y_train) / BATCH)  # the last batch holds what is left
+
+# %%
+import time
+
+from gradschool.course import show, t
+from gradschool.plots import add_curves, finish_curves, loss_accuracy_axes
 
 SEED_PROGRAM = """
 import torch
@@ -462,17 +466,6 @@ show()
 # - The command line does all of this: `gradschool train`, `gradschool train --engine torch`,
 #   and `gradschool train --dataset mnist --data-dir DIR` for the full 60,000-image MNIST, where,
 #   like the source, it trains on all of them and reaches the source loop's ~97.8-97.9%.
-#
-# ## Exercises
-#
-# 1. In the fixed program, set `batch_size=1000`. How many steps per epoch now, and what happens
-#    to the loss after 2 epochs? (Lecture 4 explains.)
-# 2. Remove the normalisation `(X - X.mean()) / X.std()`. Does SGD with lr 0.01 still train as
-#    fast?
-# 3. Run `gradschool train --epochs 3 --momentum 0` and compare with momentum 0.9.
-# 4. With full MNIST (`--dataset mnist --data-dir ...`), how much does the test accuracy improve
-#    over the 10,000-image slice? What does holding 6,000 images out for validation cost
-#    (`--val-fraction 0.1`), and is that more than the difference between two seeds (`--seed 1`)?
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -486,11 +479,237 @@ show()
 #   PyTorch 算的东西。
 # - 命令行一样能做：`gradschool train`、`gradschool train --engine torch`，完整的 6 万张 MNIST 用
 #   `gradschool train --dataset mnist --data-dir DIR`——和原文一样全部用来训练，达到原文循环的 97.8%～97.9% 左右。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 6 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 6`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 在修好的程序里把 `batch_size` 改成 1000。每轮现在有多少步？2 轮后损失会怎样？（第 4 讲会解释。）
-# 2. 去掉标准化 `(X - X.mean()) / X.std()`。学习率 0.01 的 SGD 还能训练得一样快吗？
-# 3. 运行 `gradschool train --epochs 3 --momentum 0`，和动量 0.9 比一比。
-# 4. 换成完整的 MNIST（`--dataset mnist --data-dir ...`），测试准确率比 1 万张的小数据集高多少？留出 6,000 张
-#    做验证（`--val-fraction 0.1`）要付出多少代价？这个代价比换一个随机种子（`--seed 1`）带来的差别大吗？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 6 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 6` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+import math
+
+from gradschool.config import load_config, with_updates
+from gradschool.course.exercises import Number, Open, Run, exercise
+from gradschool.data.datasets import load_dataset
+from gradschool.train.trainer import fit
+
+exercise(
+    1,
+    en="""
+        In the fixed program, set `batch_size=1000`. How many steps per epoch now, and what
+        happens to the loss after 2 epochs? (Lecture 4 explains.)
+    """,
+    zh="在修好的程序里把 `batch_size` 改成 1000。每轮现在有多少步？2 轮后损失会怎样？（第 4 讲会解释。）",
+    check=Number(lambda: math.ceil(len(load_dataset("mnist-mini").y_train) / 1000), rel=0),
+    hints=[
+        (
+            "The fixed program's `DataLoader` goes over every training image of the embedded slice (`len(mnist.y_train)`), one step per batch.",
+            "修好的程序里，`DataLoader` 会把内置小数据集的每一张训练图（`len(mnist.y_train)`）都过一遍，每个批次一步。",
+        ),
+        (
+            "The last batch holds what is left over: steps = $\\lceil n / 1000 \\rceil$.",
+            "最后一个批次装剩下的：步数 = $\\lceil n / 1000 \\rceil$。",
+        ),
+    ],
+    solution=(
+        """
+        {{ answer:.0f }} steps an epoch: `len(trainloader)` is
+        $\\lceil n / 1000 \\rceil$ for the slice's $n$ training images, against
+        {{ STEPS_PER_EPOCH }} with a batch of {{ BATCH }}. After 2 epochs the program has made
+        {{ 2 * answer:.0f }} updates instead of {{ 2 * STEPS_PER_EPOCH }}: each step's gradient
+        is less noisy, but with the same learning rate the weights have moved far less, so the
+        printed loss is still high, far above the batch-64 run's. Lecture 4 measures this: per
+        example seen, many small noisy steps beat few precise ones; a larger batch needs a
+        larger learning rate to keep up.
+        """,
+        """
+        每轮 {{ answer:.0f }} 步：`len(trainloader)` 等于小数据集 $n$ 张训练图的 $\\lceil n / 1000 \\rceil$；批量
+        {{ BATCH }} 时是 {{ STEPS_PER_EPOCH }} 步。2 轮后程序只更新了 {{ 2 * answer:.0f }} 次，而不是
+        {{ 2 * STEPS_PER_EPOCH }} 次：每一步的梯度噪声更小，但学习率不变，权重走的路少得多，所以打印出的损失还很高，远高于
+        批量 64 时的。第 4 讲量过这件事：按看过的样本算，许多带噪声的小步胜过少数精确的大步；批量变大，学习率也得跟着变大
+        才追得上。
+        """,
+    ),
+    setup=("data",),
+)
+
+# %% tags=["exercise"]
+exercise(
+    2,
+    en="""
+        Remove the normalisation `(X - X.mean()) / X.std()`. Does SGD with lr 0.01 still train
+        as fast?
+    """,
+    zh="去掉标准化 `(X - X.mean()) / X.std()`。学习率 0.01 的 SGD 还能训练得一样快吗？",
+    check=Open(),
+    hints=[
+        (
+            "Without it the pixels are in [0, 1], with a mean near 0.13 and a spread near 0.3: how does the size of the first layer's gradient $\\partial L/\\partial W_1 = \\delta\\, x^\\top$ change?",
+            "去掉标准化后像素值在 [0, 1] 之间，均值约 0.13、标准差约 0.3：第一层的梯度 $\\partial L/\\partial W_1 = \\delta\\, x^\\top$ 的大小会怎么变？",
+        )
+    ],
+    solution=(
+        """
+        It trains, more slowly: the loss after each epoch is higher than with standardised
+        inputs (the same holds in gradschool: `gradschool train --epochs 3 --normalize unit`
+        against the default `standard`). The first layer's gradient is the backpropagated
+        error times the input, $\\delta\\, x^\\top$: inputs about three times smaller give
+        gradients three times smaller, so the same learning rate takes smaller steps for those
+        weights. And inputs that are all positive make every weight of a unit move in the same
+        direction at each step, a zig-zag. Standardising (mean 0, standard deviation 1) puts
+        every input on the scale the default initialisation and learning rates assume.
+        """,
+        """
+        能训练，但更慢：每一轮后的损失都比标准化时高（在 gradschool 里也一样：`gradschool train --epochs 3 --normalize unit`
+        对比默认的 `standard`）。第一层的梯度是反向传回来的误差乘以输入，$\\delta\\, x^\\top$：输入小了约三倍，梯度也小了
+        三倍，同样的学习率下这些权重的步子就小了。而且输入全是正数时，同一个单元的所有权重每一步都朝同一个方向动，走成
+        锯齿形。标准化（均值 0、标准差 1）把每个输入放到默认初始化和学习率所假定的尺度上。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def validation_accuracy(config) -> float:
+    return fit(config, console=False).state.history[-1]["val_acc"]
+
+
+exercise(
+    3,
+    en="""
+        Run `gradschool train --epochs 3 --momentum 0` and compare with momentum 0.9. Then find
+        a learning rate with which momentum 0 catches up: the check trains the recipe for 3
+        epochs without momentum at your rate; it must reach 91% validation accuracy (the
+        recipe's 0.01 does not).
+    """,
+    zh="""
+        运行 `gradschool train --epochs 3 --momentum 0`，和动量 0.9 比一比。再找一个学习率，让没有动量的训练追上来：
+        检查时用你的学习率、不带动量按配方训练 3 轮，验证准确率要达到 91%（配方的 0.01 达不到）。
+    """,
+    check=Run(
+        base=lambda: with_updates(
+            load_config("seed_mlp"),
+            {
+                "train.epochs": 3,
+                "optim.momentum": 0.0,
+                "train.progress": "off",
+                "train.engine": "numpy",
+            },
+        ),
+        train=validation_accuracy,
+        bar=0.91,
+        metric=("validation accuracy", "验证准确率"),
+        keys=("optim.lr",),
+        answer="optim.lr=0.1",
+        template="optim.lr=VALUE",
+    ),
+    hints=[
+        (
+            "Momentum $\\mu$ sums the past gradients with weights $1, \\mu, \\mu^2, \\dots$: once built up, each step is about $\\frac{1}{1-\\mu}$ times the learning rate times the gradient.",
+            "动量 $\\mu$ 把过去的梯度按 $1, \\mu, \\mu^2, \\dots$ 的权重加起来：积累起来以后，每一步大约是学习率乘梯度的 $\\frac{1}{1-\\mu}$ 倍。",
+        ),
+        (
+            "For $\\mu = 0.9$ that factor is 10. Without momentum, which rate gives the same step as 0.01 with it?",
+            "$\\mu = 0.9$ 时这个倍数是 10。不带动量时，学习率取多少，步子才和带动量的 0.01 一样大？",
+        ),
+    ],
+    solution=(
+        """
+        `{{ answer }}`: ten times the recipe's rate. With momentum $\\mu$ the velocity
+        $v \\leftarrow \\mu v + g$ settles near $g/(1-\\mu)$ when the gradient changes slowly, so
+        SGD with momentum 0.9 and $\\alpha = 0.01$ moves about as far per step as plain SGD with
+        $\\alpha = 0.1$. Without momentum at 0.01, three epochs are not enough; at 0.1 the two
+        runs end close together. Momentum still earns its keep: it averages the noise of
+        successive batches and damps the zig-zag across narrow valleys (lecture 2), which a
+        larger rate alone does not do.
+        """,
+        """
+        `{{ answer }}`：配方学习率的十倍。动量为 $\\mu$ 时，梯度变化不快的话，速度 $v \\leftarrow \\mu v + g$ 会稳定在
+        $g/(1-\\mu)$ 附近，所以动量 0.9、$\\alpha = 0.01$ 的 SGD 每一步走的距离，和不带动量、$\\alpha = 0.1$ 的 SGD 差不多。
+        不带动量、学习率 0.01 时，三轮不够；学习率 0.1 时两者的结果很接近。动量仍然有它的用处：它平均掉相邻批次的噪声，
+        并且抑制在窄山谷里的来回横跳（第 2 讲），这些是单纯调大学习率做不到的。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        With full MNIST (`--dataset mnist --data-dir ...`), how much does the test accuracy
+        improve over the 10,000-image slice? What does holding 6,000 images out for validation
+        cost (`--val-fraction 0.1`), and is that more than the difference between two seeds
+        (`--seed 1`)?
+    """,
+    zh="""
+        换成完整的 MNIST（`--dataset mnist --data-dir ...`），测试准确率比 1 万张的小数据集高多少？留出 6,000 张做验证
+        （`--val-fraction 0.1`）要付出多少代价？这个代价比换一个随机种子（`--seed 1`）带来的差别大吗？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Run four commands: the slice, full MNIST, full MNIST with `--val-fraction 0.1`, and full MNIST with `--seed 1`; compare the last line's test accuracy of each. How large is the standard error of an accuracy measured on 10,000 test images?",
+            "跑四条命令：小数据集、完整 MNIST、完整 MNIST 加 `--val-fraction 0.1`、完整 MNIST 加 `--seed 1`；比较每次最后一行的测试准确率。在 1 万张测试图上测出的准确率，标准误差有多大？",
+        )
+    ],
+    solution=(
+        """
+        `gradschool train` (the slice), `gradschool train --dataset mnist --data-dir DIR`,
+        the same with `--val-fraction 0.1`, and with `--seed 1`. Six times the training images
+        raise the test accuracy by a couple of points (the summary above quotes the full run).
+        Holding 6,000 of 60,000 images out costs a tenth of the data, which moves the accuracy
+        far less than that: typically a tenth of a point or two. So does a different seed. Both
+        are within about two standard errors of an accuracy near 98% measured on 10,000 test
+        images, $\\sqrt{0.98 \\cdot 0.02 / 10000} \\approx 0.14$ points: a single run cannot tell
+        them apart. Lecture 8 is about measuring such differences honestly.
+        """,
+        """
+        依次运行 `gradschool train`（小数据集）、`gradschool train --dataset mnist --data-dir DIR`、再加
+        `--val-fraction 0.1`、以及加 `--seed 1`。训练图多了五倍，测试准确率提高几个百分点（上面的小结给出了完整数据的
+        结果）。从 60,000 张里留出 6,000 张，只少了十分之一的数据，对准确率的影响小得多：通常是零点一到零点二个百分点。
+        换随机种子的影响也差不多。两者都在标准误差的两倍左右之内：在 1 万张测试图上测得 98% 左右的准确率，标准误差是
+        $\\sqrt{0.98 \\cdot 0.02 / 10000} \\approx 0.14$ 个百分点，只跑一次分不出它们的高下。第 8 讲专门讲怎样老老实实地
+        衡量这种差别。
+        """,
+    ),
+)
+
+# %% [markdown] tags=["en"]
+# ## Now build it
+#
+# In the engine track you write the engine's pieces yourself, and gradschool grades each one
+# against PyTorch (docs/track.md). This lecture's pieces: step 9, `softmax` (log-softmax and
+# cross-entropy, stable for large logits), and step 13, `loop`: the seed's five lines of
+# training, graded against gradschool's own loop on a short run. Once every step passes,
+# `gradschool build train` trains this lecture's network on *your* engine.
+#
+# ```bash
+# gradschool build start            # once: creates my-engine/, every step a blank to fill in
+# gradschool build check softmax    # step 9
+# gradschool build check loop       # step 13
+# gradschool build train            # when all 15 steps pass: the seed's MLP on your engine
+# ```
+
+# %% [markdown] tags=["zh"]
+# ## 动手实现
+#
+# 在引擎实践（engine track）里，引擎的各个部件由你亲手来写，gradschool 把每一件都和 PyTorch 对照评分（见
+# docs/track.zh-CN.md）。这一讲对应第 9 步 `softmax`（log-softmax 和交叉熵，logit 很大时也要数值稳定）和第 13 步
+# `loop`：原文那五行训练代码，在一次短训练上和 gradschool 自己的训练循环对照评分。所有步骤都通过以后，
+# `gradschool build train` 会用*你自己的*引擎训练这一讲的网络。
+#
+# ```bash
+# gradschool build start            # 只需一次：创建 my-engine/，每一步都是待填的空
+# gradschool build check softmax    # 第 9 步
+# gradschool build check loop       # 第 13 步
+# gradschool build train            # 15 步全部通过后：在你的引擎上训练原文的 MLP
+# ```

@@ -546,16 +546,6 @@ demo, reg = demo_scores["overfit_demo"], demo_scores["overfit_regularized"]
 #   With Adam, an L2 gradient is rescaled away; AdamW's decoupled decay is not.
 # - On images, given enough epochs (full mode), augmentation and more data did the most; the
 #   penalties mostly improved the validation *loss* (calibration) more than the accuracy.
-#
-# ## Exercises
-#
-# 1. Combine the two best remedies of section 2. Does the gain add up?
-# 2. Sweep `optim.weight_decay` over 1e-4, 1e-3, 1e-2, 5e-2. Where does it start to hurt the
-#    training accuracy, and does the validation accuracy follow?
-# 3. Count the first-layer weights that L1 drove below 1e-3. How many input pixels have *all*
-#    their weights near zero? Draw them as a 28×28 image: where are they?
-# 4. Run `gradschool cv --folds 5 --config overfit_demo --epochs 20` (lecture 8): how much do
-#    the validation scores vary from fold to fold when there are only 2,000 images?
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -568,12 +558,245 @@ demo, reg = demo_scores["overfit_demo"], demo_scores["overfit_regularized"]
 #   解耦衰减不会。
 # - 在图像上，只要训练的轮数够（完整模式），数据增强和更多数据的效果最大；几种惩罚项主要是改善了验证*损失*
 #   （置信度更合理），准确率提高得不多。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 7 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 7`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 把第 2 节里最好的两种对策合在一起用。效果能叠加吗？
-# 2. 让 `optim.weight_decay` 取 1e-4、1e-3、1e-2、5e-2。从哪里开始训练准确率下降？验证准确率跟着变吗？
-# 3. 数一数 L1 把第一层多少个权重压到了 1e-3 以下。有多少个输入像素的*所有*权重都接近零？把它们画成 28×28 的图：
-#    它们在哪儿？
-# 4. 运行 `gradschool cv --folds 5 --config overfit_demo --epochs 20`（第 8 讲）：只有 2000 张图时，各折的验证成绩
-#    差多少？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 7 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 7` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+import numpy as np
+
+from gradschool.course.exercises import Function, Open, exercise
+
+exercise(
+    1,
+    en="Combine the two best remedies of section 2. Does the gain add up?",
+    zh="把第 2 节里最好的两种对策合在一起用。效果能叠加吗？",
+    check=Open(),
+    hints=[
+        (
+            'Merge the two changes of `REMEDIES` into one dict, train once with `with_updates(base, {**first, **second})`, and compare its validation accuracy gain over "none" with the sum of the two gains. How large is one run\'s standard error here?',
+            '把 `REMEDIES` 里两种对策的改动合成一个字典，用 `with_updates(base, {**first, **second})` 训练一次，把它相对"不加"的验证准确率提升，和两者各自提升之和比一比。这里一次运行的标准误差有多大？',
+        )
+    ],
+    solution=(
+        """
+        ```python
+        best = sorted(REMEDIES, key=lambda k: scores[k][1], reverse=True)[:2]
+        change = {**REMEDIES[best[0]][0], **REMEDIES[best[1]][0]}
+        trainer = fit(with_updates(base, change), data=data_b, console=False)
+        train_acc, val_acc, val_loss = final_scores(trainer, data_b)
+        ```
+
+        (For "more data", train on its own split, as section 2 does.) Usually the gain does
+        *not* add up: both remedies attack the same gap between training and validation, and
+        once one has closed part of it there is less left for the other. Remedies of different
+        kinds (augmentation, which adds information about the task, with a penalty, which
+        only limits the weights) combine better than two of the same kind (L2 with L1). And a
+        difference of a point or so between two single runs is within their noise: on 1,000
+        validation images one accuracy near 90% has a standard error near
+        $\\sqrt{0.9 \\cdot 0.1 / 1000} \\approx 1$ point.
+        """,
+        """
+        ```python
+        best = sorted(REMEDIES, key=lambda k: scores[k][1], reverse=True)[:2]
+        change = {**REMEDIES[best[0]][0], **REMEDIES[best[1]][0]}
+        trainer = fit(with_updates(base, change), data=data_b, console=False)
+        train_acc, val_acc, val_loss = final_scores(trainer, data_b)
+        ```
+
+        （如果其中有"更多数据"，要像第 2 节那样用它自己的数据划分来训练。）提升通常*不能*简单相加：两种对策对付的是
+        同一个训练—验证差距，一种先补上一部分，留给另一种的就少了。不同类型的对策（数据增强给了关于任务的新信息，惩罚项
+        只是约束权重）合在一起，比两种同类的（L2 加 L1）更容易叠加。另外，两次单独运行差一个百分点左右，还在噪声范围
+        之内：1,000 张验证图上、准确率 90% 左右时，一次测量的标准误差约为 $\\sqrt{0.9 \\cdot 0.1 / 1000} \\approx 1$ 个百分点。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    2,
+    en="""
+        Sweep `optim.weight_decay` over 1e-4, 1e-3, 1e-2, 5e-2. Where does it start to hurt the
+        training accuracy, and does the validation accuracy follow?
+    """,
+    zh="让 `optim.weight_decay` 取 1e-4、1e-3、1e-2、5e-2。从哪里开始训练准确率下降？验证准确率跟着变吗？",
+    check=Open(),
+    hints=[
+        (
+            '`gradschool compare --config overfit_demo --vary optim.weight_decay=0.0001,0.001,0.01,0.05` runs the four in one table; or loop over `with_updates(base, {"optim.weight_decay": wd})` in the lecture.',
+            '`gradschool compare --config overfit_demo --vary optim.weight_decay=0.0001,0.001,0.01,0.05` 一次跑四个并列成一张表；也可以在讲义里循环 `with_updates(base, {"optim.weight_decay": wd})`。',
+        )
+    ],
+    solution=(
+        """
+        Weight decay adds $\\lambda\\theta$ to every gradient, pulling each weight towards 0 by
+        a fraction $\\alpha\\lambda$ of itself per step. At 1e-4 and 1e-3 that pull is weaker
+        than the data's and little changes. As $\\lambda$ grows it starts to win: first the
+        training accuracy drops below 100% (the model can no longer memorise), which is the
+        point of regularising; the validation accuracy holds or improves a little while the
+        gap closes. At the largest values the model underfits: training *and* validation
+        accuracy fall together. The useful $\\lambda$ is the largest one before the validation
+        accuracy falls, and it is chosen on validation data (lecture 8), never on the test set.
+        Where exactly the turn comes depends on the learning rate and the epochs: the decay
+        per step is $\\alpha\\lambda$.
+        """,
+        """
+        权重衰减给每个梯度加上 $\\lambda\\theta$，每一步把每个权重往 0 拉回它自身的 $\\alpha\\lambda$。1e-4 和 1e-3 时这股
+        拉力比数据的力量弱，变化不大。$\\lambda$ 越大，它越占上风：先是训练准确率掉到 100% 以下（模型背不下训练集了），这
+        正是正则化要的效果；差距缩小的同时，验证准确率持平或略有提高。到了最大的那几个值，模型欠拟合：训练和验证准确率
+        一起下降。有用的 $\\lambda$ 是验证准确率开始下降之前最大的那个，要在验证集上选（第 8 讲），绝不能用测试集选。
+        拐点具体在哪里，取决于学习率和轮数：每一步的衰减是 $\\alpha\\lambda$。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def dead_pixels_reference(W, threshold):
+    """Pixels whose every first-layer weight is below `threshold` in size, as a 28x28 mask."""
+    small = np.abs(np.asarray(W, dtype=np.float64)) < threshold  # (hidden, 784)
+    return np.logical_and.reduce(small, axis=0).reshape(28, 28)
+
+
+def dead_pixels_cases(rng):
+    cases = []
+    for label, hidden, threshold in (
+        (("random, a quarter of the pixels dead", '随机，四分之一的像素"死"了'), 16, 1e-3),
+        (("one live weight per pixel", "每个像素只有一个活权重"), 8, 1e-3),
+        (("weights exactly at the threshold", "权重恰好等于阈值"), 4, 1e-3),
+        (("a larger threshold", "更大的阈值"), 32, 0.05),
+        (("all weights zero", "权重全为零"), 3, 1e-3),
+    ):
+        W = rng.normal(0.0, 0.05, (hidden, 784))
+        dead = rng.random(784) < 0.25
+        if "one live" in label[0]:
+            W[:, dead] = 0.0
+            W[rng.integers(0, hidden), dead] = 0.01  # one weight left: the pixel is alive
+            dead[:] = False
+        W[:, dead] = rng.uniform(-threshold, threshold, (hidden, int(dead.sum()))) * 0.9
+        if "exactly" in label[0]:
+            W[:, dead] = threshold * rng.choice([-1.0, 1.0], (hidden, int(dead.sum())))
+        if "zero" in label[0]:
+            W[:] = 0.0
+        cases.append(((f"W {W.shape}, threshold {threshold:g}, {label[0]}",
+                       f"W {W.shape}，阈值 {threshold:g}，{label[1]}"), (W, threshold)))  # fmt: skip
+    return cases
+
+
+exercise(
+    3,
+    en="""
+        Count the first-layer weights that L1 drove below 1e-3. How many input pixels have
+        *all* their weights near zero? Write `dead_pixels(W, threshold)` in a file: given the
+        first layer's weight `W` (hidden, 784), it returns a (28, 28) boolean image, True where
+        every weight of that pixel is smaller than `threshold` in absolute value. Draw it for
+        the L1 run: where are those pixels?
+    """,
+    zh="""
+        数一数 L1 把第一层多少个权重压到了 1e-3 以下。有多少个输入像素的*所有*权重都接近零？在文件里写
+        `dead_pixels(W, threshold)`：输入第一层的权重 `W`（形状 (hidden, 784)），返回一张 (28, 28) 的布尔图，某个像素的
+        每一个权重的绝对值都小于 `threshold` 时为 True。用 L1 那次训练画出来：这些像素在哪儿？
+    """,
+    check=Function(
+        name="dead_pixels",
+        signature="dead_pixels(W, threshold) -> (28, 28) bool",
+        reference=dead_pixels_reference,
+        cases=dead_pixels_cases,
+    ),
+    hints=[
+        (
+            "Column j of `W` holds the weights that read pixel j: a pixel is dead when its whole column is small. `np.abs(W) < threshold` is (hidden, 784); reduce over the hidden axis.",
+            '`W` 的第 j 列是读第 j 个像素的那些权重：整列都很小，这个像素就"死"了。`np.abs(W) < threshold` 的形状是 (hidden, 784)；沿隐藏单元那个轴归约。',
+        ),
+        (
+            '*All* of a column, not any: `.all(axis=0)`, then `.reshape(28, 28)`. "Smaller than" is strict: a weight exactly at the threshold keeps the pixel alive.',
+            '是整列*全部*，不是任意一个：`.all(axis=0)`，再 `.reshape(28, 28)`。"小于"是严格的：恰好等于阈值的权重让这个像素还活着。',
+        ),
+    ],
+    solution=(
+        """
+        ```python
+        import numpy as np
+
+
+        def dead_pixels(W, threshold):
+            small = np.abs(W) < threshold  # (hidden, 784): each weight
+            return small.all(axis=0).reshape(28, 28)  # every weight of the pixel
+        ```
+
+        For the L1 run: `weights = trainers["l1"].backend.state_to_numpy(trainers["l1"].model.state_dict())`,
+        `W = next(v for k, v in weights.items() if k.endswith("weight"))`, then
+        `(np.abs(W) < 1e-3).sum()` counts the small weights and `dead_pixels(W, 1e-3).sum()`
+        the dead pixels; `plt.imshow(dead_pixels(W, 1e-3))` draws them. They form a frame
+        around the image: MNIST digits are centred in a 20×20 box, so the border pixels are
+        (almost) always 0 and their weights receive no gradient from the data, only L1's
+        constant pull towards zero. L1 has done feature selection: the network ignores inputs
+        that carry no information.
+        """,
+        """
+        ```python
+        import numpy as np
+
+
+        def dead_pixels(W, threshold):
+            small = np.abs(W) < threshold  # (hidden, 784)：每个权重
+            return small.all(axis=0).reshape(28, 28)  # 这个像素的全部权重
+        ```
+
+        对 L1 那次训练：`weights = trainers["l1"].backend.state_to_numpy(trainers["l1"].model.state_dict())`，
+        `W = next(v for k, v in weights.items() if k.endswith("weight"))`，然后 `(np.abs(W) < 1e-3).sum()` 数出小权重，
+        `dead_pixels(W, 1e-3).sum()` 数出"死"像素；`plt.imshow(dead_pixels(W, 1e-3))` 把它们画出来。它们在图像四周围成
+        一个框：MNIST 的数字居中放在 20×20 的框里，边缘像素（几乎）总是 0，它们的权重从数据那里得不到梯度，只剩 L1
+        恒定地往 0 拉。L1 做了特征选择：网络不再理会那些不携带信息的输入。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        Run `gradschool cv --folds 5 --config overfit_demo --epochs 20` (lecture 8): how much do
+        the validation scores vary from fold to fold when there are only 2,000 images?
+    """,
+    zh="""
+        运行 `gradschool cv --folds 5 --config overfit_demo --epochs 20`（第 8 讲）：只有 2000 张图时，各折的验证成绩
+        差多少？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Each fold validates on a fifth of the 2,000 images. What is the standard error of an accuracy near 90% measured on 400 images?",
+            "每一折用 2000 张图的五分之一做验证。在 400 张图上测得 90% 左右的准确率，标准误差是多少？",
+        )
+    ],
+    solution=(
+        """
+        The command prints each fold's validation accuracy and their mean ± standard deviation.
+        Each fold validates on 400 images, so one fold's accuracy near 90% has a standard error
+        of about $\\sqrt{0.9 \\cdot 0.1 / 400} = 1.5$ points; the folds also train on different
+        images. Expect a spread of a few points between the best and the worst fold, and a
+        standard deviation of one to two points. That is the noise in any single validation
+        score on data this small: a difference between two settings smaller than that is not
+        evidence. The mean of the folds is a better estimate, with about $1/\\sqrt{5}$ of the
+        spread.
+        """,
+        """
+        命令会打印每一折的验证准确率，以及它们的均值 ± 标准差。每一折在 400 张图上验证，准确率在 90% 左右时，一折的标准
+        误差约为 $\\sqrt{0.9 \\cdot 0.1 / 400} = 1.5$ 个百分点；而且各折训练用的图也不同。最好和最差的一折之间差几个
+        百分点、标准差一到两个百分点，都是正常的。这就是数据这么少时单个验证分数里的噪声：两种设置之间的差别如果比这还小，
+        就说明不了什么。各折的均值是更好的估计，它的波动大约只有单折的 $1/\\sqrt{5}$。
+        """,
+    ),
+)

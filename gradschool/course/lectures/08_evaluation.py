@@ -206,6 +206,12 @@ show()
 # 现在来选学习率。`gradschool.experiments.search` 每个试验都通过 `train.fit` 训练一个候选模型，按*验证集*上的分数排名。
 # 它的试验准备数据时用 `with_test=False`：试验里根本没有测试集的数据。要它按测试集指标排名，会直接报错：
 
+# %% rates
+from gradschool.course import QUICK
+
+FULL_RATES = [0.001, 0.003, 0.01, 0.03, 0.1]  # the learning rates the search tries
+RATES = FULL_RATES[::2] if QUICK else FULL_RATES  # quick mode: 0.001, 0.01, 0.1
+
 # %%
 try:
     load_search("seed_mlp", metric="test_acc")
@@ -217,7 +223,6 @@ print(
     prepare_data(recipe.data, 0, dataset=dataset, with_test=False).X_test,
 )
 
-RATES = [0.001, 0.01, 0.1] if QUICK else [0.001, 0.003, 0.01, 0.03, 0.1]
 spec = SearchSpec(
     base=recipe,
     params=parse_space({"optim.lr": {"choices": RATES}}, recipe),
@@ -482,17 +487,6 @@ k_rmin, k_rmax = int(np.argmin(per["recall"])), int(np.argmax(per["recall"]))
 #   (`gradschool.train.metrics`, `gradschool eval`) show which classes are confused.
 # - Picking the best of many candidates by one score makes that score optimistic — which is
 #   why the score that decides cannot be the score you report.
-#
-# ## Exercises
-#
-# 1. Run the cross-validation with `FOLDS = 10`. Does the mean move? The spread of one fold?
-# 2. Add `"model.sizes": {"choices": [[784, 128, 64, 10], [784, 512, 10]]}` to the search space.
-#    How many trials does the grid run now, and is the winner's test score as good as its
-#    validation score?
-# 3. Which pair of digits does the model confuse most? Show a few of those test images
-#    (`dataset.X_test[i, 0]` is a 28×28 image).
-# 4. In the simulation, let the candidates differ a little: true accuracies 0.90 + 0.002·i.
-#    How often does the truly best one win for $K = 20$?
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -502,11 +496,288 @@ k_rmin, k_rmax = int(np.argmin(per["recall"])), int(np.argmax(per["recall"]))
 # - 准确率只是一个数；混淆矩阵和逐类的精确率、召回率、F1（`gradschool.train.metrics`、`gradschool eval`）能看出
 #   哪些类别被搞混了。
 # - 用同一个分数从很多候选里挑最好的，这个分数就会偏乐观——所以用来做决定的分数，不能拿来当最终成绩报告。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 8 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 8`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 用 `FOLDS = 10` 重做交叉验证。均值变了吗？单折的波动呢？
-# 2. 在搜索空间里加上 `"model.sizes": {"choices": [[784, 128, 64, 10], [784, 512, 10]]}`。现在网格搜索要跑几个试验？
-#    胜出者的测试分数和它的验证分数一样好吗？
-# 3. 模型最容易把哪两个数字搞混？把几张这样的测试图画出来（`dataset.X_test[i, 0]` 是一张 28×28 的图）。
-# 4. 在模拟里让候选之间稍有差别：真实准确率为 0.90 + 0.002·i。$K = 20$ 时，真正最好的那个有多大概率胜出？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 8 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 8` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+import math
+
+import numpy as np
+
+from gradschool.config import load_config
+from gradschool.course.exercises import Function, Number, Open, exercise
+from gradschool.experiments.search import parse_space
+
+exercise(
+    1,
+    en="Run the cross-validation with `FOLDS = 10`. Does the mean move? The spread of one fold?",
+    zh="用 `FOLDS = 10` 重做交叉验证。均值变了吗？单折的波动呢？",
+    check=Open(),
+    hints=[
+        (
+            "With 10 folds each model trains on 90% of the images instead of 80%, and validates on 10% instead of 20%. Which of the two changes the mean, and which the spread of one fold?",
+            "10 折时每个模型用 90% 的图训练（而不是 80%），用 10% 验证（而不是 20%）。这两个变化，哪个影响均值，哪个影响单折的波动？",
+        )
+    ],
+    solution=(
+        """
+        The mean barely moves: each model trains on 90% of the data instead of 80%, a little
+        more, so it may rise a fraction of a point — the estimate is of a model trained on
+        slightly more data. The spread of one fold grows: each fold validates on half as many
+        images, so its standard error grows by $\\sqrt{2}$ ($\\sqrt{p(1-p)/n}$ with n halved).
+        The mean's own uncertainty stays about the same, since all the images are still
+        validated once. More folds cost more training runs for little gain; 5 or 10 are the
+        usual choices.
+        """,
+        """
+        均值几乎不变：每个模型用 90% 的数据训练，比 80% 多一点，所以均值可能高零点几个百分点——它估计的是用稍多一些数据
+        训练出的模型。单折的波动变大：每一折验证的图少了一半，标准误差变成 $\\sqrt{2}$ 倍（$\\sqrt{p(1-p)/n}$，n 减半）。
+        均值本身的不确定性基本不变，因为每张图仍然恰好被验证一次。折数越多，训练次数越多，收获却不大；常用 5 折或 10 折。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def grid_trials() -> int:
+    """The trials of section 2's grid in full mode with the sizes added: one per point of the
+    product of the parameters' grids, as the search enumerates them."""
+    space = {
+        "optim.lr": {"choices": FULL_RATES},
+        "model.sizes": {"choices": [[784, 128, 64, 10], [784, 512, 10]]},
+    }
+    return math.prod(len(param.grid()) for param in parse_space(space, load_config("seed_mlp")))
+
+
+exercise(
+    2,
+    en="""
+        Add `"model.sizes": {"choices": [[784, 128, 64, 10], [784, 512, 10]]}` to the search
+        space. How many trials does the grid run now (in full mode)? Then run it: is the
+        winner's test score as good as its validation score?
+    """,
+    zh="""
+        在搜索空间里加上 `"model.sizes": {"choices": [[784, 128, 64, 10], [784, 512, 10]]}`。现在（完整模式下）网格搜索
+        要跑几个试验？再运行：胜出者的测试分数和它的验证分数一样好吗？
+    """,
+    check=Number(grid_trials, rel=0),
+    hints=[
+        (
+            "A grid search tries every combination: one trial per pair (learning rate, sizes).",
+            "网格搜索会把所有组合都试一遍：每一对（学习率，sizes）一个试验。",
+        ),
+        (
+            "Full mode searches five learning rates (`FULL_RATES`); multiply by the number of size choices.",
+            "完整模式搜索五个学习率（`FULL_RATES`）；再乘以 sizes 的选择个数。",
+        ),
+    ],
+    solution=(
+        """
+        {{ answer:.0f }} trials: {{ len(FULL_RATES) }} learning rates times 2 architectures
+        (in quick mode, {{ len(FULL_RATES[::2]) * 2 }}). The winner is the best of
+        {{ answer:.0f }} validation scores, so its validation score is biased upwards (section
+        4's simulation); its test score, measured once, is not. Expect the test score to come
+        out a little lower, by about the size of that optimism, unless the winner is clearly
+        better than the rest — and differences within a standard error or two say nothing.
+        """,
+        """
+        {{ answer:.0f }} 个试验：{{ len(FULL_RATES) }} 个学习率乘以 2 种结构（快速模式下是
+        {{ len(FULL_RATES[::2]) * 2 }} 个）。胜出者是 {{ answer:.0f }} 个验证分数里最好的那个，所以它的验证分数偏高（第 4 节的
+        模拟）；它的测试分数只测一次，没有这种偏差。一般测试分数会低一点，大约低掉那份"乐观"，除非胜出者明显比其他的好——
+        而一两个标准误差之内的差别说明不了什么。
+        """,
+    ),
+    setup=("rates",),
+)
+
+# %% tags=["exercise"]
+
+
+def most_confused_reference(cm):
+    """The (true, predicted) pair of the largest count off the diagonal; on a tie, the first
+    such pair row by row."""
+    cm = np.asarray(cm)
+    pairs = [(i, j) for i in range(cm.shape[0]) for j in range(cm.shape[1]) if i != j]
+    best = max(pairs, key=lambda ij: (cm[ij], -ij[0], -ij[1]))
+    return (int(best[0]), int(best[1]))
+
+
+def confusion_cases(rng):
+    cases = []
+    for label, k, build in (
+        (("random, 10 digits", "随机，10 个数字"), 10, None),
+        (("the largest count on the diagonal", "最大的计数在对角线上"), 10, "diagonal"),
+        (("a tie between two pairs", "两对并列"), 10, "tie"),
+        (("3 classes, small integers", "3 类，小整数"), 3, None),
+        (("below the diagonal", "在对角线下方"), 4, "lower"),
+    ):
+        cm = rng.integers(0, 6, (k, k))
+        np.fill_diagonal(cm, rng.integers(80, 120, k))
+        if build == "tie":
+            cm[cm == cm.max()] = 0
+            np.fill_diagonal(cm, 100)
+            cm[7, 2] = cm[2, 9] = 40  # two equal maxima: (2, 9) comes first row by row
+        if build == "lower":
+            cm[3, 1] = 50
+        cases.append(((f"{k}x{k}, {label[0]}", f"{k}x{k}，{label[1]}"), (cm,)))
+    return cases
+
+
+exercise(
+    3,
+    en="""
+        Which pair of digits does the model confuse most? Write `most_confused(cm)` in a file:
+        given a confusion matrix (rows: true class, columns: predicted class), it returns the
+        pair `(true, predicted)` of the largest count off the diagonal — on a tie, the first
+        such pair reading row by row. Then show a few of those test images
+        (`dataset.X_test[i, 0]` is a 28×28 image).
+    """,
+    zh="""
+        模型最容易把哪两个数字搞混？在文件里写 `most_confused(cm)`：输入一个混淆矩阵（行是真实类别，列是预测类别），
+        返回对角线以外计数最大的那一对 `(真实类别, 预测类别)`——有并列时，取逐行读下来的第一对。然后把几张这样的测试图
+        画出来（`dataset.X_test[i, 0]` 是一张 28×28 的图）。
+    """,
+    check=Function(
+        name="most_confused",
+        signature="most_confused(cm) -> (true, predicted)",
+        reference=most_confused_reference,
+        cases=confusion_cases,
+    ),
+    hints=[
+        (
+            "The diagonal holds the correct predictions: set it aside (a copy with `np.fill_diagonal(off, -1)`) before looking for the maximum.",
+            "对角线上是预测对的：找最大值之前先把它排除（复制一份，再 `np.fill_diagonal(off, -1)`）。",
+        ),
+        (
+            "`np.argmax` of the flattened matrix picks the first maximum row by row; `np.unravel_index` turns it back into (row, column).",
+            "对展平的矩阵用 `np.argmax`，取到的就是逐行读下来的第一个最大值；`np.unravel_index` 把它变回（行，列）。",
+        ),
+    ],
+    solution=(
+        """
+        ```python
+        import numpy as np
+
+
+        def most_confused(cm):
+            off = np.array(cm, dtype=np.int64)  # a copy
+            np.fill_diagonal(off, -1)  # the correct predictions never count
+            i, j = np.unravel_index(np.argmax(off), off.shape)  # the first maximum, row by row
+            return int(i), int(j)
+        ```
+
+        On the lecture's matrix: `true, pred = most_confused(report["confusion"])`, then
+        `picks = np.flatnonzero((data.y_test == true) & (measured["y_pred"] == pred))[:6]` and
+        `plt.imshow(data.X_test[i, 0], cmap="gray")` for each. The confusions are between
+        digits that share strokes: a 4 with an open top reads as a 9, a 7 with a bar as a 2,
+        a 5 and a 3 differ by one corner. Looking at the images tells you whether the labels,
+        the data or the model is at fault.
+        """,
+        """
+        ```python
+        import numpy as np
+
+
+        def most_confused(cm):
+            off = np.array(cm, dtype=np.int64)  # 复制一份
+            np.fill_diagonal(off, -1)  # 预测对的不算
+            i, j = np.unravel_index(np.argmax(off), off.shape)  # 逐行读下来的第一个最大值
+            return int(i), int(j)
+        ```
+
+        用在本讲的矩阵上：`true, pred = most_confused(report["confusion"])`，然后
+        `picks = np.flatnonzero((data.y_test == true) & (measured["y_pred"] == pred))[:6]`，再对每个 i 画
+        `plt.imshow(data.X_test[i, 0], cmap="gray")`。混淆多发生在笔画相近的数字之间：上面开口的 4 像 9，带一横的 7 像
+        2，5 和 3 只差一个角。看一看这些图，才知道问题出在标签、数据还是模型上。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def best_wins(K: int = 20, n: int = 1000, base: float = 0.90, step: float = 0.002) -> float:
+    """Exactly, the probability that candidate K-1 (true accuracy base + step*(K-1)) has the
+    strictly highest validation score among K, each score Binomial(n, accuracy) / n: the sum
+    over its count k of P(it scores k) times P(every other one scores below k)."""
+    counts = np.arange(n + 1)
+    log_choose = np.array(
+        [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) for k in counts]
+    )
+
+    def pmf(p: float) -> np.ndarray:
+        return np.exp(log_choose + counts * math.log(p) + (n - counts) * math.log1p(-p))
+
+    below = np.ones(n + 1)  # P(every other candidate scores < k), for each k
+    for i in range(K - 1):
+        cdf = np.cumsum(pmf(base + step * i))
+        below *= np.concatenate([[0.0], cdf[:-1]])
+    return float(np.sum(pmf(base + step * (K - 1)) * below))
+
+
+exercise(
+    4,
+    en="""
+        In the simulation, let the candidates differ a little: true accuracies
+        $0.90 + 0.002\\,i$ for $i = 0, \\dots, K-1$, each measured on 1,000 validation images.
+        How often does the truly best one win for $K = 20$? (It wins when its score is the
+        highest; a tie goes to another candidate, as `np.argmax` picks the first.)
+    """,
+    zh="""
+        在模拟里让候选之间稍有差别：真实准确率为 $0.90 + 0.002\\,i$（$i = 0, \\dots, K-1$），每个都在 1,000 张验证图上
+        测量。$K = 20$ 时，真正最好的那个有多大概率胜出？（它的分数最高才算胜出；并列时算别人赢，因为 `np.argmax`
+        取第一个。）
+    """,
+    check=Number(best_wins, rel=0, abs=0.025),
+    hints=[
+        (
+            "Draw `rng.binomial(1000, truths, size=(repeats, 20)) / 1000` with `truths = 0.90 + 0.002 * np.arange(20)`, and count how often `argmax` along axis 1 is 19.",
+            "用 `truths = 0.90 + 0.002 * np.arange(20)` 抽 `rng.binomial(1000, truths, size=(repeats, 20)) / 1000`，数一数沿第 1 轴的 `argmax` 有多少次等于 19。",
+        ),
+        (
+            "With 2,000 repeats the estimate has a standard error near 0.011; use 20,000 to be safe. Answer a probability between 0 and 1 (or a percentage, 40%).",
+            "重复 2,000 次，估计值的标准误差约 0.011；保险起见重复 20,000 次。回答 0 到 1 之间的概率（或者百分数，如 40%）。",
+        ),
+    ],
+    solution=(
+        """
+        About {{ answer:.2f }} (exactly, from the binomial distributions:
+        $\\sum_k P(X_{19} = k) \\prod_{i<19} P(X_i < k)$). One validation score on 1,000 images
+        has a standard error of about 0.009, larger than the 0.002 steps between candidates,
+        so the best one is usually beaten by one of its many near neighbours that got lucky.
+        The winner is still a good candidate — typically within a few steps of the best — but
+        its validation score overstates it, and "the best" by one noisy score is often not the
+        best. More validation data, or cross-validation, shrinks the noise.
+
+        ```python
+        truths = 0.90 + 0.002 * np.arange(20)
+        scores = np.random.default_rng(0).binomial(1000, truths, size=(20000, 20)) / 1000
+        print((scores.argmax(axis=1) == 19).mean())
+        ```
+        """,
+        """
+        约 {{ answer:.2f }}（由二项分布精确算出：$\\sum_k P(X_{19} = k) \\prod_{i<19} P(X_i < k)$）。在 1,000 张图上测一次
+        验证分数，标准误差约 0.009，比候选之间 0.002 的差距大，所以最好的那个常常被某个运气好的近邻超过。胜出者仍然是个
+        不错的候选——通常离最好的只差几档——但它的验证分数夸大了它，靠一个有噪声的分数选出的"最好"往往不是真的最好。
+        更多的验证数据，或者交叉验证，能减小噪声。
+
+        ```python
+        truths = 0.90 + 0.002 * np.arange(20)
+        scores = np.random.default_rng(0).binomial(1000, truths, size=(20000, 20)) / 1000
+        print((scores.argmax(axis=1) == 19).mean())
+        ```
+        """,
+    ),
+)

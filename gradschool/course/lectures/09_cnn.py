@@ -950,21 +950,6 @@ dip_note = (
 #   times the arithmetic per image.
 # - For colour photos: 3 input channels, a ResNet with batch norm and residual blocks, crop and
 #   flip augmentation: `gradschool train --config cifar_cnn --data-dir ../shared/data`.
-#
-# ## Exercises
-#
-# 1. Shuffle the 784 pixels of every image with one fixed permutation
-#    (`perm = np.random.default_rng(0).permutation(784)`, then
-#    `X.reshape(len(X), -1)[:, perm].reshape(X.shape)` on `data.X_train`, `X_val`, `X_test`) and
-#    train both models again. Which one notices?
-# 2. Turn the augmentation back on (`"data.augment": ["shift:2"]`) and redo the shift test. How
-#    much does each model gain at 3 and 4 pixels?
-# 3. Try `"model.kernel_size": 5`, and `"model.batch_norm": True` with `"optim.lr": 0.1`. What do
-#    they do to accuracy and to the time per step?
-# 4. Count the multiply-adds of `configs/mnist_cnn.toml`'s own network ([32, 64], hidden 128)
-#    with `layer_table`, and train it for 2 epochs. Is four times the weights worth it here?
-# 5. With full MNIST (`"data.dataset": "mnist"`, `"data.data_dir": "../shared/data"`), how close
-#    does the CNN get to the 99% that LeNet reached in 1998?
 
 # %% [markdown] tags=["zh"]
 # ## 实验结果说明了什么
@@ -997,16 +982,275 @@ dip_note = (
 #   每张图的计算量大约是十倍。
 # - 换成彩色照片：输入 3 个通道，用带批归一化和残差块的 ResNet，做裁剪加翻转的数据增强：
 #   `gradschool train --config cifar_cnn --data-dir ../shared/data`。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 9 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 9`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 用一个固定的排列打乱每张图的 784 个像素（`perm = np.random.default_rng(0).permutation(784)`，然后对
-#    `data.X_train`、`X_val`、`X_test` 各做一次 `X.reshape(len(X), -1)[:, perm].reshape(X.shape)`），再把两个模型各训练
-#    一遍。哪个模型会受影响？
-# 2. 把数据增强重新打开（`"data.augment": ["shift:2"]`），再做一遍平移测试。挪 3 个、4 个像素时，两个模型各提高了多少？
-# 3. 试试 `"model.kernel_size": 5`，以及 `"model.batch_norm": True` 配 `"optim.lr": 0.1`。它们对准确率和每步用时各有
-#    什么影响？
-# 4. 用 `layer_table` 数一数 `configs/mnist_cnn.toml` 原本那个网络（[32, 64]，分类头 128）的乘加次数，再训练 2 轮。
-#    权重是我们这个网络的四倍，值得吗？
-# 5. 换成完整的 MNIST（`"data.dataset": "mnist"`、`"data.data_dir": "../shared/data"`），CNN 能离 LeNet 在 1998 年达到的
-#    99% 有多近？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 9 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 9` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+import numpy as np
+
+from gradschool import engine as E
+from gradschool.config import load_config
+from gradschool.course.exercises import Number, Open, exercise
+from gradschool.models import build_model, cnn, count_parameters
+
+exercise(
+    1,
+    en="""
+        Shuffle the 784 pixels of every image with one fixed permutation
+        (`perm = np.random.default_rng(0).permutation(784)`, then
+        `X.reshape(len(X), -1)[:, perm].reshape(X.shape)` on `data.X_train`, `X_val`, `X_test`)
+        and train both models again. Which one notices?
+    """,
+    zh="""
+        用一个固定的排列打乱每张图的 784 个像素（`perm = np.random.default_rng(0).permutation(784)`，然后对
+        `data.X_train`、`X_val`、`X_test` 各做一次 `X.reshape(len(X), -1)[:, perm].reshape(X.shape)`），再把两个模型各
+        训练一遍。哪个模型会受影响？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Does the MLP's first layer know which pixel is next to which? Does a 3×3 kernel?",
+            "MLP 的第一层知道哪个像素挨着哪个吗？3×3 的卷积核呢？",
+        )
+    ],
+    solution=(
+        """
+        The MLP does not notice: its first layer connects every pixel to every unit, and a
+        fixed permutation of the inputs is just a permutation of its weight matrix's columns —
+        it learns the same function, to the same accuracy up to noise. The CNN notices: its
+        3×3 kernels and its pooling assume that neighbouring pixels belong together, and after
+        the shuffle neighbours are unrelated pixels, so its accuracy drops well below the
+        MLP's. That is what "the convolution's prior" means: local connections and shared
+        weights are an assumption about images, right for photos and digits, wrong for data
+        without that structure.
+        """,
+        """
+        MLP 不受影响：它的第一层把每个像素连到每个单元，对输入做固定的排列，只相当于把权重矩阵的列换个顺序——它学到的是
+        同一个函数，准确率在噪声范围内不变。CNN 受影响：它的 3×3 卷积核和池化都假定相邻的像素属于一起，打乱以后"邻居"
+        成了毫不相干的像素，所以准确率明显降到 MLP 之下。这就是"卷积的先验"：局部连接和权重共享是对图像的一种假设，对照片
+        和手写数字是对的，对没有这种结构的数据就错了。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    2,
+    en="""
+        Turn the augmentation back on (`"data.augment": ["shift:2"]`) and redo the shift test.
+        How much does each model gain at 3 and 4 pixels?
+    """,
+    zh="""
+        把数据增强重新打开（`"data.augment": ["shift:2"]`），再做一遍平移测试。挪 3 个、4 个像素时，两个模型各提高了
+        多少？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Train both configs again with the augmentation and run the shift test's loop on the new trainers; compare the rows at 3 and 4 pixels with the runs without it.",
+            "加上数据增强把两个配置各训练一遍，用新的训练器跑平移测试的循环；把挪 3、4 个像素的那两行和没有增强时比较。",
+        )
+    ],
+    solution=(
+        """
+        Both gain, the MLP most. With `shift:2` every training batch is moved by up to 2
+        pixels, so the models see digits in more places; the MLP, which has nothing built in
+        against shifts, learns them only from such examples, and its accuracy on shifted test
+        digits rises a lot. The CNN already tolerates small shifts (shared kernels, pooling)
+        and gains less. At 3 and 4 pixels — beyond the 2 seen in training — both still lose
+        accuracy, the MLP more: augmentation teaches the shifts it shows, and a little beyond.
+        Read the exact gains in your table, against the standard error of a test accuracy.
+        """,
+        """
+        两个都有提高，MLP 提高得最多。`shift:2` 让每个训练批次最多平移 2 个像素，模型见到了出现在更多位置的数字；MLP 本身
+        没有任何对付平移的结构，只能从这样的样本里学，所以它在平移后的测试图上准确率涨了很多。CNN 本来就能容忍小的平移
+        （共享的卷积核、池化），涨得少一些。挪 3 个和 4 个像素——超出了训练时见过的 2 个——两者仍然会掉准确率，MLP 掉得
+        更多：数据增强教会的是它展示过的平移，外加一点点。具体提高了多少，看你的表格，并和测试准确率的标准误差对照。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    3,
+    en="""
+        Try `"model.kernel_size": 5`, and `"model.batch_norm": True` with `"optim.lr": 0.1`.
+        First count: how many weights does this lecture's CNN (channels [16, 32], hidden 64)
+        have with 5×5 kernels? Then train: what do the two changes do to accuracy and to the
+        time per step?
+    """,
+    zh="""
+        试试 `"model.kernel_size": 5`，以及 `"model.batch_norm": True` 配 `"optim.lr": 0.1`。先数一数：这一讲的 CNN
+        （通道 [16, 32]，分类头 64）用 5×5 卷积核时有多少个权重？再训练：这两个改动对准确率和每步用时各有什么影响？
+    """,
+    check=Number(
+        lambda: count_parameters(cnn(E.nn, "lenet", (1, 28, 28), 10, [16, 32], 5, 64)), rel=0
+    ),
+    hints=[
+        (
+            'A `Conv2d(c_in, c_out, k)` has $c_{out} \\cdot c_{in} \\cdot k^2$ weights and $c_{out}$ biases. With "same" padding the image keeps its size, so the head does not change.',
+            '一个 `Conv2d(c_in, c_out, k)` 有 $c_{out} \\cdot c_{in} \\cdot k^2$ 个权重和 $c_{out}$ 个偏置。"same" 填充让图像尺寸不变，所以分类头不变。',
+        ),
+        (
+            "The head: Flatten gives $32 \\cdot 7 \\cdot 7$ values, then Linear to 64 and Linear to 10. Add the two convolutions' and the two Linear layers' weights and biases.",
+            "分类头：Flatten 之后是 $32 \\cdot 7 \\cdot 7$ 个值，接 Linear 到 64，再 Linear 到 10。把两个卷积层和两个 Linear 层的权重、偏置加起来。",
+        ),
+    ],
+    solution=(
+        """
+        {{ answer:,.0f }}: the convolutions grow from $9$ to $25$ weights per kernel
+        ($16 \\cdot 1 \\cdot 25 + 16$ and $32 \\cdot 16 \\cdot 25 + 32$), while the head, which holds
+        most of the weights, is unchanged ($1568 \\cdot 64 + 64 + 64 \\cdot 10 + 10$). The
+        arithmetic per image grows by about $25/9$ in the convolutions, and so does the time
+        per step; on 28×28 digits the larger field of view adds little accuracy. Batch
+        normalisation keeps each channel's scale steady, which lets the larger rate 0.1 train
+        stably and usually faster per epoch; it adds a little time per step (the statistics),
+        and at test time it uses its running averages (`model.eval()`).
+        """,
+        """
+        {{ answer:,.0f }} 个：卷积核的权重从每个 9 个变成 25 个（$16 \\cdot 1 \\cdot 25 + 16$ 和
+        $32 \\cdot 16 \\cdot 25 + 32$），而占了大部分权重的分类头不变（$1568 \\cdot 64 + 64 + 64 \\cdot 10 + 10$）。卷积的计算量
+        大约变成 $25/9$ 倍，每步用时也差不多这么涨；在 28×28 的数字上，更大的视野对准确率帮助不大。批归一化让每个通道的
+        尺度保持稳定，所以更大的学习率 0.1 也能稳定训练，每轮通常进步更快；它每步多花一点时间（统计均值和方差），测试时
+        用的是滑动平均（`model.eval()`）。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def multiply_adds(model, shape=(1, 28, 28)) -> int:
+    """Multiply-adds per image of the convolutions and Linear layers: each output value is one
+    dot product as long as the layer's fan-in."""
+    x, total = E.tensor(np.zeros((1, *shape), dtype=np.float32)), 0
+    with E.no_grad():
+        for layer in model:
+            y = layer(x)
+            if type(layer).__name__ in ("Conv2d", "Linear"):
+                total += int(np.prod(y.shape[1:])) * int(np.prod(layer.weight.shape[1:]))
+            x = y
+    return total
+
+
+def mnist_cnn_model():
+    return build_model(E.nn, load_config("mnist_cnn").model, (1, 28, 28), 10)
+
+
+exercise(
+    4,
+    en="""
+        Count the multiply-adds per image of `configs/mnist_cnn.toml`'s own network
+        ([32, 64], hidden 128) with `layer_table`, and train it for 2 epochs. Is four times the
+        weights worth it here?
+    """,
+    zh="""
+        用 `layer_table` 数一数 `configs/mnist_cnn.toml` 原本那个网络（[32, 64]，分类头 128）每张图的乘加次数，再训练
+        2 轮。权重是我们这个网络的四倍，值得吗？
+    """,
+    check=Number(lambda: multiply_adds(mnist_cnn_model()), rel=0),
+    hints=[
+        (
+            'Build it with `cnn(engine.nn, "lenet", (1, 28, 28), 10, [32, 64], 3, 128)` and call `layer_table(model, example)`: the function returns the total.',
+            '用 `cnn(engine.nn, "lenet", (1, 28, 28), 10, [32, 64], 3, 128)` 建出来，再调用 `layer_table(model, example)`：它返回总数。',
+        ),
+        (
+            "By hand: a convolution's output has $c_{out} \\cdot H \\cdot W$ values, each a dot product of length $c_{in} k^2$; the first runs on 28×28, the second on 14×14; the head's Linear layers add $3136 \\cdot 128 + 128 \\cdot 10$.",
+            "手算：卷积的输出有 $c_{out} \\cdot H \\cdot W$ 个值，每个是长为 $c_{in} k^2$ 的点积；第一个卷积在 28×28 上算，第二个在 14×14 上算；分类头的 Linear 层再加 $3136 \\cdot 128 + 128 \\cdot 10$。",
+        ),
+    ],
+    solution=(
+        """
+        {{ answer:,.0f }} multiply-adds per image:
+        $32 \\cdot 28^2 \\cdot 9 + 64 \\cdot 14^2 \\cdot 32 \\cdot 9 + 3136 \\cdot 128 + 128 \\cdot 10$,
+        for {{ count_parameters(mnist_cnn_model()):,.0f }} weights. The second convolution does
+        most of the arithmetic; the head holds most of the weights. Trained for 2 epochs
+        (`with_updates(cnn_config, {"model.channels": [32, 64], "model.hidden": 128,
+        "train.epochs": 2})`) it costs several times the lecture's CNN per step. Compare the
+        two test accuracies against the standard error of one (about 0.2 to 0.3 points near
+        97–98% on the slice's test images): on 10,000 images a wider network usually gains
+        little, and the smaller one is the better buy; the larger one pays off with more data (full MNIST) and more epochs.
+        """,
+        """
+        每张图 {{ answer:,.0f }} 次乘加：
+        $32 \\cdot 28^2 \\cdot 9 + 64 \\cdot 14^2 \\cdot 32 \\cdot 9 + 3136 \\cdot 128 + 128 \\cdot 10$，权重
+        {{ count_parameters(mnist_cnn_model()):,.0f }} 个。计算量主要在第二个卷积层，权重主要在分类头。训练 2 轮
+        （`with_updates(cnn_config, {"model.channels": [32, 64], "model.hidden": 128, "train.epochs": 2})`），每步的开销是本讲 CNN 的好几倍。把两者的测试准确率之差和一次测量的
+        标准误差比一比（在小数据集的测试图上、准确率 97–98% 时约 0.2 到 0.3 个百分点）：只有 1 万张图时，更宽的网络
+        通常提高不多，小网络更划算；大网络要在更多的数据（完整 MNIST）和更多轮数下才值回票价。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    5,
+    en="""
+        With full MNIST (`"data.dataset": "mnist"`, `"data.data_dir": "../shared/data"`), how
+        close does the CNN get to the 99% that LeNet reached in 1998?
+    """,
+    zh="""
+        换成完整的 MNIST（`"data.dataset": "mnist"`、`"data.data_dir": "../shared/data"`），CNN 能离 LeNet 在 1998 年达到的
+        99% 有多近？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "`gradschool train --config mnist_cnn --data-dir DIR` is the full recipe (12 epochs, augmentation, a step schedule); docs/cnn.md has its results on both engines.",
+            "`gradschool train --config mnist_cnn --data-dir DIR` 就是完整的配方（12 轮、数据增强、阶梯衰减）；docs/cnn.zh-CN.md 里有它在两个引擎上的结果。",
+        )
+    ],
+    solution=(
+        """
+        With 60,000 training images the same kind of network reaches about 99% on the 10,000
+        test digits: the lecture's small CNN gets close within a few epochs, and
+        `configs/mnist_cnn.toml` (wider, with augmentation, a step schedule and 12 epochs)
+        reaches or passes it (docs/cnn.md gives the measured figures on both engines). LeNet-5
+        reached 99.05% in 1998 with hand-designed feature maps and much less compute; what
+        changed since is not the idea (convolution, pooling, a small head) but ReLU, better
+        initialisation and optimisers, augmentation and the hardware to try them.
+        """,
+        """
+        有 60,000 张训练图时，同类网络在 1 万张测试图上能到 99% 左右：这一讲的小 CNN 几轮就能接近，而
+        `configs/mnist_cnn.toml`（更宽，加数据增强、阶梯衰减、训练 12 轮）能达到甚至超过它（docs/cnn.zh-CN.md 里有两个
+        引擎上的实测数字）。LeNet-5 在 1998 年用手工设计的特征图和少得多的算力达到了 99.05%；此后变的不是思路（卷积、
+        池化、一个小分类头），而是 ReLU、更好的初始化和优化器、数据增强，以及能把这些都试一遍的硬件。
+        """,
+    ),
+)
+
+# %% [markdown] tags=["en"]
+# ## Now build it
+#
+# In the engine track you write the engine's pieces yourself, and gradschool grades each one
+# against PyTorch (docs/track.md). This lecture's piece is step 14, `conv2d`: im2col
+# convolution (every window as a row, one matrix product) and its backward, col2im, which adds
+# each window's gradient back to the pixels it came from — overlapping windows included.
+#
+# ```bash
+# gradschool build start          # once: creates my-engine/, every step a blank to fill in
+# gradschool build check conv2d   # step 14
+# ```
+
+# %% [markdown] tags=["zh"]
+# ## 动手实现
+#
+# 在引擎实践（engine track）里，引擎的各个部件由你亲手来写，gradschool 把每一件都和 PyTorch 对照评分（见
+# docs/track.zh-CN.md）。这一讲对应第 14 步 `conv2d`：im2col 卷积（把每个窗口展成一行，做一次矩阵乘法），以及它的
+# 反向 col2im：把每个窗口的梯度加回它所来自的那些像素上，窗口重叠的地方也要加对。
+#
+# ```bash
+# gradschool build start          # 只需一次：创建 my-engine/，每一步都是待填的空
+# gradschool build check conv2d   # 第 14 步
+# ```

@@ -117,11 +117,14 @@ V = data.vocab_size
 N_LAYER, N_HEAD, N_EMBD, BLOCK = 2, 4, 64, 64
 
 
+# %% gpt_parameters
 def gpt_parameters(V: int, T: int, C: int, L: int) -> int:
     """Parameters of a GPT-2-layout model (with biases, output layer tied to the token table)."""
     per_block = 4 * C + (3 * C * C + 3 * C) + (C * C + C) + (8 * C * C + 5 * C)  # 12C^2 + 13C
     return V * C + T * C + L * per_block + 2 * C
 
+
+# %%
 
 E.manual_seed(0)
 source_mlp = count_parameters(mlp(E.nn, [784, 128, 64, 10]))
@@ -937,24 +940,6 @@ set_threads(threads_before["blas"] or 0)  # the BLAS threads as they were before
 #   top-k shape the sampling, and a seed makes it repeatable.
 # - The gap to GPT-3 is about $10^6$ in parameters, $10^5$–$10^6$ in data and $10^{11}$–$10^{12}$
 #   in compute — the source's first challenge, in numbers.
-#
-# ## Exercises
-#
-# 1. Train with one head of 64 dimensions (`"model.n_head": 1`) and with 8 heads of 8. Why is the
-#    parameter count the same? Which validation loss is lower after the same steps?
-# 2. Shrink the context: `"model.block_size": 8`, then 2. With a context of one character, what
-#    is the best the GPT can do? Compare its loss with the bigram line.
-# 3. Take the help away: `"optim.clip_grad_norm": None`, `"schedule.warmup_steps": 0`,
-#    `"optim.lr": 1e-2`. What happens in the first hundred steps? Put warm-up and clipping back
-#    one at a time.
-# 4. With `gpt_parameters`, compute GPT-2 medium (24 blocks, 1024 dimensions, context 1024,
-#    the same vocabulary). Its published size is 355M.
-# 5. Train the same model on PyTorch (`"train.engine": "torch"`): same curve? how much faster?
-#    Then from the command line, the CPU config on the embedded corpus and a sample from it:
-#    `gradschool train --config gpt_shakespeare --dataset shakespeare-mini`, then
-#    `gradschool generate runs/<name> --prompt "OTHELLO." --temperature 0.8`.
-# 6. Sample with temperature 0 (always the likeliest character). What goes wrong with the text,
-#    and why does top-k not help there?
 
 # %% [markdown] tags=["zh"]
 # 所以差距有三方面。**算力**：就是上面那个倍数，随模式不同在 $10^{11}$ 到 $10^{12}$ 之间；按这次运行的速度，在这台
@@ -978,17 +963,303 @@ set_threads(threads_before["blas"] or 0)  # the BLAS threads as they were before
 #   种子就能复现。
 # - 和 GPT-3 比，参数差约 $10^6$ 倍，数据差 $10^5$–$10^6$ 倍，算力差 $10^{11}$–$10^{12}$ 倍——这就是原文说的第一个
 #   挑战，换成了数字。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 10 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 10`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 分别用 1 个 64 维的头（`"model.n_head": 1`）和 8 个 8 维的头训练。为什么参数量不变？同样的步数下，哪个的验证
-#    损失更低？
-# 2. 缩短上下文：`"model.block_size": 8`，再试 2。如果上下文只有一个字符，GPT 最好能做到什么程度？和二元模型那条
-#    线比一比。
-# 3. 把"帮手"都拿掉：`"optim.clip_grad_norm": None`、`"schedule.warmup_steps": 0`、`"optim.lr": 1e-2`。前一百步
-#    会发生什么？再把预热和裁剪一个一个加回来看看。
-# 4. 用 `gpt_parameters` 算一算 GPT-2 medium（24 个块、1024 维、上下文 1024、词表不变）的参数量。公布的数字是 355M。
-# 5. 在 PyTorch 上训练同一个模型（`"train.engine": "torch"`）：曲线一样吗？快多少？再到命令行里，用内置语料训练 CPU
-#    配置并采样：`gradschool train --config gpt_shakespeare --dataset shakespeare-mini`，然后
-#    `gradschool generate runs/<name> --prompt "OTHELLO." --temperature 0.8`。
-# 6. 用温度 0 采样（每次都取最可能的字符）。文字会出什么问题？为什么 top-k 在这里帮不上忙？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 10 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 10` 列出全部练习。参考解答折叠在每道题下面。
+
+# %% tags=["exercise"]
+from gradschool import engine as E
+from gradschool.course.exercises import Formula, Number, Open, exercise
+from gradschool.models import count_parameters, gpt
+
+
+def block_parameters(C: float) -> int:
+    """The parameters one block adds to a GPT of width C, counted on models the engine builds
+    (two blocks minus one), with 1 head and with 8: the same."""
+    C = int(C)
+    counts = set()
+    for heads in (1, 8):
+        one, two = (count_parameters(gpt(E.nn, 1, L, heads, C, 1)) for L in (1, 2))
+        counts.add(two - one)
+    assert len(counts) == 1, f"the heads change the count at C = {C}: {counts}"
+    return counts.pop()
+
+
+exercise(
+    1,
+    en="""
+        Train with one head of 64 dimensions (`"model.n_head": 1`) and with 8 heads of 8. Why
+        is the parameter count the same? First answer with the number of parameters of one
+        block (attention, MLP and its two layer norms) as a formula in the width `C`; then
+        compare the two validation losses after the same steps.
+    """,
+    zh="""
+        分别用 1 个 64 维的头（`"model.n_head": 1`）和 8 个 8 维的头训练。为什么参数量不变？先用公式写出一个块（注意力、
+        MLP 和它的两个层归一化）的参数个数，变量是宽度 `C`；再比较同样步数下两者的验证损失。
+    """,
+    check=Formula(
+        answer="12 * C**2 + 13 * C",
+        reference=block_parameters,
+        variables={"C": range(8, 264, 8)},
+        points=8,
+        rtol=0,
+        atol=0.5,
+    ),
+    hints=[
+        (
+            "The heads split the C dimensions of q, k and v into n_head pieces of C / n_head; the projections are still C × 3C and C × C, whatever n_head.",
+            "多个头只是把 q、k、v 的 C 个维度切成 n_head 份，每份 C / n_head；投影矩阵仍然是 C × 3C 和 C × C，与 n_head 无关。",
+        ),
+        (
+            "Add up: two layer norms ($2C$ each), q/k/v ($3C^2 + 3C$), the output projection ($C^2 + C$), the MLP $C \\to 4C \\to C$ with biases.",
+            "加起来：两个层归一化（各 $2C$），q/k/v（$3C^2 + 3C$），输出投影（$C^2 + C$），带偏置的 MLP $C \\to 4C \\to C$。",
+        ),
+    ],
+    solution=(
+        """
+        `{{ answer }}`: $4C$ (two layer norms) $+ 3C^2 + 3C$ (q, k, v) $+ C^2 + C$ (output
+        projection) $+ 8C^2 + 5C$ (MLP). The heads do not appear: they split the same C
+        dimensions into groups, each attending on its own, so the weight matrices keep their
+        shape. What changes is what the layer can compute: 8 heads of 8 can attend to 8
+        different places at once, with coarser scores each; one head of 64 attends once, with
+        finer scores. On this character corpus the validation losses after the same steps are
+        close; several heads usually help a little, and are what GPT-2 and GPT-3 use (a
+        dimension of 64 per head).
+        """,
+        """
+        `{{ answer }}`：$4C$（两个层归一化）$+ 3C^2 + 3C$（q、k、v）$+ C^2 + C$（输出投影）$+ 8C^2 + 5C$（MLP）。公式里
+        没有头数：多头只是把同样的 C 个维度分成几组、各自做注意力，权重矩阵的形状不变。变的是这一层能算什么：8 个 8 维的头
+        能同时关注 8 个不同的位置，每个的打分粗一些；1 个 64 维的头只关注一次，打分更细。在这份字符语料上，同样步数后两者
+        的验证损失很接近；多头通常略好一点，GPT-2 和 GPT-3 用的也是多头（每个头 64 维）。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    2,
+    en="""
+        Shrink the context: `"model.block_size": 8`, then 2. With a context of one character,
+        what is the best the GPT can do? Compare its loss with the bigram line.
+    """,
+    zh="""
+        缩短上下文：`"model.block_size": 8`，再试 2。如果上下文只有一个字符，GPT 最好能做到什么程度？和二元模型那条线比一比。
+    """,
+    check=Open(),
+    hints=[
+        (
+            "With one character of context, what can the prediction depend on? Which model of section 1 predicts from exactly that?",
+            "上下文只有一个字符时，预测能依赖什么？第 1 节里哪个模型恰好只根据这个来预测？",
+        )
+    ],
+    solution=(
+        """
+        A GPT that sees one character can only learn $P(\\text{next} \\mid \\text{previous})$:
+        the bigram model. At best its validation loss equals the bigram line (a little above
+        or below it: the bigram table is counted exactly on the training text, the GPT learns
+        a smoothed version), never clearly below. With `block_size` 2 and 8 each position can
+        look further back, and the loss drops below the bigram line — by more with 8. Note
+        that even with `block_size` 8 the first positions of each window see fewer characters:
+        the loss is an average over contexts of 1 to 8.
+        """,
+        """
+        只看到一个字符的 GPT 只能学 $P(\\text{下一个} \\mid \\text{前一个})$：这就是二元模型。它的验证损失最多和二元模型
+        那条线持平（可能略高或略低：二元表是在训练文本上精确数出来的，GPT 学到的是平滑过的版本），不可能明显低于它。
+        `block_size` 取 2 和 8 时，每个位置能往回看得更远，损失就降到二元线以下——8 比 2 降得更多。注意即使 `block_size`
+        是 8，每个窗口开头几个位置看到的字符也更少：损失是上下文长度 1 到 8 的平均。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    3,
+    en="""
+        Take the help away: `"optim.clip_grad_norm": None`, `"schedule.warmup_steps": 0`,
+        `"optim.lr": 1e-2`. What happens in the first hundred steps? Put warm-up and clipping
+        back one at a time.
+    """,
+    zh="""
+        把"帮手"都拿掉：`"optim.clip_grad_norm": None`、`"schedule.warmup_steps": 0`、`"optim.lr": 1e-2`。前一百步会发生
+        什么？再把预热和裁剪一个一个加回来看看。
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Record the loss at every step (a callback's `on_batch_end`, or a short run with `train.log_every`) and plot the first hundred. What does Adam's first step look like, before its moment estimates have averaged anything?",
+            "把每一步的损失记下来（用回调的 `on_batch_end`），画出前一百步。Adam 的矩估计还没平均出什么的时候，它的第一步是什么样子？",
+        )
+    ],
+    solution=(
+        """
+        Without help, a rate of $10^{-2}$ from the first step makes the loss spike or
+        oscillate in the first hundred steps, and it may never recover (or turn to NaN):
+        Adam's first steps are about the learning rate in size for *every* weight, whatever
+        its gradient, and at a random start the attention's softmax saturates and the
+        gradients jump. Warm-up alone (the rate ramps up from near 0) removes most of the
+        spike: the moment estimates and the layer norms settle while the steps are small.
+        Clipping alone caps each step's gradient norm and limits the damage of a jump, but
+        does not shrink Adam's per-weight step, so it helps less here. Together they give the
+        smooth start of the lecture's run; at the lecture's smaller rate neither is critical.
+        """,
+        """
+        没有帮手时，从第一步就用 $10^{-2}$ 的学习率，损失在前一百步会陡然上跳或来回振荡，可能再也恢复不过来（甚至变成
+        NaN）：Adam 最初几步对*每个*权重的步长都大约等于学习率，不管它的梯度是多少；而在随机初值下，注意力的 softmax
+        会饱和，梯度忽大忽小。只加预热（学习率从接近 0 慢慢升上去）就能去掉大部分尖峰：步子还小的时候，矩估计和层归一化
+        有时间稳定下来。只加裁剪会限制每一步梯度的范数，减轻梯度突变的破坏，但它不改变 Adam 按权重归一化后的步长，所以
+        在这里帮助较小。两者一起，就是本讲那次训练平稳的开头；在本讲较小的学习率下，两者都不是关键。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        With `gpt_parameters`, compute GPT-2 medium (24 blocks, 1024 dimensions, context 1024,
+        the same vocabulary). Its published size is 355M.
+    """,
+    zh="""
+        用 `gpt_parameters` 算一算 GPT-2 medium（24 个块、1024 维、上下文 1024、词表不变）的参数量。公布的数字是 355M。
+    """,
+    check=Number(lambda: gpt_parameters(50257, 1024, 1024, 24), rel=0),
+    hints=[
+        (
+            "`gpt_parameters(V, T, C, L)`: GPT-2's vocabulary is V = 50,257 tokens, the context T = 1024.",
+            "`gpt_parameters(V, T, C, L)`：GPT-2 的词表 V = 50,257 个 token，上下文 T = 1024。",
+        ),
+        (
+            "By hand: $V C + T C + L(12C^2 + 13C) + 2C$ with C = 1024, L = 24; answer the exact count, not 355M.",
+            "手算：$V C + T C + L(12C^2 + 13C) + 2C$，C = 1024，L = 24；回答精确的个数，不是 355M。",
+        ),
+    ],
+    solution=(
+        """
+        {{ answer:,.0f }} parameters: `gpt_parameters(50257, 1024, 1024, 24)`. Of those,
+        $24 \\cdot (12 \\cdot 1024^2 + 13 \\cdot 1024)$ are in the blocks and $50257 \\cdot 1024$
+        in the token table (shared with the output layer). The published "355M" counts the
+        same architecture; the small difference from rounding and from how the vocabulary
+        padding is counted is far below a percent. The formula is verified in section 1 on
+        the models gradschool builds.
+        """,
+        """
+        {{ answer:,.0f }} 个参数：`gpt_parameters(50257, 1024, 1024, 24)`。其中块里有
+        $24 \\cdot (12 \\cdot 1024^2 + 13 \\cdot 1024)$ 个，token 嵌入表（和输出层共用）有 $50257 \\cdot 1024$ 个。公布的
+        "355M"数的是同一个结构；四舍五入和词表补齐的算法造成的差别远不到百分之一。这个公式在第 1 节已经拿 gradschool
+        实际建出的模型核对过。
+        """,
+    ),
+    setup=("gpt_parameters",),
+)
+
+# %% tags=["exercise"]
+exercise(
+    5,
+    en="""
+        Train the same model on PyTorch (`"train.engine": "torch"`): same curve? how much
+        faster? Then from the command line, the CPU config on the embedded corpus and a sample
+        from it: `gradschool train --config gpt_shakespeare --dataset shakespeare-mini`, then
+        `gradschool generate runs/<name> --prompt "OTHELLO." --temperature 0.8`.
+    """,
+    zh="""
+        在 PyTorch 上训练同一个模型（`"train.engine": "torch"`）：曲线一样吗？快多少？再到命令行里，用内置语料训练 CPU
+        配置并采样：`gradschool train --config gpt_shakespeare --dataset shakespeare-mini`，然后
+        `gradschool generate runs/<name> --prompt "OTHELLO." --temperature 0.8`。
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Compare the two runs' `state.history` epoch by epoch and their seconds per step. Are the starting weights the same? (Lecture 6 shows how to copy them.)",
+            "逐轮比较两次运行的 `state.history`，以及每步的秒数。两次的初始权重一样吗？（第 6 讲演示了怎么把权重复制过去。）",
+        )
+    ],
+    solution=(
+        """
+        The curves are close, not identical: each engine draws its own initial weights and
+        its own data order unless they are copied (lecture 6 copies them and gets the same
+        losses to float32 rounding). PyTorch is faster per step — its attention is one fused
+        kernel and its matrix products are tuned — by a factor that depends on the machine
+        and the threads (docs/benchmarks.md measures the ratios). `gradschool train --config
+        gpt_shakespeare` runs the same loop from the command line and writes a run directory;
+        `gradschool generate` reloads it and streams text. Lower temperatures give safer,
+        more repetitive text; 0.8 is a usual compromise.
+        """,
+        """
+        曲线很接近，但不完全相同：除非把权重复制过去，两个引擎各自抽取初始权重和数据顺序（第 6 讲复制了权重，损失在
+        float32 的舍入范围内一致）。PyTorch 每一步更快——它的注意力是一个融合好的算子，矩阵乘法也经过调优——快多少取决于
+        机器和线程数（docs/benchmarks.md 里有测量的比值）。`gradschool train --config gpt_shakespeare` 在命令行里跑的是
+        同一个训练循环，会写出一个运行目录；`gradschool generate` 读回它，一边生成一边输出文字。温度越低，文字越保险、
+        越爱重复；0.8 是常用的折中。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    6,
+    en="""
+        Sample with temperature 0 (always the likeliest character). What goes wrong with the
+        text, and why does top-k not help there?
+    """,
+    zh="用温度 0 采样（每次都取最可能的字符）。文字会出什么问题？为什么 top-k 在这里帮不上忙？",
+    check=Open(),
+    hints=[
+        (
+            "With temperature 0 the next character is a function of the context. What happens once the model meets a context it has already produced?",
+            "温度为 0 时，下一个字符完全由上下文决定。一旦模型遇到一个自己已经生成过的上下文，会发生什么？",
+        )
+    ],
+    solution=(
+        """
+        The text falls into a loop: the same words or line repeat again and again. Greedy
+        decoding is deterministic, so once a context recurs everything after it recurs too,
+        and the likeliest continuations of a small model are its most common patterns ("the
+        the", a stock line), which lead back to themselves. Top-k only removes unlikely
+        characters *before* the draw; with temperature 0 there is no draw, the likeliest
+        character is taken anyway, so every k gives the same text. What helps is randomness
+        (a temperature above 0, top-k or top-p to keep it sensible) or a penalty on
+        repetition.
+        """,
+        """
+        文字会陷入循环：同样的词或同一行一遍又一遍地重复。贪心解码是确定的，一旦某个上下文再次出现，后面的一切也跟着
+        重复；而小模型最可能的续写正是它最常见的套路（"the the"、某句惯用的台词），这些套路又会把它引回原处。top-k 只是
+        在*抽样之前*去掉不太可能的字符；温度为 0 时根本不抽样，反正取的都是最可能的那个，所以 k 取多少文字都一样。有用的
+        是随机性（温度大于 0，再用 top-k 或 top-p 让它不离谱），或者对重复加惩罚。
+        """,
+    ),
+)
+
+# %% [markdown] tags=["en"]
+# ## Now build it
+#
+# In the engine track you write the engine's pieces yourself, and gradschool grades each one
+# against PyTorch (docs/track.md). This lecture's piece is step 15, `attention`: causal
+# self-attention, $\text{softmax}(QK^\top/\sqrt{d} + M)V$ with the mask that hides the future,
+# graded against `torch.nn.functional.scaled_dot_product_attention`, output and gradients.
+#
+# ```bash
+# gradschool build start             # once: creates my-engine/, every step a blank to fill in
+# gradschool build check attention   # step 15
+# ```
+
+# %% [markdown] tags=["zh"]
+# ## 动手实现
+#
+# 在引擎实践（engine track）里，引擎的各个部件由你亲手来写，gradschool 把每一件都和 PyTorch 对照评分（见
+# docs/track.zh-CN.md）。这一讲对应第 15 步 `attention`：因果自注意力 $\text{softmax}(QK^\top/\sqrt{d} + M)V$，用掩码
+# 遮住后面的位置；输出和梯度都和 `torch.nn.functional.scaled_dot_product_attention` 对照评分。
+#
+# ```bash
+# gradschool build start             # 只需一次：创建 my-engine/，每一步都是待填的空
+# gradschool build check attention   # 第 15 步
+# ```

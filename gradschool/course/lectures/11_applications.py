@@ -132,7 +132,7 @@ for name, ok, otherwise in (
 # ## 1. Speech: from a waveform to a spectrogram to MFCCs
 #
 # A recording is a list of numbers: the air pressure at the microphone, sampled $f_s = 8000$
-# times a second (the Free Spoken Digit Dataset, FSDD). A spoken "seven" is a few thousand of them.
+# times a second — its sample rate (the Free Spoken Digit Dataset, FSDD). A spoken "seven" is a few thousand of them.
 # Fed raw to a network, they say little: the same word said a millisecond later, or a little
 # louder, is a very different list. What identifies a sound is *which frequencies are present,
 # and when*. The **short-time Fourier transform** (STFT) measures exactly that: cut the signal
@@ -150,8 +150,8 @@ for name, ok, otherwise in (
 # $k f_s / N$: 129 bins, 31.25 Hz apart, from 0 to 4 kHz. The **power spectrogram** is
 # $P[k, t] = |X[k, t]|^2$, a picture of frequency against time.
 #
-# Two more steps follow how we hear. Pitch is heard on a roughly logarithmic scale, the **mel**
-# scale $m(f) = 2595 \log_{10}(1 + f/700)$ (1000 Hz is 1000 mel): a **mel filter bank** of $M = 40$
+# Two more steps follow how we hear. Pitch is heard on a roughly logarithmic scale, the
+# **mel scale** $m(f) = 2595 \log_{10}(1 + f/700)$ (1000 Hz is 1000 mel): a **mel filter bank** of $M = 40$
 # triangles, equally spaced in mel (so narrow at low frequencies and wide at high ones), sums the
 # power into 40 bands; and loudness is heard logarithmically, so we take decibels:
 #
@@ -176,7 +176,7 @@ for name, ok, otherwise in (
 # %% [markdown] tags=["zh"]
 # ## 1. 语音：从波形到频谱图，再到 MFCC
 #
-# 一段录音就是一串数：麦克风处的气压，每秒采样 $f_s = 8000$ 次（Free Spoken Digit Dataset，简称 FSDD）。念一个
+# 一段录音就是一串数：麦克风处的气压，每秒采样 $f_s = 8000$ 次，即采样率（Free Spoken Digit Dataset，简称 FSDD）。念一个
 # "seven" 就有好几千个数。把这些数原样喂给网络，用处不大：同一个词晚一毫秒说、或者大声一点，这串数就面目全非。
 # 真正能区分声音的是*有哪些频率、在什么时候出现*。**短时傅里叶变换**（STFT）量的正是这个：把信号切成互相重叠的
 # 短帧，每帧用一个窗函数让两端平滑地淡入淡出，再对每一帧做傅里叶变换：
@@ -211,10 +211,11 @@ for name, ok, otherwise in (
 # 下面用 NumPy 照着公式把每一步都写出来，并和 `gradschool/data/audio.py`（CNN 的训练数据就是它算的）核对；装了
 # scipy 的话，也和 scipy 核对。
 
+# %% settings
+SR, N_FFT, HOP, N_MELS, N_MFCC = 8000, 256, 128, 40, 13  # FSDD's rate; frames of 32 ms
+
 # %%
 from gradschool.data import audio
-
-SR, N_FFT, HOP, N_MELS, N_MFCC = 8000, 256, 128, 40, 13
 
 if FSDD is not None:
     x, sr = audio.read_wav(FSDD / "7_jackson_0.wav")  # float64 samples in [-1, 1)
@@ -786,13 +787,17 @@ if speech_runs:
 # $J = \sum_a \pi_a r_a$，由 $\partial \pi_a / \partial \theta_b = \pi_a(\delta_{ab} - \pi_b)$ 得精确梯度
 # $\nabla_\theta J = \pi \odot (r - J)$，而 $\nabla_\theta \log \pi_a = e_a - \pi$。
 
-# %%
-rng = np.random.default_rng(0)
+# %% game
+import numpy as np
+
 theta = np.array([0.5, 0.0, -0.5])  # the policy's logits
 pays = np.array([1.0, 2.0, 4.0])  # mean reward of each action; each draw adds N(0, 1) noise
 pi = np.exp(theta) / np.exp(theta).sum()
 J = pi @ pays
 exact = pi * (pays - J)  # the true gradient of J
+
+# %%
+rng = np.random.default_rng(0)
 
 DRAWS = 200_000
 a = rng.choice(3, size=DRAWS, p=pi)  # actions sampled from the policy
@@ -1279,12 +1284,14 @@ show()
 # 验证照片，尺寸不一，通常缩放裁剪到 224×224 来训练。按解码后的字节数算，ImageNet 大约是 MNIST 的四千倍：内存里
 # 放不下，只能一批一批从磁盘读、边读边解码 JPEG——这也是它以"文件夹里的文件"而不是"一个大数组"的形式存放的原因。
 
-# %%
+# %% data sets
 sets = [  # name, training images, test images, classes, channels, height, width
     ("MNIST", 60_000, 10_000, 10, 1, 28, 28),
     ("CIFAR-10", 50_000, 10_000, 10, 3, 32, 32),
     ("ImageNet (ILSVRC 2012)", 1_281_167, 50_000, 1000, 3, 224, 224),
 ]
+
+# %%
 mnist_bytes = 60_000 * 28 * 28
 print(f"{t('data set', '数据集'):<24}{t('train', '训练'):>11}{t('test', '测试'):>8}{t('classes', '类别'):>9}"
       f"{t('image', '图像'):>11}{t('decoded train set', '解码后的训练集'):>19}{t('x MNIST', '是 MNIST 的几倍'):>10}")  # fmt: skip
@@ -1555,25 +1562,6 @@ set_threads(THREADS_BEFORE or 0)  # the BLAS threads as they were before the run
 # - **Scale**: ImageNet is ~4,100 times MNIST in bytes; such sets live as image files in class
 #   folders (`imagefolder:`), labelled by sorted folder name, read and decoded batch by batch.
 #   CIFAR-10 runs through the same `fit` as MNIST, only with a ResNet and more compute.
-#
-# ## Exercises
-#
-# 1. At 8 kHz, what are the frame length in milliseconds and the spacing of the STFT bins in Hz
-#    for `n_fft` = 256? For 512? What does a longer frame buy, and what does it cost?
-# 2. Hold out each of the six FSDD speakers in turn (`"data.dataset": "fsdd-speaker:<name>"` for
-#    george, jackson, lucas, nicolas, theo, yweweler) with the full recipe. Which voice is hardest?
-#    What is the mean, and how far is it from the official split's accuracy?
-# 3. For a one-step game and a *constant* baseline $b$, show that the variance of the estimate
-#    $g = \nabla_\theta \log \pi(a)\,(R - b)$ (summed over its components) is smallest at
-#    $b^* = \mathbb{E}[\lVert\nabla \log \pi(a)\rVert^2 R] \,/\, \mathbb{E}[\lVert\nabla \log \pi(a)\rVert^2]$, not at
-#    $\mathbb{E}[R] = J$. Compute $b^*$ for the three-armed game above and check that it beats $b = J$.
-# 4. Translate the other way: train the same GPT on `four hundred seventeen=417` lines and
-#    measure the held-out exact match. Is it easier or harder than numerals to words, and why?
-# 5. Write `class_index(root)`: the `{class name: label}` mapping that `imagefolder:` uses for a
-#    tree `root/train/<class>/...`. Check it against `load_dataset(f"imagefolder:{root}").classes`.
-# 6. How many bytes does ImageNet's training set take decoded at 224×224×3 as uint8, and as
-#    float32? The float32 version would fill the memory of how many machines with 128 GB each
-#    (1 GB = 10^9 bytes)?
 
 # %% [markdown] tags=["zh"]
 # ## 小结
@@ -1590,65 +1578,426 @@ set_threads(THREADS_BEFORE or 0)  # the BLAS threads as they were before the run
 # - **规模**：按字节算，ImageNet 约是 MNIST 的 4,100 倍；这种数据集以图片文件的形式按类别放在文件夹里
 #   （`imagefolder:`），标签按文件夹名排序而定，一批一批地读取、解码。CIFAR-10 和 MNIST 用的是同一个 `fit`，只是换成了
 #   ResNet，算力要多得多。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 11 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 11`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 采样率 8 kHz、`n_fft` = 256 时，一帧是多少毫秒？STFT 相邻频点相隔多少 Hz？换成 512 呢？帧长一些能得到什么，
-#    又要付出什么代价？
-# 2. 用完整配方把 FSDD 的六个说话人轮流留出（`"data.dataset": "fsdd-speaker:<名字>"`，名字是 george、jackson、
-#    lucas、nicolas、theo、yweweler）。哪个声音最难？平均准确率是多少？和官方划分差多少？
-# 3. 对于只有一步的游戏和一个*常数*基线 $b$，证明估计 $g = \nabla_\theta \log \pi(a)\,(R - b)$ 的方差（各分量求和）在
-#    $b^* = \mathbb{E}[\lVert\nabla \log \pi(a)\rVert^2 R] \,/\, \mathbb{E}[\lVert\nabla \log \pi(a)\rVert^2]$ 处最小，而不是在
-#    $\mathbb{E}[R] = J$ 处。对上面那个三臂小游戏算出 $b^*$，验证它比 $b = J$ 更好。
-# 4. 反过来翻译：用同样的 GPT 在 `four hundred seventeen=417` 这样的行上训练，测留出集的完全匹配率。它比"数字译成
-#    单词"更容易还是更难？为什么？
-# 5. 写一个 `class_index(root)`：对于 `root/train/<类别>/...` 这样的目录，返回 `imagefolder:` 使用的
-#    `{类别名: 标签}` 映射。用 `load_dataset(f"imagefolder:{root}").classes` 验证它。
-# 6. ImageNet 的训练集按 224×224×3、uint8 解码后占多少字节？换成 float32 呢？float32 的版本相当于多少台内存
-#    128 GB 的机器（1 GB = 10^9 字节）？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 11 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 11` 列出全部练习。参考解答折叠在每道题下面。
 
-# %% [raw] tags=["solutions"]
-# Answers and kinds of the exercises (not shown in the reports; for the checkable format).
-#
-# 1. kind: number.
-#    n_fft = 256: 256 / 8000 s = 32 ms per frame; bins 8000 / 256 = 31.25 Hz apart.
-#    n_fft = 512: 64 ms; 15.625 Hz. A longer frame resolves frequency twice as finely but
-#    smears time twice as much (the uncertainty trade-off: resolution in time x resolution in
-#    frequency is fixed, dt * df = 1 for the bin spacing); a 64 ms frame blurs the transitions
-#    between sounds that last a few tens of milliseconds.
-# 2. kind: run.
-#    for s in ("george","jackson","lucas","nicolas","theo","yweweler"):
-#        fit(with_updates(load_config("fsdd_cnn"), {"data.dataset": f"fsdd-speaker:{s}",
-#            "data.data_dir": str(DATA), "data.download": False}))
-#    Measured (torch engine, docs/speech.md): george 75.0%, jackson 75.6%, lucas 74.0%,
-#    nicolas 76.0%, theo 93.6%, yweweler 89.8%; mean 80.67%, against ~98% on the official split
-#    (98.00% torch, 98.67% numpy): a new voice costs about 17-18 points on average. Hardest:
-#    lucas (74.0%). The NumPy engine gives different figures by a few recordings.
-# 3. kind: formula.
-#    Var = E[|g|^2] - |E g|^2 and E g = grad J does not depend on b (the baseline is unbiased), so
-#    minimise E[|s|^2 (R - b)^2] with s = grad log pi(a):  d/db = -2 E[|s|^2 (R - b)] = 0  =>
-#    b* = E[|s|^2 R] / E[|s|^2]. (A weighted mean of R, weighted by |s|^2 = |e_a - pi|^2, which is
-#    larger for unlikely actions.) Numerically, in the cell of section 2:
-#    s2 = (score ** 2).sum(1); b_star = (s2 * R).sum() / s2.sum()
-#    g = score * (R - b_star)[:, None]; g.var(0).sum()
-#    With the lecture's draws: J = 1.866, b* = 2.300; summed variance 1.262 at b = J, 1.145 at b*.
-# 4. kind: run (open in its explanation).
-#    Same code with the lines written f"{in_words(n)}={n}" (same split, model, steps) and
-#    decoding from the prompt f"\n{in_words(n)}=" until the newline (at most 4 characters).
-#    Measured once (full mode's 3,000 steps, torch, seed 0, on a loaded machine): 100.0% held-out
-#    exact match (200/200), against 97.0% for numerals to words. Easier, because the output is
-#    at most 3 characters and each digit is read off one word (or a teen/ten word for two
-#    digits): the model only has to find the word for each position and map it, including the
-#    silent zeros (907 = "nine hundred seven": the tens digit 0 comes from the absence of a tens
-#    word), while the forward direction must also spell long words in the right order.
-# 5. kind: function.
-#    def class_index(root):
-#        classes = sorted(p.name for p in (Path(root) / "train").iterdir() if p.is_dir())
-#        return {name: i for i, name in enumerate(classes)}
-#    class_index(root) == {c: i for i, c in enumerate(load_dataset(f"imagefolder:{root}").classes)}
-#    For the tree of section 4: {"eight": 0, "five": 1, "four": 2, "nine": 3, "one": 4,
-#    "seven": 5, "six": 6, "three": 7, "two": 8, "zero": 9}.
-# 6. kind: number.
-#    uint8: 1,281,167 x 224 x 224 x 3 = 192,851,506,176 bytes = 192.9 GB (179.6 GiB).
-#    float32: 4 x that = 771,406,024,704 bytes = 771.4 GB (718.4 GiB): 771.4 / 128 = 6.03, so
-#    the memory of about 6 machines of 128 GB (GB = 10^9 bytes).
+# %% tags=["exercise"]
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from gradschool.course.exercises import Function, Number, Open, exercise
+
+
+def frames_and_bins() -> list[float]:
+    """Frame length (ms) and bin spacing (Hz) of the STFT at the lecture's sample rate, for
+    n_fft = 256 and 512: the frame's duration, and the gap between rfft's frequencies."""
+    values = []
+    for n_fft in (256, 512):
+        values += [1000 * n_fft / SR, float(np.fft.rfftfreq(n_fft, d=1 / SR)[1])]
+    return values
+
+
+exercise(
+    1,
+    en="""
+        At 8 kHz, what are the frame length in milliseconds and the spacing of the STFT bins in
+        Hz for `n_fft` = 256? For 512? What does a longer frame buy, and what does it cost?
+    """,
+    zh="""
+        采样率 8 kHz、`n_fft` = 256 时，一帧是多少毫秒？STFT 相邻频点相隔多少 Hz？换成 512 呢？帧长一些能得到什么，
+        又要付出什么代价？
+    """,
+    check=Number(
+        frames_and_bins,
+        rel=1e-6,
+        names=[
+            ("frame at 256 (ms)", "256 点的帧长（毫秒）"),
+            ("bin spacing at 256 (Hz)", "256 点的频点间隔（Hz）"),
+            ("frame at 512 (ms)", "512 点的帧长（毫秒）"),
+            ("bin spacing at 512 (Hz)", "512 点的频点间隔（Hz）"),
+        ],
+    ),
+    hints=[
+        (
+            "A frame of n samples at $f_s$ samples per second lasts $n / f_s$ seconds.",
+            "一帧有 n 个样本，每秒 $f_s$ 个样本，那么一帧持续 $n / f_s$ 秒。",
+        ),
+        (
+            "The FFT of n samples has bins $k f_s / n$ apart (`np.fft.rfftfreq(n, 1 / fs)`). Answer four values in order, separated by ';'.",
+            "n 个样本的 FFT，频点之间相隔 $k f_s / n$（`np.fft.rfftfreq(n, 1 / fs)`）。按顺序回答四个值，用分号 ; 隔开。",
+        ),
+    ],
+    solution=(
+        """
+        `{{ "; ".join(f"{v:g}" for v in answer) }}`. At 256 samples a frame lasts
+        $256/8000$ s = {{ answer[0]:g }} ms and the bins are $8000/256$ = {{ answer[1]:g }} Hz
+        apart; at 512, {{ answer[2]:g }} ms and {{ answer[3]:g }} Hz. A longer frame resolves
+        frequency twice as finely (two harmonics of a low voice 20 Hz apart fall in different
+        bins) but smears time twice as much: the product of the two resolutions is fixed,
+        $\\Delta t \\cdot \\Delta f = 1$ for the frame and its bin spacing. A 64 ms frame blurs
+        the transitions between sounds that last a few tens of milliseconds, which is why
+        speech uses 20–32 ms frames.
+        """,
+        """
+        `{{ "; ".join(f"{v:g}" for v in answer) }}`。256 个样本时一帧持续 $256/8000$ 秒 = {{ answer[0]:g }} 毫秒，频点相隔
+        $8000/256$ = {{ answer[1]:g }} Hz；512 个样本时是 {{ answer[2]:g }} 毫秒和 {{ answer[3]:g }} Hz。帧长一些，频率分辨率
+        细一倍（低沉嗓音里相隔 20 Hz 的两个谐波能落进不同的频点），时间上却模糊一倍：两种分辨率的乘积是固定的，帧长乘频点
+        间隔 $\\Delta t \\cdot \\Delta f = 1$。64 毫秒的帧会把只持续几十毫秒的音与音之间的过渡抹平，所以语音通常用 20–32
+        毫秒的帧。
+        """,
+    ),
+    setup=("settings",),
+)
+
+# %% tags=["exercise"]
+exercise(
+    2,
+    en="""
+        Hold out each of the six FSDD speakers in turn (`"data.dataset": "fsdd-speaker:<name>"`
+        for george, jackson, lucas, nicolas, theo, yweweler) with the full recipe. Which voice
+        is hardest? What is the mean, and how far is it from the official split's accuracy?
+    """,
+    zh="""
+        用完整配方把 FSDD 的六个说话人轮流留出（`"data.dataset": "fsdd-speaker:<名字>"`，名字是 george、jackson、lucas、
+        nicolas、theo、yweweler）。哪个声音最难？平均准确率是多少？和官方划分差多少？
+    """,
+    check=Open(),
+    hints=[
+        (
+            'Loop over the six names with `fit(with_updates(load_config("fsdd_cnn"), {"data.dataset": f"fsdd-speaker:{name}", "data.data_dir": str(DATA)}))` and keep each run\'s test accuracy. It takes a while: each run trains on 2,500 recordings.',
+            '对六个名字循环 `fit(with_updates(load_config("fsdd_cnn"), {"data.dataset": f"fsdd-speaker:{name}", "data.data_dir": str(DATA)}))`，记下每次的测试准确率。要跑一会儿：每次都在 2,500 段录音上训练。',
+        )
+    ],
+    solution=(
+        """
+        ```python
+        scores = {}
+        for name in ("george", "jackson", "lucas", "nicolas", "theo", "yweweler"):
+            config = with_updates(load_config("fsdd_cnn"), {"data.dataset": f"fsdd-speaker:{name}",
+                                                            "data.data_dir": str(DATA)})
+            scores[name] = fit(config).state.history[-1]["test_acc"]
+        print(scores, np.mean(list(scores.values())))
+        ```
+
+        docs/speech.md lists the measured accuracy per held-out speaker. The spread is wide:
+        some voices are recognised nearly as well as on the official split, others lose
+        twenty points or more, and the mean lies well below the official split's 98–99%
+        (where every test voice was also heard in training). The hardest voices are those
+        least like the other five (pitch, accent, recording conditions). A new user is a
+        held-out speaker: the speaker-held-out mean, not the official split's score, is the
+        number to quote for "recognises spoken digits".
+        """,
+        """
+        ```python
+        scores = {}
+        for name in ("george", "jackson", "lucas", "nicolas", "theo", "yweweler"):
+            config = with_updates(load_config("fsdd_cnn"), {"data.dataset": f"fsdd-speaker:{name}",
+                                                            "data.data_dir": str(DATA)})
+            scores[name] = fit(config).state.history[-1]["test_acc"]
+        print(scores, np.mean(list(scores.values())))
+        ```
+
+        docs/speech.zh-CN.md 列出了每个留出说话人的实测准确率。差别很大：有的声音几乎和官方划分时认得一样好，有的要掉二十
+        个百分点以上，平均值远低于官方划分的 98–99%（那里每个测试声音在训练时都听过）。最难的是和其他五个人最不像的声音
+        （音高、口音、录音条件）。新用户就是一个被留出的说话人：要说"能听懂数字"，应该报的是留出说话人的平均准确率，而不是
+        官方划分的分数。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def optimal_baseline() -> float:
+    """b* = E[|s|^2 R] / E[|s|^2], exactly, for section 2's three-armed game: s = e_a - pi,
+    R = pays[a] + noise with mean 0, a drawn from pi."""
+    s2 = ((np.eye(3) - pi) ** 2).sum(axis=1)  # |e_a - pi|^2 for each action a
+    return float((pi * s2 * pays).sum() / (pi * s2).sum())
+
+
+def summed_variance(b: float) -> float:
+    """The variance of g = s (R - b), summed over its 3 components, exactly: E|g|^2 - |E g|^2,
+    with E[(R - b)^2 | a] = (pays[a] - b)^2 + 1 (the noise's variance)."""
+    s2 = ((np.eye(3) - pi) ** 2).sum(axis=1)
+    return float((pi * s2 * ((pays - b) ** 2 + 1)).sum() - (exact**2).sum())
+
+
+exercise(
+    3,
+    en="""
+        For a one-step game and a *constant* baseline $b$, show that the variance of the
+        estimate $g = \\nabla_\\theta \\log \\pi(a)\\,(R - b)$ (summed over its components) is
+        smallest at $b^* = \\mathbb{E}[\\lVert\\nabla \\log \\pi(a)\\rVert^2 R] \\,/\\,
+        \\mathbb{E}[\\lVert\\nabla \\log \\pi(a)\\rVert^2]$, not at $\\mathbb{E}[R] = J$. Compute
+        $b^*$ for the three-armed game above and check that it beats $b = J$.
+    """,
+    zh="""
+        对于只有一步的游戏和一个*常数*基线 $b$，证明估计 $g = \\nabla_\\theta \\log \\pi(a)\\,(R - b)$ 的方差（各分量求和）
+        在 $b^* = \\mathbb{E}[\\lVert\\nabla \\log \\pi(a)\\rVert^2 R] \\,/\\, \\mathbb{E}[\\lVert\\nabla \\log \\pi(a)\\rVert^2]$ 处
+        最小，而不是在 $\\mathbb{E}[R] = J$ 处。对上面那个三臂小游戏算出 $b^*$，验证它比 $b = J$ 更好。
+    """,
+    check=Number(optimal_baseline, rel=0, abs=0.02),
+    hints=[
+        (
+            "$\\mathrm{Var} = \\mathbb{E}\\lVert g\\rVert^2 - \\lVert\\mathbb{E} g\\rVert^2$, and $\\mathbb{E} g = \\nabla J$ does not depend on b. Differentiate $\\mathbb{E}[\\lVert s\\rVert^2 (R - b)^2]$ with respect to b.",
+            "$\\mathrm{Var} = \\mathbb{E}\\lVert g\\rVert^2 - \\lVert\\mathbb{E} g\\rVert^2$，而 $\\mathbb{E} g = \\nabla J$ 与 b 无关。对 $\\mathbb{E}[\\lVert s\\rVert^2 (R - b)^2]$ 关于 b 求导。",
+        ),
+        (
+            "In section 2's cell: `s2 = (score ** 2).sum(1)`, then `(s2 * R).sum() / s2.sum()` estimates $b^*$ from the draws (or compute it exactly from `pi` and `pays`).",
+            "在第 2 节那个单元里：`s2 = (score ** 2).sum(1)`，再用 `(s2 * R).sum() / s2.sum()` 从抽样估计 $b^*$（也可以用 `pi` 和 `pays` 精确计算）。",
+        ),
+    ],
+    solution=(
+        """
+        With $s = \\nabla \\log \\pi(a)$: $\\mathbb{E}[g] = \\nabla J$ whatever b (the baseline is
+        unbiased), so minimise $\\mathbb{E}[\\lVert s\\rVert^2 (R - b)^2]$:
+        $\\frac{d}{db} = -2\\,\\mathbb{E}[\\lVert s\\rVert^2 (R - b)] = 0$ gives
+        $b^* = \\mathbb{E}[\\lVert s\\rVert^2 R] / \\mathbb{E}[\\lVert s\\rVert^2]$, a mean of R
+        weighted by $\\lVert s\\rVert^2 = \\lVert e_a - \\pi\\rVert^2$, which is larger for the
+        unlikely actions. For the game, exactly: $b^*$ = {{ answer:.3f }} against
+        $J$ = {{ J:.3f }}; the summed variance is {{ summed_variance(answer):.3f }} at $b^*$
+        and {{ summed_variance(J):.3f }} at $b = J$. From the draws:
+        `s2 = (score ** 2).sum(1); b_star = (s2 * R).sum() / s2.sum()`, then
+        `(score * (R - b_star)[:, None]).var(0).sum()`. The gain over $J$ is small, which is
+        why practice uses the value $V(s) \\approx J$ as the baseline.
+        """,
+        """
+        记 $s = \\nabla \\log \\pi(a)$：无论 b 取多少都有 $\\mathbb{E}[g] = \\nabla J$（基线不引入偏差），所以只需最小化
+        $\\mathbb{E}[\\lVert s\\rVert^2 (R - b)^2]$：令 $\\frac{d}{db} = -2\\,\\mathbb{E}[\\lVert s\\rVert^2 (R - b)] = 0$，得
+        $b^* = \\mathbb{E}[\\lVert s\\rVert^2 R] / \\mathbb{E}[\\lVert s\\rVert^2]$：以 $\\lVert s\\rVert^2 = \\lVert e_a - \\pi\\rVert^2$
+        为权重的 R 的加权平均，不太可能的动作权重更大。对这个游戏精确计算：$b^*$ = {{ answer:.3f }}，而 $J$ = {{ J:.3f }}；
+        各分量方差之和在 $b^*$ 处是 {{ summed_variance(answer):.3f }}，在 $b = J$ 处是 {{ summed_variance(J):.3f }}。用抽样
+        估计：`s2 = (score ** 2).sum(1); b_star = (s2 * R).sum() / s2.sum()`，再算
+        `(score * (R - b_star)[:, None]).var(0).sum()`。比起 $J$ 只好一点点，所以实践中用价值 $V(s) \\approx J$ 做基线。
+        """,
+    ),
+    setup=("game",),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        Translate the other way: train the same GPT on `four hundred seventeen=417` lines and
+        measure the held-out exact match. Is it easier or harder than numerals to words, and
+        why?
+    """,
+    zh="""
+        反过来翻译：用同样的 GPT 在 `four hundred seventeen=417` 这样的行上训练，测留出集的完全匹配率。它比"数字译成
+        单词"更容易还是更难？为什么？
+    """,
+    check=Open(),
+    hints=[
+        (
+            'Write the lines as `f"{in_words(n)}={n}"` with the same split, model and steps, and decode from the prompt `f"\\n{in_words(n)}="` until the newline. How long is the output now, and how is each digit determined?',
+            '把每行写成 `f"{in_words(n)}={n}"`，划分、模型和步数都不变，从提示 `f"\\n{in_words(n)}="` 开始解码到换行为止。现在输出有多长？每一位数字是由什么决定的？',
+        )
+    ],
+    solution=(
+        """
+        The same code with the lines written `f"{in_words(n)}={n}"` (same split, model and
+        steps), decoding from the prompt `f"\\n{in_words(n)}="` until the newline (at most 4
+        characters). Expect it to be *easier*: the output is at most three characters, and
+        each digit is read off one word (or a "teen"/"-ty" word for two digits); the model
+        only has to find the word for each position and map it, including the silent zeros
+        (907 = "nine hundred seven": the tens digit 0 comes from the *absence* of a tens
+        word). The forward direction must also spell long words letter by letter in the
+        right order, with more chances to slip. Measure both on the same held-out numbers
+        before believing either.
+        """,
+        """
+        代码不变，只把每行写成 `f"{in_words(n)}={n}"`（划分、模型、步数都一样），从提示 `f"\\n{in_words(n)}="` 开始解码
+        到换行为止（最多 4 个字符）。可以预料它*更容易*：输出最多三个字符，每一位数字都由一个词决定（两位数时由一个
+        "teen"或"-ty"词决定）；模型只要找到每一位对应的词并换成数字，包括"不出声"的 0（907 = "nine hundred seven"：
+        十位上的 0 来自*没有*十位的词）。正向翻译还得一个字母一个字母地按顺序拼出长单词，出错的机会多得多。两者都在同样的
+        留出数上测一遍，再下结论。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+from gradschool.data.imagefolder import load_image_folder
+
+TREES: list[tempfile.TemporaryDirectory] = []  # removed when the check's process ends
+
+
+def image_tree(classes, test: str = "test", stray: bool = False) -> str:
+    """A small image-folder tree: root/train/<class>/ and root/<test>/<class>/, two 4x4 PNGs
+    in each; `stray` adds a text file beside the class folders."""
+    from PIL import Image
+
+    folder = tempfile.TemporaryDirectory(prefix="gradschool-exercise-")
+    TREES.append(folder)
+    root = Path(folder.name) / "tree"
+    for split in ("train", test):
+        for k, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for j in range(2):
+                pixels = np.full((4, 4), 20 * k + j, dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{j}.png")
+    if stray:
+        (root / "train" / "README.txt").write_text("not a class")
+    return str(root)
+
+
+def class_index_reference(root):
+    """gradschool's own loader: the classes of the tree, numbered as `imagefolder:` does."""
+    classes = load_image_folder(root, cache=False).classes
+    return {name: label for label, name in enumerate(classes)}
+
+
+def class_index_cases(rng):
+    return [
+        (
+            ("train/ and test/, three animals", "train/ 和 test/，三种动物"),
+            (image_tree(["dog", "cat", "ant"]),),
+        ),
+        (
+            ("ImageNet's val/ instead of test/", "ImageNet 的 val/ 代替 test/"),
+            (image_tree(["n02", "n01", "n10"], test="val"),),
+        ),
+        (
+            ("upper case, digits and underscores", "大写、数字和下划线"),
+            (image_tree(["Zebra", "apple", "10", "9", "_x"]),),
+        ),
+        (
+            ("a stray file beside the classes", "类别文件夹旁边有个杂散文件"),
+            (image_tree(["b", "a"], stray=True),),
+        ),
+        (("one class", "只有一类"), (image_tree(["only"]),)),
+    ]
+
+
+exercise(
+    5,
+    en="""
+        Write `class_index(root)` in a file: the `{class name: label}` mapping that
+        `imagefolder:` uses for a tree `root/train/<class>/...` (with `root/test/` or
+        `root/val/` beside it). Check it against `load_dataset(f"imagefolder:{root}").classes`.
+    """,
+    zh="""
+        在文件里写 `class_index(root)`：对于 `root/train/<类别>/...` 这样的目录（旁边还有 `root/test/` 或 `root/val/`），
+        返回 `imagefolder:` 使用的 `{类别名: 标签}` 映射。用 `load_dataset(f"imagefolder:{root}").classes` 验证它。
+    """,
+    check=Function(
+        name="class_index",
+        signature="class_index(root) -> {class name: label}",
+        reference=class_index_reference,
+        cases=class_index_cases,
+        oracle=("gradschool's image-folder loader", "gradschool 的图像文件夹加载器"),
+    ),
+    hints=[
+        (
+            "The label of a class is its position among the class folders' names in sorted order, as torchvision's ImageFolder numbers them (section 4).",
+            "一个类别的标签，就是它的文件夹名在所有类别名排好序之后的位置，和 torchvision 的 ImageFolder 一样（第 4 节）。",
+        ),
+        (
+            "List only the folders of `root/train` (`p.is_dir()`), sort the names as Python sorts strings (upper case before lower case, '10' before '9'), and number them from 0.",
+            "只列出 `root/train` 下的文件夹（`p.is_dir()`），按 Python 对字符串的排序来排（大写在小写前面，'10' 在 '9' 前面），从 0 开始编号。",
+        ),
+    ],
+    solution=(
+        """
+        ```python
+        from pathlib import Path
+
+
+        def class_index(root):
+            classes = sorted(p.name for p in (Path(root) / "train").iterdir() if p.is_dir())
+            return {name: i for i, name in enumerate(classes)}
+        ```
+
+        Sorted by name, so the labels depend only on the names, never on the order the file
+        system lists the folders in: the same tree gives the same labels on every machine.
+        For section 4's tree the ten digit names sort alphabetically ("eight" is 0, "zero"
+        is 9), so a model's class 0 is the digit 8: keep `dataset.classes` with the model.
+        """,
+        """
+        ```python
+        from pathlib import Path
+
+
+        def class_index(root):
+            classes = sorted(p.name for p in (Path(root) / "train").iterdir() if p.is_dir())
+            return {name: i for i, name in enumerate(classes)}
+        ```
+
+        按名字排序，所以标签只取决于名字，而不取决于文件系统列出文件夹的顺序：同一棵目录树在哪台机器上都得到同样的标签。
+        第 4 节那棵树里，十个数字的英文名按字母排序（"eight" 是 0，"zero" 是 9），所以模型的第 0 类其实是数字 8：
+        要把 `dataset.classes` 和模型一起保存。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+
+
+def imagenet_bytes() -> list[float]:
+    """ImageNet's training set decoded at 224x224x3 (the lecture's table), as uint8 and as
+    float32 bytes, and the 128 GB machines (GB = 1e9 bytes) the float32 copy fills."""
+    name, n_train, _, _, c, h, w = next(row for row in sets if row[0].startswith("ImageNet"))
+    uint8 = n_train * c * h * w
+    float32 = uint8 * np.dtype(np.float32).itemsize
+    return [uint8, float32, float32 / 128e9]
+
+
+exercise(
+    6,
+    en="""
+        How many bytes does ImageNet's training set take decoded at 224×224×3 as uint8, and as
+        float32? The float32 version would fill the memory of how many machines with 128 GB
+        each (1 GB = $10^9$ bytes)?
+    """,
+    zh="""
+        ImageNet 的训练集按 224×224×3、uint8 解码后占多少字节？换成 float32 呢？float32 的版本相当于多少台内存 128 GB 的
+        机器（1 GB = $10^9$ 字节）？
+    """,
+    check=Number(
+        imagenet_bytes,
+        rel=1e-3,
+        names=[
+            ("uint8 bytes", "uint8 字节数"),
+            ("float32 bytes", "float32 字节数"),
+            ("machines of 128 GB", "128 GB 机器的台数"),
+        ],
+    ),
+    hints=[
+        (
+            "1,281,167 training images, each $224 \\cdot 224 \\cdot 3$ values; a uint8 takes 1 byte, a float32 4.",
+            "1,281,167 张训练图，每张 $224 \\cdot 224 \\cdot 3$ 个值；uint8 占 1 字节，float32 占 4 字节。",
+        ),
+        (
+            "The number of machines is the float32 bytes over $128 \\cdot 10^9$, a fraction (about 6): answer it as it comes, not rounded. Three values separated by ';'.",
+            "机器台数就是 float32 的字节数除以 $128 \\cdot 10^9$，是个小数（6 左右）：照算出来的写，不要取整。三个值用分号 ; 隔开。",
+        ),
+    ],
+    solution=(
+        """
+        uint8: $1{,}281{,}167 \\cdot 224 \\cdot 224 \\cdot 3$ = {{ answer[0]:,.0f }} bytes, about
+        {{ answer[0] / 1e9:.1f }} GB. float32: four times that, {{ answer[1]:,.0f }} bytes, about
+        {{ answer[1] / 1e9:.1f }} GB: the memory of {{ answer[2]:.2f }} machines of 128 GB. So
+        ImageNet is kept as compressed JPEG files (about 140 GB on disk), read and decoded
+        batch by batch, and converted to float only on the way into the model.
+        """,
+        """
+        uint8：$1{,}281{,}167 \\cdot 224 \\cdot 224 \\cdot 3$ = {{ answer[0]:,.0f }} 字节，约 {{ answer[0] / 1e9:.1f }} GB。
+        float32：它的四倍，{{ answer[1]:,.0f }} 字节，约 {{ answer[1] / 1e9:.1f }} GB：相当于 {{ answer[2]:.2f }} 台 128 GB
+        机器的内存。所以 ImageNet 以压缩的 JPEG 文件保存（磁盘上约 140 GB），一批一批地读取、解码，只在送进模型的路上才
+        转成浮点数。
+        """,
+    ),
+    setup=("data sets",),
+)

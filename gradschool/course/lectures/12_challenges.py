@@ -159,7 +159,7 @@ if not HAVE_TORCH:
 # 的速度，差不多是一个 CPU 核能达到的上限。
 
 
-# %%
+# %% count_flops
 def count_flops(model, x) -> tuple[list, int, int]:
     """Run x through the model layer by layer. Returns the rows (layer, output shape, forward
     FLOPs), the forward total, and the training-step total (forward + backward)."""
@@ -183,6 +183,7 @@ def count_flops(model, x) -> tuple[list, int, int]:
     return rows, forward, forward + backward
 
 
+# %%
 def fastest(fn, repeats: int) -> float:
     """The fastest of `repeats` timed calls, after one warm-up call. NOTE: on a shared machine
     the minimum is the run least disturbed by others; a mean would measure the load."""
@@ -403,6 +404,7 @@ def format_facts(E_bits: int, M_bits: int) -> dict[str, float]:
     }
 
 
+# %% bf16
 def to_bf16(x) -> np.ndarray:
     """Round float32 values to the nearest bfloat16 (ties to even), returned as float32.
 
@@ -416,6 +418,7 @@ def to_bf16(x) -> np.ndarray:
     return np.where(np.isnan(x), np.float32(np.nan), out)
 
 
+# %%
 FORMATS = {"float32": (8, 23), "float16": (5, 10), "bfloat16": (8, 7)}
 print(
     f"{t('format', '格式'):<10}{'E':>3}{'M':>4}{t('gap after 1', '1 之后的间隔'):>14}"
@@ -804,6 +807,8 @@ else:
 # %%
 N_GPT3, D_GPT3 = 175e9, 300e9  # parameters, training tokens (Brown et al. 2020)
 C_GPT3 = 6 * N_GPT3 * D_GPT3
+
+# %% training_cost
 DAY = 86_400.0
 
 
@@ -812,6 +817,8 @@ def training_cost(flops: float, rate: float, watts: float, pue: float = 1.1) -> 
     device_seconds = flops / rate
     return device_seconds / DAY, device_seconds / 3600 * watts * pue / 1e6
 
+
+# %%
 
 print(
     t("training compute 6ND =", "训练算力 6ND ="),
@@ -2098,28 +2105,6 @@ show()
 # - **Frameworks.** PyTorch and TensorFlow compute; Keras is an interface over them (Keras 3
 #   over PyTorch here). The source's MLP trains to the same accuracy in Keras, in gradschool's
 #   NumPy engine and on PyTorch.
-#
-# ## Exercises
-#
-# 1. Count the FLOPs of one training step (forward and backward) of the seed's MLP at batch 64,
-#    with the rules of 1.1. Check with `count_flops` (and `FlopCounterMode`).
-# 2. A bfloat16 weight equal to 1.0 receives an update of $-0.003$. What is it afterwards? What is
-#    the smallest update (in absolute value) that changes it, and the smallest that changes a
-#    weight equal to 256?
-# 3. Two processes get shards of 40 and 24 examples of a batch of 64 (section 1.3 printed the
-#    error of the plain average). Write the weighted average of their mean gradients $g_1, g_2$
-#    that equals the gradient of the whole batch.
-# 4. Chinchilla (Hoffmann et al. 2022) has 70 billion parameters trained on 1.4 trillion tokens.
-#    With `training_cost`, how many H100-days at 40% of 989 TFLOP/s, and how many MWh at 700 W
-#    and PUE 1.1?
-# 5. With `accountant.epsilon`, compute ε for σ = 1.0, sampling rate q = 0.05, 100 steps,
-#    δ = 10⁻⁵. Then find, with `accountant.noise_multiplier_for`, the σ that keeps the same run
-#    at ε = 1. Train the trade-off MLP with that σ: what test accuracy does ε = 1 cost here?
-# 6. The randomisation test of 2.2 replaced *every* weight. Adebayo et al. also randomise
-#    *cascading*: first only the last layer, then the last two, and so on. Do it for the CNN
-#    (copy the trained weights, then re-initialise the top layers from `random_model`) and watch
-#    the rank correlation of saliency and of integrated gradients layer by layer. Which method
-#    notices first that the model has changed?
 
 # %% [markdown] tags=["zh"]
 # 同样的网络、同样的数据、同样的配方，准确率也一样，差别在不同随机初始化的波动范围之内（Keras 的 `Dense` 层用
@@ -2144,57 +2129,377 @@ show()
 #   \delta)$。实测结果：隐私越强，准确率越低，攻击的优势也降向瞎猜的水平——而且始终在理论对任何攻击都保证的上限之下。
 # - **框架**：PyTorch 和 TensorFlow 负责计算；Keras 是架在它们之上的接口（这里是 Keras 3 跑在 PyTorch 上）。原文的
 #   MLP 用 Keras、用 gradschool 的 NumPy 引擎、用 PyTorch 训练，准确率都一样。
+
+# %% [markdown] tags=["en"]
+# ## Exercises
 #
+# Each exercise says how to check your answer: `gradschool lecture check 12 N ...` tells you
+# whether it is right and why, with a hint when it is not; `gradschool lecture exercises 12`
+# lists them all. The solutions are folded under each exercise.
+
+# %% [markdown] tags=["zh"]
 # ## 练习
 #
-# 1. 按 1.1 节的规则，数一数原文的 MLP 在批量 64 时一个训练步（前向加反向）的浮点运算次数。用 `count_flops`
-#    （以及 `FlopCounterMode`）核对。
-# 2. 一个值为 1.0 的 bfloat16 权重收到一次 $-0.003$ 的更新，更新之后它是多少？能让它改变的最小更新（绝对值）是多少？
-#    值为 256 的权重呢？
-# 3. 一个 64 个样本的批次分给两个进程，一个 40 个、一个 24 个（1.3 节打印了直接平均的误差）。写出它们的平均梯度
-#    $g_1, g_2$ 的加权平均，使它等于整个批次的梯度。
-# 4. Chinchilla（Hoffmann 等 2022）有 700 亿个参数，用 1.4 万亿个 token 训练。用 `training_cost` 算一算：按 989
-#    TFLOP/s 的 40% 要多少 H100·天？按 700 W、PUE 1.1 要多少兆瓦时？
-# 5. 用 `accountant.epsilon` 算出 σ = 1.0、采样率 q = 0.05、100 步、δ = 10⁻⁵ 时的 ε。再用
-#    `accountant.noise_multiplier_for` 求出让同样的训练只花 ε = 1 的 σ。用这个 σ 训练取舍实验里的 MLP：在这里，
-#    ε = 1 要付出多少测试准确率？
-# 6. 2.2 节的随机化检验把*所有*权重都换掉了。Adebayo 等还做了*逐层*随机化：先只换最后一层，再换最后两层，依此类推。
-#    在 CNN 上做一遍（先复制训练好的权重，再从 `random_model` 拿来顶上几层的权重），逐层观察显著图和积分梯度的秩相关。
-#    哪种方法最先"察觉"模型变了？
+# 每道练习都写明了怎么检查答案：`gradschool lecture check 12 题号 ...` 会告诉你对不对、为什么，答错时给一条提示；
+# `gradschool lecture exercises 12` 列出全部练习。参考解答折叠在每道题下面。
 
-# %% [raw]
-# EXERCISE ANSWERS (for the conversion to checkable exercises; raw cell: not run, not in reports)
-#
-# 1. kind: number. Forward: 2*64*(784*128 + 128*64 + 64*10) = 13,975,552. Backward: dW for every
-#    layer (13,975,552) + dX for layers 2 and 3 (2*64*(128*64 + 64*10) = 1,130,496) = 15,106,048.
-#    Step: 29,081,600 FLOPs (= 3 * forward - 2*64*784*128; about 2.08 x forward).
-#    Check: count_flops(mlp(torch.nn, [784, 128, 64, 10]), torch.randn(64, 784))[2] == 29_081_600.
-# 2. kind: number. 1.0 - 0.003 = 0.997 rounds to the nearest bfloat16: below 1 the gap is 2^-8
-#    = 0.00390625, the neighbours are 1.0 and 0.99609375, and 0.997 is nearer 0.99609375
-#    (distance 0.00091 vs 0.003). Answer: 0.99609375. Smallest change: an update must exceed half
-#    the gap on its side: downwards 2^-9 = 0.001953125 (exactly 2^-9 is a tie, rounds to even:
-#    1.0), upwards 2^-8 = 0.00390625 (likewise a tie at exactly 2^-8). For 256 (gap 2 above, 1
-#    below): more than 0.5 downwards, more than 1 upwards.
-#    Check: to_bf16(np.float32(1.0) - np.float32(0.003)) == 0.99609375.
-# 3. kind: formula. g = (40 g_1 + 24 g_2) / 64, i.e. weights n_k / B (each process's mean
-#    gradient times its share of the batch). DDP's plain (g_1 + g_2)/2 is exact only when the
-#    shards are equal. Check: the cell of 1.3 with (40 * g1 + 24 * g2) / 64 gives a difference
-#    ~1e-17.
-# 4. kind: number. C = 6 * 70e9 * 1.4e12 = 5.88e23 FLOPs. training_cost(5.88e23, 0.4 * 989e12,
-#    700) = (17,203 GPU-days, 317.9 MWh) (tolerance 1%).
-# 5. kind: number (then run). accountant.epsilon(1.0, 0.05, 100, 1e-5) = 4.04 (computed with
-#    gradschool's accountant; tolerance 0.01); noise_multiplier_for(1.0, 1e-5, 0.05, 100) = 2.328
-#    (tolerance 0.02: the bisection stops within 0.01 of the target ε). The accuracy part is a run: fit_private(with_updates(tradeoff_config,
-#    {**private, "dp.noise_multiplier": sigma, "train.epochs": ...}), data=tradeoff_data) with
-#    N = 5000 and batch 250 (q = 0.05, 100 steps = 5 epochs); open answer: a few points below
-#    the run without DP.
-# 6. kind: run / open. Expected (Adebayo et al. 2018): saliency's rank correlation with the
-#    trained map drops as soon as the last layer is randomised and keeps dropping; integrated
-#    gradients' (whole image) stays high throughout because of the (x - x') factor, and on the
-#    digit's pixels only it falls, more slowly. Saliency notices first.
-#    Solution sketch: m = copy of cnn_model (load_state_dict of its state_dict); for k in 1..4:
-#    copy random_model's parameters of the last k weight layers into m; recompute
-#    methods[name](m) and spearman against the trained maps.
+# %% tags=["exercise"]
+import numpy as np
+
+from gradschool import engine as E
+from gradschool.course.exercises import Formula, Number, Open, exercise
+from gradschool.models import mlp
+from gradschool.trust import accountant
+
+exercise(
+    1,
+    en="""
+        Count the FLOPs of one training step (forward and backward) of the seed's MLP at batch
+        64, with the rules of 1.1. Check with `count_flops` (and `FlopCounterMode`).
+    """,
+    zh="""
+        按 1.1 节的规则，数一数原文的 MLP 在批量 64 时一个训练步（前向加反向）的浮点运算次数。用 `count_flops`
+        （以及 `FlopCounterMode`）核对。
+    """,
+    check=Number(
+        lambda: count_flops(
+            mlp(E.nn, [784, 128, 64, 10]), E.tensor(np.zeros((64, 784), np.float32))
+        )[2],
+        rel=0,
+    ),
+    hints=[
+        (
+            "A product $(B, k) @ (k, n)$ is $2Bkn$ FLOPs. The forward pass has three of them: 784→128, 128→64, 64→10.",
+            "一次 $(B, k) @ (k, n)$ 的乘法是 $2Bkn$ 次浮点运算。前向有三次：784→128、128→64、64→10。",
+        ),
+        (
+            "The backward pass computes $\\partial L/\\partial W$ for every layer (the forward's size again) and $\\partial L/\\partial X$ for every layer but the first (nothing below it needs it).",
+            "反向要给每一层算 $\\partial L/\\partial W$（和前向一样大），还要给除第一层以外的每一层算 $\\partial L/\\partial X$（第一层下面没有谁需要它）。",
+        ),
+    ],
+    solution=(
+        """
+        {{ answer:,.0f }} FLOPs. Forward: $2 \\cdot 64 \\cdot (784 \\cdot 128 + 128 \\cdot 64 + 64 \\cdot 10)$;
+        backward: the weight gradients of all three layers (the same again) plus the input
+        gradients of layers 2 and 3, $2 \\cdot 64 \\cdot (128 \\cdot 64 + 64 \\cdot 10)$. The step is
+        a little over twice the forward pass, not three times: the first layer, which holds
+        most of the work, needs no input gradient. `count_flops(mlp(torch.nn, [784, 128, 64, 10]),
+        torch.randn(64, 784))[2]` gives the same, and so does torch's `FlopCounterMode` around
+        a forward and backward pass (matrix products only).
+        """,
+        """
+        {{ answer:,.0f }} 次浮点运算。前向：$2 \\cdot 64 \\cdot (784 \\cdot 128 + 128 \\cdot 64 + 64 \\cdot 10)$；反向：三层的
+        权重梯度（和前向一样多），加上第 2、3 层的输入梯度 $2 \\cdot 64 \\cdot (128 \\cdot 64 + 64 \\cdot 10)$。一步只比前向的
+        两倍多一点，而不是三倍：计算量最大的第一层不需要输入梯度。`count_flops(mlp(torch.nn, [784, 128, 64, 10]),
+        torch.randn(64, 784))[2]` 得到同样的数；把 torch 的 `FlopCounterMode` 套在一次前向加反向外面也一样（只数矩阵乘法）。
+        """,
+    ),
+    setup=("count_flops",),
+)
+
+# %% tags=["exercise"]
+
+
+def smallest_change(weight: float) -> float:
+    """The smallest |update| that changes a bfloat16 weight (rounded with the lecture's
+    to_bf16): half the gap to the nearer neighbour, found by bisection on each side. (It is
+    an infimum: an update of exactly half a gap is a tie, which rounds back to an even w.)"""
+    w = np.float32(weight)
+    sizes = []
+    for sign in (-1.0, 1.0):
+        low, high = 0.0, float(w)  # an update of |w| always changes w
+        for _ in range(80):
+            mid = (low + high) / 2
+            changed = to_bf16(np.float32(w + sign * mid)) != w
+            low, high = (low, mid) if changed else (mid, high)
+        neighbour = float(to_bf16(np.float32(w + sign * high)))
+        sizes.append(abs(neighbour - float(w)) / 2)
+    return min(sizes)
+
+
+def bf16_answers() -> list[float]:
+    after = float(to_bf16(np.float32(1.0) - np.float32(0.003)))
+    return [after, smallest_change(1.0), smallest_change(256.0)]
+
+
+exercise(
+    2,
+    en="""
+        A bfloat16 weight equal to 1.0 receives an update of $-0.003$. What is it afterwards?
+        What is the smallest update (in absolute value) that changes it, and the smallest that
+        changes a weight equal to 256?
+    """,
+    zh="""
+        一个值为 1.0 的 bfloat16 权重收到一次 $-0.003$ 的更新，更新之后它是多少？能让它改变的最小更新（绝对值）是多少？
+        值为 256 的权重呢？
+    """,
+    check=Number(
+        bf16_answers,
+        rel=1e-3,
+        names=[
+            ("1.0 - 0.003 in bfloat16", "bfloat16 里的 1.0 - 0.003"),
+            ("smallest change of 1.0", "能改变 1.0 的最小更新"),
+            ("smallest change of 256", "能改变 256 的最小更新"),
+        ],
+    ),
+    hints=[
+        (
+            "bfloat16 keeps 7 mantissa bits: between 1 and 2 its numbers are $2^{-7}$ apart, between 0.5 and 1 they are $2^{-8}$ apart. A result is rounded to the nearest of them.",
+            "bfloat16 保留 7 位尾数：1 到 2 之间相邻两数相差 $2^{-7}$，0.5 到 1 之间相差 $2^{-8}$。结果会舍入到最近的那个数。",
+        ),
+        (
+            "An update changes w only if it moves w past the midpoint to a neighbour: downwards from 1.0 the neighbour is $2^{-8}$ away, upwards $2^{-7}$. The smallest change is the smaller half-gap (answer that bound; exactly at it a tie rounds back). Three values separated by ';'.",
+            "只有越过到相邻数的中点，更新才会改变 w：从 1.0 往下，相邻的数在 $2^{-8}$ 之外，往上在 $2^{-7}$ 之外。最小的改变量就是较小的那个半间隔（回答这个界；恰好等于它时平局会舍回原值）。三个值用分号 ; 隔开。",
+        ),
+    ],
+    solution=(
+        """
+        `{{ "; ".join(f"{v:.10g}" for v in answer) }}`. $1 - 0.003 = 0.997$ lies between the
+        bfloat16 neighbours $1 - 2^{-8} = 0.99609375$ and 1.0, nearer the first (0.00091 away
+        against 0.003), so the weight becomes {{ answer[0]:.8f }}: the update is rounded to
+        $-2^{-8}$, 30% larger than asked. The smallest change of 1.0 is downwards, past half
+        the gap below it: $2^{-9}$ = {{ answer[1]:.9f }} (exactly $2^{-9}$ is a tie and rounds to
+        even, back to 1.0; upwards it takes more than $2^{-8}$). For 256 the gaps are 1 below
+        and 2 above: more than {{ answer[2]:g }}. An update smaller than that — $\\alpha$ times a
+        small gradient, typically — vanishes: that is why mixed precision keeps a float32 copy
+        of the weights and updates it, and rounds to bfloat16 only for the products.
+        """,
+        """
+        `{{ "; ".join(f"{v:.10g}" for v in answer) }}`。$1 - 0.003 = 0.997$ 落在 bfloat16 的两个相邻数
+        $1 - 2^{-8} = 0.99609375$ 和 1.0 之间，离前者更近（0.00091 对 0.003），所以权重变成 {{ answer[0]:.8f }}：这次更新
+        被舍入成了 $-2^{-8}$，比要求的大了 30%。能改变 1.0 的最小更新是往下、越过下方半个间隔：$2^{-9}$ =
+        {{ answer[1]:.9f }}（恰好等于 $2^{-9}$ 时是平局，舍入到偶数，又回到 1.0；往上则要超过 $2^{-8}$）。256 下方的间隔是
+        1，上方是 2：要超过 {{ answer[2]:g }}。比这更小的更新——通常就是学习率乘一个小梯度——会直接消失：所以混合精度训练
+        保留一份 float32 的权重来更新，只在做乘法时舍入成 bfloat16。
+        """,
+    ),
+    setup=("bf16",),
+)
+
+# %% tags=["exercise"]
+
+
+def whole_batch_gradient(g1: float, g2: float) -> float:
+    """The mean of 64 per-example gradients whose first 40 average g1 and last 24 average g2
+    (each shard a mean plus deviations that sum to zero)."""
+    rng = np.random.default_rng(0)
+    shards = []
+    for mean, n in ((g1, 40), (g2, 24)):
+        deviations = rng.normal(size=n)
+        shards.append(mean + deviations - deviations.mean())
+    return float(np.concatenate(shards).mean())
+
+
+exercise(
+    3,
+    en="""
+        Two processes get shards of 40 and 24 examples of a batch of 64 (section 1.3 printed
+        the error of the plain average). Write the weighted average of their mean gradients
+        $g_1, g_2$ that equals the gradient of the whole batch: a formula in `g1` and `g2`.
+    """,
+    zh="""
+        一个 64 个样本的批次分给两个进程，一个 40 个、一个 24 个（1.3 节打印了直接平均的误差）。写出它们的平均梯度
+        $g_1, g_2$ 的加权平均，使它等于整个批次的梯度：答案是关于 `g1` 和 `g2` 的公式。
+    """,
+    check=Formula(
+        answer="(40 * g1 + 24 * g2) / 64",
+        reference=whole_batch_gradient,
+        variables={"g1": (-1.0, 1.0), "g2": (-1.0, 1.0)},
+    ),
+    hints=[
+        (
+            "The batch's gradient is the mean of its 64 per-example gradients. What is the *sum* of the first shard's gradients, given their mean $g_1$?",
+            "整个批次的梯度是 64 个样本梯度的平均值。已知第一份的平均梯度是 $g_1$，那么它的梯度*之和*是多少？",
+        ),
+        (
+            "Add the two sums and divide by 64: each mean is weighted by its share of the batch, $n_k / B$. The plain $(g_1 + g_2)/2$ is right only for equal shards.",
+            "把两份的和加起来再除以 64：每份的平均梯度按它在批次里的占比 $n_k / B$ 加权。直接平均 $(g_1 + g_2)/2$ 只在两份一样大时才对。",
+        ),
+    ],
+    solution=(
+        """
+        `{{ answer }}`: $g = \\frac{40\\, g_1 + 24\\, g_2}{64}$, each process's mean gradient
+        times its share of the batch. DDP averages the processes' gradients with equal
+        weights, $(g_1 + g_2)/2$, which is the batch's gradient only when the shards are equal;
+        with unequal shards, weight each process's gradient by $n_k/\\bar{n}$ before the
+        all-reduce (or make the shards equal, as `DistributedSampler` does by padding). In the
+        cell of 1.3, `(40 * g1 + 24 * g2) / 64` against the whole batch's gradient differs by
+        rounding only.
+        """,
+        """
+        `{{ answer }}`：$g = \\frac{40\\, g_1 + 24\\, g_2}{64}$，每个进程的平均梯度乘以它在批次里的占比。DDP 对各进程的梯度
+        等权平均，$(g_1 + g_2)/2$，只有各份一样大时才等于整个批次的梯度；各份不一样大时，全归约之前要先把每个进程的梯度
+        乘上 $n_k/\\bar{n}$（或者让各份一样大，`DistributedSampler` 就是靠补齐做到的）。在 1.3 节的单元里，
+        `(40 * g1 + 24 * g2) / 64` 和整个批次的梯度只差舍入误差。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    4,
+    en="""
+        Chinchilla (Hoffmann et al. 2022) has 70 billion parameters trained on 1.4 trillion
+        tokens. With `training_cost`, how many H100-days at 40% of 989 TFLOP/s, and how many
+        MWh at 700 W and PUE 1.1?
+    """,
+    zh="""
+        Chinchilla（Hoffmann 等 2022）有 700 亿个参数，用 1.4 万亿个 token 训练。用 `training_cost` 算一算：按 989
+        TFLOP/s 的 40% 要多少 H100·天？按 700 W、PUE 1.1 要多少兆瓦时？
+    """,
+    check=Number(
+        lambda: list(training_cost(6 * 70e9 * 1.4e12, 0.4 * 989e12, 700)),
+        rel=0.01,
+        names=[("H100-days", "H100·天"), ("MWh", "兆瓦时")],
+    ),
+    hints=[
+        (
+            "Training compute is about $6ND$ FLOPs (section 1.4): N parameters, D tokens.",
+            "训练算力约为 $6ND$ 次浮点运算（1.4 节）：N 是参数个数，D 是 token 数。",
+        ),
+        (
+            '`training_cost(6 * N * D, 0.4 * 989e12, 700)` returns (device-days, MWh); PUE 1.1 is its default. Answer both, days first: `--answer "A; B"`.',
+            '`training_cost(6 * N * D, 0.4 * 989e12, 700)` 返回（设备·天，兆瓦时）；PUE 默认就是 1.1。两个都要回答，天数在前：`--answer "A; B"`。',
+        ),
+    ],
+    solution=(
+        """
+        About {{ answer[0]:,.0f }} H100-days and {{ answer[1]:,.0f }} MWh:
+        $C = 6 \\cdot 70 \\cdot 10^9 \\cdot 1.4 \\cdot 10^{12} = 5.88 \\cdot 10^{23}$ FLOPs, about
+        1.9 times GPT-3's; at $0.4 \\cdot 989$ TFLOP/s that is $1.49 \\cdot 10^9$ device-seconds,
+        and at 700 W times a PUE of 1.1 the energy follows. On 1,024 H100s it would take
+        about {{ answer[0] / 1024:.0f }} days. Chinchilla's point was that for the same compute
+        a smaller model trained on more tokens (about 20 per parameter) beats a larger one
+        trained on fewer.
+        """,
+        """
+        约 {{ answer[0]:,.0f }} 个 H100·天、{{ answer[1]:,.0f }} 兆瓦时：
+        $C = 6 \\cdot 70 \\cdot 10^9 \\cdot 1.4 \\cdot 10^{12} = 5.88 \\cdot 10^{23}$ 次浮点运算，约为 GPT-3 的 1.9 倍；按
+        $0.4 \\cdot 989$ TFLOP/s 算是 $1.49 \\cdot 10^9$ 设备·秒，再乘 700 W 和 PUE 1.1 就得到能耗。用 1,024 块 H100 大约要
+        {{ answer[0] / 1024:.0f }} 天。Chinchilla 要说明的是：算力相同时，用更多 token（每个参数约 20 个）训练一个较小的
+        模型，胜过用较少 token 训练一个更大的模型。
+        """,
+    ),
+    setup=("training_cost",),
+)
+
+# %% tags=["exercise"]
+exercise(
+    5,
+    en="""
+        With `accountant.epsilon`, compute ε for σ = 1.0, sampling rate q = 0.05, 100 steps,
+        δ = 10⁻⁵. Then find, with `accountant.noise_multiplier_for`, the σ that keeps the same
+        run at ε = 1. Train the trade-off MLP with that σ: what test accuracy does ε = 1 cost
+        here?
+    """,
+    zh="""
+        用 `accountant.epsilon` 算出 σ = 1.0、采样率 q = 0.05、100 步、δ = 10⁻⁵ 时的 ε。再用
+        `accountant.noise_multiplier_for` 求出让同样的训练只花 ε = 1 的 σ。用这个 σ 训练取舍实验里的 MLP：在这里，
+        ε = 1 要付出多少测试准确率？
+    """,
+    check=Number(
+        lambda: [
+            accountant.epsilon(1.0, 0.05, 100, 1e-5),
+            accountant.noise_multiplier_for(1.0, 1e-5, 0.05, 100),
+        ],
+        rel=0.01,
+        names=[("ε at σ = 1", "σ = 1 时的 ε"), ("σ for ε = 1", "ε = 1 时的 σ")],
+    ),
+    hints=[
+        (
+            "`accountant.epsilon(noise_multiplier, sample_rate, steps, delta)` and `accountant.noise_multiplier_for(target_epsilon, delta, sample_rate, steps)`: mind the order of the arguments.",
+            "`accountant.epsilon(noise_multiplier, sample_rate, steps, delta)` 和 `accountant.noise_multiplier_for(target_epsilon, delta, sample_rate, steps)`：注意参数的顺序。",
+        ),
+        (
+            "ε falls as σ grows: the σ for ε = 1 is larger than 1. Answer both values, ε first, separated by ';'.",
+            "σ 越大 ε 越小：ε = 1 所需的 σ 大于 1。两个值都要回答，ε 在前，用分号 ; 隔开。",
+        ),
+    ],
+    solution=(
+        """
+        ε = {{ answer[0]:.2f }} at σ = 1; σ = {{ answer[1]:.2f }} keeps the run at ε = 1 (the
+        bisection stops within 0.01 of the target, so your σ may differ in the second
+        decimal). To train: 5,000 training images in batches of 250 give q = 0.05, and 5 epochs
+        give 100 steps: `config = with_updates(tradeoff_config, {**private,
+        "data.train_subset": 5000, "data.batch_size": 250, "train.epochs": 5,
+        "dp.noise_multiplier": sigma})`, then `fit_for(config)(config, data=prepare_data(config.data,
+        config.train.seed))`, and the same with σ = 1 and without DP to compare.
+        More than twice the noise at the same clipping costs a few points of test accuracy
+        against the run at ε ≈ {{ answer[0]:.0f }}, and more against the run without DP: privacy
+        is paid in accuracy, and the price falls as the data set grows (q shrinks).
+        """,
+        """
+        σ = 1 时 ε = {{ answer[0]:.2f }}；σ = {{ answer[1]:.2f }} 能让同样的训练只花 ε = 1（二分法在离目标 0.01 以内就
+        停下，所以你得到的 σ 第二位小数可能不同）。训练：5,000 张训练图、批量 250，就是 q = 0.05，训练 5 轮就是 100 步：
+        `config = with_updates(tradeoff_config, {**private, "data.train_subset": 5000, "data.batch_size": 250,
+        "train.epochs": 5, "dp.noise_multiplier": sigma})`，再 `fit_for(config)(config, data=prepare_data(config.data,
+        config.train.seed))`；用 σ = 1 和不加 DP 各跑一次来比较。裁剪不变、噪声加到两倍多，测试准确率比 ε ≈ {{ answer[0]:.0f }} 的那次
+        低几个百分点，比不加 DP 的低得更多：隐私是用准确率换来的，数据集越大（q 越小），代价越小。
+        """,
+    ),
+)
+
+# %% tags=["exercise"]
+exercise(
+    6,
+    en="""
+        The randomisation test of 2.2 replaced *every* weight. Adebayo et al. also randomise
+        *cascading*: first only the last layer, then the last two, and so on. Do it for the
+        CNN (copy the trained weights, then re-initialise the top layers from `random_model`)
+        and watch the rank correlation of saliency and of integrated gradients layer by layer.
+        Which method notices first that the model has changed?
+    """,
+    zh="""
+        2.2 节的随机化检验把*所有*权重都换掉了。Adebayo 等还做了*逐层*随机化：先只换最后一层，再换最后两层，依此类推。
+        在 CNN 上做一遍（先复制训练好的权重，再从 `random_model` 拿来顶上几层的权重），逐层观察显著图和积分梯度的秩相关。
+        哪种方法最先"察觉"模型变了？
+    """,
+    check=Open(),
+    hints=[
+        (
+            "Copy the trained model with `load_state_dict(cnn_model.state_dict())`; for k = 1, 2, ..., copy `random_model`'s parameters of the last k weight layers into it, recompute each method's maps and their Spearman correlation with the trained maps.",
+            "用 `load_state_dict(cnn_model.state_dict())` 复制训练好的模型；对 k = 1, 2, ……，把 `random_model` 最后 k 个带权重层的参数拷进去，重新计算每种方法的归因图，以及它们和训练后归因图的 Spearman 相关。",
+        )
+    ],
+    solution=(
+        """
+        ```python
+        layers = [name for name, _ in cnn_model.named_parameters() if name.endswith("weight")]
+        for k in range(1, len(layers) + 1):
+            model = Trainer(cnn_config, data=digits, console=False).model
+            model.load_state_dict(cnn_model.state_dict())  # a copy of the trained network
+            top = {n.rsplit(".", 1)[0] for n in layers[-k:]}
+            state = {n: p for n, p in random_model.state_dict().items() if n.rsplit(".", 1)[0] in top}
+            model.load_state_dict({**model.state_dict(), **state})
+            # methods[name](model), then spearman(...) against the trained maps, per method
+        ```
+
+        Expected (Adebayo et al. 2018): saliency's correlation with the trained map drops as
+        soon as the last layer is randomised, and keeps dropping; integrated gradients over
+        the whole image stays high much longer, because its $(x - x')$ factor draws the digit
+        whatever the weights, and falls more slowly even on the digit's own pixels. Saliency
+        notices first. A method that cannot tell a trained model from a scrambled one explains
+        the input more than the model — the sanity check every attribution method must pass.
+        """,
+        """
+        ```python
+        layers = [name for name, _ in cnn_model.named_parameters() if name.endswith("weight")]
+        for k in range(1, len(layers) + 1):
+            model = Trainer(cnn_config, data=digits, console=False).model
+            model.load_state_dict(cnn_model.state_dict())  # 复制一份训练好的网络
+            top = {n.rsplit(".", 1)[0] for n in layers[-k:]}
+            state = {n: p for n, p in random_model.state_dict().items() if n.rsplit(".", 1)[0] in top}
+            model.load_state_dict({**model.state_dict(), **state})
+            # 对每种方法：methods[name](model)，再和训练后的归因图算 spearman(...)
+        ```
+
+        预期结果（Adebayo 等 2018）：最后一层一随机化，显著图和训练后图的相关就下降，而且越降越多；整张图上的积分梯度则在
+        很长时间里都保持很高的相关，因为它的 $(x - x')$ 因子不管权重是什么都会把数字画出来，即使只看数字本身的像素，它也降得
+        更慢。显著图最先察觉。一种方法如果分不清训练好的模型和被打乱的模型，它解释的就更多是输入而不是模型——这是每种归因
+        方法都必须通过的合理性检验。
+        """,
+    ),
+)
 
 # %% teardown
 set_threads(threads_before["blas"] or 0)  # the threads as they were before this lecture
