@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError
 
 __all__ = [
     "AnswerError",
@@ -48,9 +48,10 @@ __all__ = [
 Text = tuple[str, str]  # (English, Chinese)
 
 
-class AnswerError(GradschoolError):
+class AnswerError(ConfigError):
     """An answer that cannot be checked at all (not a number, an unknown name, a file that
-    does not import): said in both languages; it does not count as a try."""
+    does not import): said in both languages; it does not count as a try, and the command
+    exits 2 (a usage error: fix the answer and run it again)."""
 
     def __init__(self, en: str, zh: str) -> None:
         super().__init__(en)

@@ -63,7 +63,7 @@ from typing import Any
 
 from gradschool.course.cells import LANGS, Lecture, fill_fields, parse_lecture
 from gradschool.course.checks import Formula, Function, Kind, Number, Open, Run, solution_code
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError, GradschoolError
 
 __all__ = [
     "KINDS",
@@ -379,7 +379,7 @@ def find_exercise(exercises: list[Exercise], key: str | int) -> Exercise:
         if text.isdigit() and ex.number == int(text):
             return ex
     numbers = ", ".join(str(ex.number) for ex in exercises) or "none"
-    raise GradschoolError(f"no exercise {key!r} here; the exercises are {numbers}")
+    raise ConfigError(f"no exercise {key!r} here; the exercises are {numbers}")
 
 
 # The language of messages outside the runner, for the checks (GRADSCHOOL_LANG).

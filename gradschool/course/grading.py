@@ -29,7 +29,7 @@ from pathlib import Path
 from gradschool.course.answers import AnswerError, Verdict
 from gradschool.course.cells import Lecture
 from gradschool.course.exercises import Exercise, find_exercise, load_exercises
-from gradschool.errors import GradschoolError
+from gradschool.errors import ConfigError
 
 __all__ = ["Attempts", "CheckOutcome", "check_lecture", "format_exercises", "state_path"]
 
@@ -247,7 +247,7 @@ def check_lecture(
                 text = "\n\n---\n\n".join(_solution(ex, language) for ex in exercises)
                 return CheckOutcome(text or words["none"].format(lecture=lecture.number), 0)
             if answer is not None:
-                raise GradschoolError(words["name_one"].format(lecture=lecture.number))
+                raise ConfigError(words["name_one"].format(lecture=lecture.number))
             if path is not None:
                 return _check_file(exercises, path, language, attempts)
             return CheckOutcome(format_exercises(lecture, exercises, language, attempts), 0)
@@ -262,7 +262,7 @@ def check_lecture(
         verdict = ex.check.check(ex, answer, path)
         return CheckOutcome(_verdict(ex, verdict, attempts, language), 0 if verdict.ok else 1)
     except AnswerError as err:
-        raise GradschoolError(err.say(language)) from None
+        raise ConfigError(err.say(language)) from None
 
 
 def _check_file(
@@ -291,7 +291,7 @@ def _check_file(
     if not todo:
         names = ", ".join(ex.check.name for ex in exercises if isinstance(ex.check, Function))
         words = WORDS[language]
-        raise GradschoolError(words["no_function"].format(file=path, names=names or "-"))
+        raise ConfigError(words["no_function"].format(file=path, names=names or "-"))
     parts, right = [], 0
     for ex, answer in todo:
         verdict = ex.check.check(ex, answer, path if answer is None else None)
