@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gradschool.data.text import CharVocab
-from gradschool.errors import CheckpointError, ConfigError
+from gradschool.errors import ConfigError
 from gradschool.generation import (
     LoadedModel,
     check_sampling,
@@ -38,8 +37,7 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> LoadedModel:
 
     The training data is not needed: the vocabulary was saved in run.json when the run began.
     """
-    from gradschool.backends import get_backend
-    from gradschool.models import build_model
+    from gradschool.loading import load_run
     from gradschool.train.run import RunDir
 
     run = RunDir.open(Path(run_dir))
@@ -50,24 +48,6 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> LoadedModel:
             f"text from a language model (model.name = gpt), e.g. a run of "
             f"`gradschool train --config gpt_shakespeare`."
         )
-    chars = run.read_info().get("vocabulary")
-    if not chars:
-        raise CheckpointError(
-            f"{run.path}/run.json holds no vocabulary, so the model's token ids cannot be "
-            f"turned back into characters. Was the run made by an older gradschool? Train it "
-            f"again."
-        )
-    vocab = CharVocab(chars)
-    backend = get_backend(config.train.engine, config.train.dtype, device)
-    c = config.model
-    model = backend.cast_model(build_model(backend.nn, c, (c.block_size,), len(vocab)))
-    checkpoint = backend.load(run.find_checkpoint())
-    try:
-        model.load_state_dict(backend.numpy_to_state(checkpoint["model"]))
-    except (KeyError, RuntimeError) as err:
-        raise CheckpointError(
-            f"the checkpoint in {run.path} does not match the run's model settings ({err}); "
-            f"was config.toml edited after training?"
-        ) from err
-    model.eval()
-    return LoadedModel(model, backend, vocab, c.block_size, config)
+    loaded = load_run(run.path, device=device)  # weights, vocabulary (run.json), eval mode
+    model, backend, vocab = loaded.model, loaded.backend, loaded.preprocess.vocab
+    return LoadedModel(model, backend, vocab, config.model.block_size, config)

@@ -61,11 +61,8 @@ def load_predictor(run_dir: str | Path) -> SpeechPredictor:
     Everything comes from the run directory: the feature settings (`data.audio` in its
     config.toml), the weights and the fitted normaliser (its checkpoint). No data set needed.
     """
-    from gradschool.backends import get_backend
     from gradschool.data.fsdd import CLASSES
-    from gradschool.data.transforms import Normalizer
-    from gradschool.errors import CheckpointError
-    from gradschool.models import build_model
+    from gradschool.loading import load_run
     from gradschool.train.run import RunDir
 
     run = RunDir.open(Path(run_dir))
@@ -77,21 +74,9 @@ def load_predictor(run_dir: str | Path) -> SpeechPredictor:
             f'"fsdd-speaker:<name>", e.g. `gradschool train --config fsdd_cnn`). For image '
             f"runs, use `gradschool eval {run.path}`."
         )
+    loaded = load_run(run.path)  # the model with the checkpoint's weights, in eval mode
     spec = AudioSpec.from_config(config.data.audio)
-    backend = get_backend(config.train.engine, config.train.dtype)
-    model = backend.cast_model(build_model(backend.nn, config.model, spec.shape, len(CLASSES)))
-    path = run.find_checkpoint()
-    ckpt = backend.load(path)
-    try:
-        model.load_state_dict(backend.numpy_to_state(ckpt["model"]))
-    except (KeyError, RuntimeError, ValueError) as err:
-        raise CheckpointError(
-            f"the checkpoint {path} does not fit the model of {run.config_path} ({err}): was "
-            f"config.toml edited after training? Predict with the run's own config."
-        ) from err
-    model.eval()
-    state = ckpt.get("normalizer")
-    normalizer = Normalizer.from_state_dict(state) if state else None
+    model, backend, normalizer = loaded.model, loaded.backend, loaded.preprocess.normalizer
     return SpeechPredictor(model, backend, spec, normalizer, list(CLASSES))
 
 

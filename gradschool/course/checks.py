@@ -42,6 +42,7 @@ from gradschool.course.answers import (
     roughly,
 )
 from gradschool.errors import GradschoolError
+from gradschool.settings import split_values
 
 if TYPE_CHECKING:
     from gradschool.course.exercises import Exercise
@@ -451,24 +452,7 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
 def _override_args(text: str) -> list[str]:
     """`"model.sizes=[2, 4, 2] lr=0.1"` or `"--sizes 2,4,2 --lr 0.1"` -> `gradschool train`'s
     override arguments (a space inside brackets or quotes does not split)."""
-    tokens, depth, quote, current = [], 0, "", ""
-    for char in text.strip():
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        elif char.isspace() and depth == 0:
-            if current:
-                tokens.append(current)
-            current = ""
-            continue
-        current += char
-    if current:
-        tokens.append(current)
+    tokens = split_values(text, " ")  # a space inside brackets or quotes does not split
     args: list[str] = []
     for token in tokens:
         if token.startswith("--") or (args and args[-1].startswith("--") and "=" not in args[-1]):

@@ -202,9 +202,10 @@ def with_updates(obj: Any, updates: Mapping[str, Any]) -> Any:
     return new
 
 
-def split_values(text: str) -> list[str]:
+def split_values(text: str, separator: str = ",") -> list[str]:
     """Split "v1,v2,[1,2]" on the commas outside brackets and quotes (a list of values
-    written on the command line: `--vary batch_size=full,64`, `step:gamma=0.5,step_size=10`)."""
+    written on the command line: `--vary batch_size=full,64`, `step:gamma=0.5,step_size=10`).
+    `separator=" "` splits on any whitespace instead ("lr=0.1 sizes=[2, 4]": two settings)."""
     values, depth, quote, current = [], 0, "", ""
     for char in text:
         if quote:
@@ -215,7 +216,7 @@ def split_values(text: str) -> list[str]:
             depth += 1
         elif char in "]}":
             depth -= 1
-        elif char == "," and depth == 0:
+        elif depth == 0 and (char.isspace() if separator == " " else char == separator):
             values.append(current.strip())
             current = ""
             continue
