@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from gradschool.engine import fused
 from gradschool.engine.functional import dropout, softmax
+from gradschool.engine.fused import is_fused_enabled
 from gradschool.engine.tensor import Tensor
 
 __all__ = ["embedding", "layer_norm", "scaled_dot_product_attention"]
@@ -105,6 +107,10 @@ def layer_norm(
             f"normalized_shape {shape}"
         )
     dims = tuple(range(-len(shape), 0))
+    if is_fused_enabled() and isinstance(input, Tensor):
+        # NOTE: fused mode (the default) computes the same lines as one node with a
+        # hand-derived backward (fused.layer_norm); the lines below are the taught composite.
+        return fused.layer_norm(input, dims, weight, bias, eps)
     centered = input - input.mean(dims, keepdim=True)  # (..., C)
     var = (centered * centered).mean(dims, keepdim=True)  # (..., 1)
     out = centered * (var + eps) ** -0.5
@@ -143,18 +149,28 @@ def scaled_dot_product_attention(
     """
     L, S = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, S)
+    keep = mask = None
     if is_causal:
         if attn_mask is not None:
             raise RuntimeError("scaled_dot_product_attention: give is_causal or attn_mask")
         keep = np.tril(np.ones((L, S), dtype=bool))  # keep[i, j]: j <= i
-        scores = scores.masked_fill(~keep, -math.inf)
     elif attn_mask is not None:
         mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-        if mask.dtype == bool:
-            scores = scores.masked_fill(~mask, -math.inf)
-        else:
-            scores = scores + Tensor(mask.astype(scores.dtype))
+        keep, mask = (mask, None) if mask.dtype == bool else (None, mask)
+    if (
+        is_fused_enabled()
+        and dropout_p == 0
+        and all(isinstance(t, Tensor) for t in (query, key, value))
+        and query.shape[:-2] == key.shape[:-2] == value.shape[:-2]
+    ):
+        # NOTE: fused mode (the default) computes the lines below as one node with a
+        # hand-derived backward (fused.attention); they are the taught composite.
+        return fused.attention(query, key, value, keep, mask, scale)
+    scores = (query @ key.transpose(-2, -1)) * scale  # (..., L, S)
+    if keep is not None:
+        scores = scores.masked_fill(~keep, -math.inf)
+    elif mask is not None:
+        scores = scores + Tensor(mask.astype(scores.dtype))
     weights = softmax(scores, dim=-1)  # (..., L, S), each row sums to 1
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, training=True)
