@@ -169,7 +169,7 @@ class PlainLoop:
     draws them (the same generator and windows), AdamW, clipping at 1.0, the learning rate
     set per step (nanoGPT's get_lr). `run(steps)` returns (wall, CPU) seconds of the steps."""
 
-    def __init__(self, config, gelu: str = "tanh") -> None:
+    def __init__(self, config, gelu: str = "tanh", fused_adamw: bool = False) -> None:
         import torch
 
         from gradschool.data.text import load_corpus, prepare_text, random_starts, windows
@@ -182,7 +182,11 @@ class PlainLoop:
         self.model = plain_gpt(torch, self.data.vocab_size, m.n_layer, m.n_head, m.n_embd,
                                m.block_size, m.bias, gelu)  # fmt: skip
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay
+            self.model.parameters(),
+            lr=o.lr,
+            betas=tuple(o.betas),
+            weight_decay=o.weight_decay,
+            **({"fused": True} if fused_adamw else {}),
         )
         self.rng = np.random.default_rng([config.train.seed, 0, 0])
         self.draw = lambda: windows(
@@ -250,8 +254,9 @@ def speed(args: argparse.Namespace) -> dict:
     """Time per training iteration of each contestant, alternating round by round.
 
     Contestants: `numpy` and `torch` (gradschool's engines through `fit`, the one loop) and
-    `plain` (PlainLoop: the same model written in plain torch.nn, the textbook loop);
-    `plain-exact` is the plain loop with nanoGPT's exact GELU. Each round times the training
+    `plain` (PlainLoop: the same model written in plain torch.nn, the textbook loop with
+    torch's default AdamW); `plain-fused` is that loop with torch's fused AdamW (what
+    gradschool's torch engine uses), `plain-exact` with nanoGPT's exact GELU. Each round times the training
     steps alone (`fit`'s evaluation after the last batch is left out)."""
     steps = 3 if args.quick else args.steps
 
@@ -260,7 +265,11 @@ def speed(args: argparse.Namespace) -> dict:
         updates = {"engine": engine, "max_steps": steps, "epochs": 1, "eval_interval": steps}
         config = _config(args, {**updates, "eval_batches": 1, "warmup_steps": 0})
         if name.startswith("plain"):
-            loop = PlainLoop(config, gelu="none" if name == "plain-exact" else "tanh")
+            loop = PlainLoop(
+                config,
+                gelu="none" if name == "plain-exact" else "tanh",
+                fused_adamw=name == "plain-fused",
+            )
             return lambda: loop.run(steps)
 
         def run() -> tuple[float, float]:
@@ -329,7 +338,7 @@ def main() -> None:
     common.add_common_arguments(parser, repeats=5)
     speed_args = parser.add_argument_group("speed")
     speed_args.add_argument(
-        "--engines", default="numpy,torch,plain", help="of numpy, torch, plain, plain-exact"
+        "--engines", default="numpy,torch,plain", help="of numpy, torch, plain, plain-fused, plain-exact"
     )
     speed_args.add_argument("--steps", type=int, default=20, help="iterations per round")
     train_args = parser.add_argument_group("train")

@@ -226,7 +226,9 @@ def _gpt_classes(nn: Any) -> types.SimpleNamespace:
             def heads(t: Any) -> Any:  # (B, T, C) -> (B, n_head, T, C / n_head)
                 return t.reshape(B, T, self.n_head, C // self.n_head).transpose(1, 2)
 
-            q, k, v = (heads(qkv[..., i * C : (i + 1) * C]) for i in range(3))
+            # NOTE: split, not three slices qkv[..., i*C:(i+1)*C]: torch's backward of a split
+            # is one concatenation, of three slices three zero-filled (B, T, 3C) arrays added up.
+            q, k, v = (heads(t) for t in qkv.split(C, dim=2))
             # softmax(q k^T / sqrt(hs) + causal mask) v, per head: (B, nh, T, hs). On the
             # engine this is the explicit formula (engine/transformer.py); torch runs a fused
             # kernel, proven equal to the explicit form in tests/test_gpt.py.
