@@ -79,10 +79,18 @@ def _channels_last(a: np.ndarray) -> bool:
     return a.ndim >= 4 and a.shape[1] > 1 and a.strides[1] < a.strides[3]
 
 
+# The integer of each float's size: max pooling's backward masks a float's bits.
+_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
 def _empty_like_layout(
-    like: np.ndarray, shape: tuple[int, int, int, int], dtype: Any = None
+    like: np.ndarray | bool,
+    shape: tuple[int, int, int, int],
+    dtype: Any = None,
+    alloc: Any = np.zeros,
 ) -> np.ndarray:
-    """Zeros of logical shape (N, C, H, W), stored channels-last when `like` is.
+    """Zeros (or `alloc`'s array) of logical shape (N, C, H, W), stored channels-last when
+    `like` is (or when `like` is True).
 
     NOTE: only the memory order differs, never the values. Keeping one order through a
     network matters for speed: a `+=` or a copy that reads one order and writes the other
@@ -90,9 +98,9 @@ def _empty_like_layout(
     """
     N, C, H, W = shape
     dtype = like.dtype if dtype is None else dtype
-    if _channels_last(like):
-        return np.zeros((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
-    return np.zeros(shape, dtype=dtype)
+    if like is True or (like is not False and _channels_last(like)):
+        return alloc((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
+    return alloc(shape, dtype=dtype)
 
 
 def _pad(
@@ -283,6 +291,12 @@ def conv2d(
         )
     stride = _pair(stride, "stride")
     padding = _conv_padding(padding, (kh, kw), stride)
+    from gradschool.engine import fused  # NOTE: here, not above: fused.py builds on this file
+
+    if fused.is_fused_enabled() and groups == 1:
+        # NOTE: fused mode (the default) runs the lines below as one node with the backward
+        # written out (fused.conv2d); they are the taught composite.
+        return fused.conv2d(input, weight, bias, stride, _pair(padding, "padding"))
     windows = sliding_windows(input, (kh, kw), stride, padding)  # (N, C, OH, OW, kh, kw)
     OH, OW = windows.shape[2:4]
     if groups == 1:
@@ -351,19 +365,46 @@ def max_pool2d(
     N, C, H, W = input.shape
     windows, (Hp, Wp) = _windows_of(input.data, kernel, stride, (ph, pw), -np.inf, ceil_mode)
     OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
-    out = windows.max(axis=(4, 5))  # (N, C, OH, OW), in the input's memory order
-    first = _first_max(windows, out, (ph, pw), stride)  # the winner's offset a * kw + b
+    # Element (a, b) of every window at once: (N, C, OH, OW) strided views, k = a * kw + b.
+    offsets = [windows[:, :, :, :, a, b] for a in range(kh) for b in range(kw)]
+    # NOTE: the max as a chain of elementwise maxima over the kh * kw offsets: the same values
+    # as windows.max(axis=(4, 5)), which NumPy runs as a slow reduction over a 6-D view.
+    out = offsets[0].copy() if len(offsets) == 1 else np.maximum(offsets[0], offsets[1])
+    for element in offsets[2:]:
+        np.maximum(out, element, out=out)  # (N, C, OH, OW), in the input's memory order
+    first = _first_max(offsets, out, (kh, kw), (ph, pw), stride)  # the winner's offset k
+    tiled = (sh, sw) == (kh, kw)  # windows that tile the image: each pixel in at most one
+    x_channels_last = _channels_last(input.data)  # the input's memory order, for grad
 
     def backward(g: np.ndarray) -> tuple:
-        # Each window's gradient goes to its winner only. One strided `+=` per kernel offset
-        # (a, b), as in col2im: the windows whose winner sits at (a, b) add their g there.
-        # NOTE: np.where, not g * (first == k): an inf in g must not leave 0 * inf = nan on
-        # the elements that did not win. And `+=`, because overlapping windows may share a
-        # winner, which then gets the sum of their gradients (as torch's kernel adds them).
-        grad = _empty_like_layout(g, (N, C, Hp, Wp))  # zeros, in the memory order of g
+        # Each window's gradient goes to its winner only. One strided write per kernel offset
+        # (a, b), as in col2im: the windows whose winner sits at (a, b) put their g there.
+        # NOTE: g's bits ANDed with a mask of all-ones (winner) or all-zeros (not): exactly g
+        # or exactly +0.0, even where g is inf or nan (g * (first == k) would leave
+        # 0 * inf = nan, and -0.0 for a negative g), in one pass and no temporary.
+        # Tiling windows cover each pixel once, so the writes go straight into the gradient;
+        # overlapping ones `+=`, because windows may share a winner, which then gets the sum
+        # of their gradients (as torch's kernel adds them).
+        # NOTE: in the memory order of the input, not of g: the ReLU and convolution before
+        # this pool then run their backward on arrays laid out as in their forward (g may
+        # come back through a Flatten as plain (N, C, H, W) while the conv's output is
+        # channels-last; mixing the two orders makes every elementwise pass stride).
+        grad = np.empty if tiled else np.zeros
+        grad = _empty_like_layout(x_channels_last, (N, C, Hp, Wp), g.dtype, alloc=grad)
+        if x_channels_last and not _channels_last(g):  # g in the same order, K times smaller
+            g = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        if tiled:  # pixels no window covers (the edge floor mode drops) get no gradient
+            grad[:, :, OH * kh :] = 0
+            grad[:, :, : OH * kh, OW * kw :] = 0
+        bits = g.view(_INT[g.itemsize])
         for k in range(kh * kw):
             a, b = divmod(k, kw)
-            grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw] += np.where(first == k, g, 0)
+            where = grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw]
+            keep = np.negative((first == k).view(np.int8), dtype=_INT[g.itemsize])  # 0 or ~0
+            if tiled:
+                np.bitwise_and(bits, keep, out=where.view(bits.dtype))
+            else:
+                where += np.bitwise_and(bits, keep).view(g.dtype)
         return (grad[:, :, ph : ph + H, pw : pw + W],)  # drop the padding's (zero) gradient
 
     result = Tensor._make(out, (input,), backward, "max_pool2d")
@@ -376,27 +417,36 @@ def max_pool2d(
 
 
 def _first_max(
-    windows: np.ndarray, out: np.ndarray, padding: tuple[int, int], stride: tuple[int, int]
+    offsets: list[np.ndarray],
+    out: np.ndarray,
+    kernel: tuple[int, int],
+    padding: tuple[int, int],
+    stride: tuple[int, int],
 ) -> np.ndarray:
     """Which element of each window torch's max pooling picks, as the offset k = a * kw + b
     of row a, column b in the window: the first maximum in row-major order. (N, C, OH, OW).
 
+    `offsets[k]` is element k of every window, (N, C, OH, OW); `out` the windows' maxima.
     torch's kernel, per window: best = -inf, pick = the window's first real (unpadded) pixel;
     then for each element v in row-major order: if v > best or v is NaN: best, pick = v, k.
-    Here it runs on all windows at once, one vectorised step per offset k (kh * kw steps, no
-    loop over pixels), in reverse: wherever element k equals the window's max, k becomes the
-    pick, so the pick left at the end is the first maximum. Two cases that rule meets:
+    Here it runs on all windows at once, one vectorised step per offset k (no loop over
+    pixels). With miss_k = (element k != max), 0 or 1, the first maximum is
+
+        pick = miss_0 (1 + miss_1 (1 + miss_2 (... (1 + miss_{K-2}))))
+
+    (0 if element 0 is a maximum, else 1 if element 1 is, ...; K - 1 if none of the first
+    K - 1 is), evaluated from the inside out. Two cases that rule meets:
     NOTE: a window whose real pixels are all -inf keeps torch's starting pick, its first real
     pixel, never a padded one (which would lose the gradient).
     NOTE: a window holding NaN has max NaN and picks its LAST NaN (torch's `or v is NaN`).
     """
-    N, C, OH, OW, kh, kw = windows.shape
-    K = kh * kw
-    pick = _empty_like_layout(out, out.shape, np.min_scalar_type(K))
-    pick += np.asarray(K, dtype=pick.dtype)  # K = not found yet
-    for k in range(K - 1, -1, -1):
-        hit = windows[:, :, :, :, k // kw, k % kw] == out  # (N, C, OH, OW)
-        pick -= hit * (pick - k)  # pick := k where hit (branch-free; pick > k, no wrap-around)
+    (kh, kw), K = kernel, len(offsets)
+    OH, OW = out.shape[2:]
+    dtype = np.min_scalar_type(K)
+    pick = np.zeros(out.shape, dtype) if K == 1 else (offsets[K - 2] != out).astype(dtype)
+    for k in range(K - 3, -1, -1):
+        pick += np.asarray(1, dtype=dtype)
+        pick *= offsets[k] != out
     (ph, pw), (sh, sw) = padding, stride
     if (ph or pw) and np.isneginf(out).any():
         a0 = np.maximum(ph - sh * np.arange(OH), 0)[:, None]  # the first real row, column
@@ -405,7 +455,7 @@ def _first_max(
     nan = np.isnan(out)
     if nan.any():
         for k in range(K):  # forward: the last NaN wins
-            pick[nan & np.isnan(windows[:, :, :, :, k // kw, k % kw])] = k
+            pick[nan & np.isnan(offsets[k])] = k
     return pick
 
 
