@@ -256,8 +256,8 @@ def speed(args: argparse.Namespace) -> dict:
     Contestants: `numpy` and `torch` (gradschool's engines through `fit`, the one loop) and
     `plain` (PlainLoop: the same model written in plain torch.nn, the textbook loop with
     torch's default AdamW); `plain-fused` is that loop with torch's fused AdamW (what
-    gradschool's torch engine uses), `plain-exact` with nanoGPT's exact GELU. Each round times the training
-    steps alone (`fit`'s evaluation after the last batch is left out)."""
+    gradschool's torch engine uses), `plain-exact` with nanoGPT's exact GELU. Each round
+    times the training steps alone (`fit`'s evaluation after the last batch is left out)."""
     steps = 3 if args.quick else args.steps
 
     def contestant(name: str):
@@ -338,7 +338,9 @@ def main() -> None:
     common.add_common_arguments(parser, repeats=5)
     speed_args = parser.add_argument_group("speed")
     speed_args.add_argument(
-        "--engines", default="numpy,torch,plain", help="of numpy, torch, plain, plain-fused, plain-exact"
+        "--engines",
+        default="numpy,torch,plain",
+        help="of numpy, torch, plain, plain-fused, plain-exact",
     )
     speed_args.add_argument("--steps", type=int, default=20, help="iterations per round")
     train_args = parser.add_argument_group("train")

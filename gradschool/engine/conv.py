@@ -440,7 +440,7 @@ def _first_max(
     pixel, never a padded one (which would lose the gradient).
     NOTE: a window holding NaN has max NaN and picks its LAST NaN (torch's `or v is NaN`).
     """
-    (kh, kw), K = kernel, len(offsets)
+    kw, K = kernel[1], len(offsets)
     OH, OW = out.shape[2:]
     dtype = np.min_scalar_type(K)
     pick = np.zeros(out.shape, dtype) if K == 1 else (offsets[K - 2] != out).astype(dtype)
