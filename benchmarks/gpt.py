@@ -49,29 +49,43 @@ QUICK = {
 
 
 class Clock(Callback):
-    """Records each evaluation with its wall and CPU times; stops at a target loss, or (with
-    `stop_at_budget`) at the first evaluation past a time budget."""
+    """Records each evaluation with its times; stops at a target loss, or (with
+    `stop_at_budget`) at the first evaluation past a time budget.
+
+    Times per row: `wall_s` and `cpu_s` since the start of `fit` (evaluations included);
+    `train_s` (the trainer's own clock of its batch loops, wall) and `train_cpu_s` (CPU
+    seconds of the batch loops alone: on one thread, about what an idle core would take for
+    the training steps, whatever the machine's load)."""
 
     def __init__(self, target: float | None, budget_s: float | None, stop_at_budget: bool) -> None:
         self.target, self.budget_s, self.stop_at_budget = target, budget_s, stop_at_budget
         self.rows: list[dict] = []
-        self.start = self.cpu_start = 0.0
+        self.start = self.cpu_start = self.train_cpu = self.epoch_cpu = self.last_cpu = 0.0
 
     def on_fit_start(self, trainer) -> None:
         self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
+    def on_epoch_start(self, trainer) -> None:
+        self.epoch_cpu = self.last_cpu = time.process_time()
+
+    def on_batch_end(self, trainer, loss) -> None:
+        self.last_cpu = time.process_time()
+
     def on_epoch_end(self, trainer, row) -> None:
         wall = time.perf_counter() - self.start
+        self.train_cpu += self.last_cpu - self.epoch_cpu
         self.rows.append(
             {
                 "step": row["step"],
                 "val_loss": row["val_loss"],
+                "val_loss_se": row.get("val_loss_se"),
                 "train_eval_loss": row.get("train_eval_loss"),
                 "wall_s": wall,
                 # CPU seconds of this process (all its threads): with one thread, about the
                 # wall time the run would take on an idle core.
                 "cpu_s": time.process_time() - self.cpu_start,
                 "train_s": trainer.state.train_time,
+                "train_cpu_s": self.train_cpu,
             }
         )
         if self.target is not None and row["val_loss"] <= self.target:
@@ -329,7 +343,7 @@ def train(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", choices=["speed", "train"])
+    parser.add_argument("mode", nargs="?", choices=["speed", "train"], default="speed")
     parser.add_argument("--config", default="gpt_shakespeare", help="a bundled name or a file")
     parser.add_argument("--data-dir", default=None, help="holds tinyshakespeare/input.txt")
     parser.add_argument("--dataset", default=None, help="e.g. shakespeare-mini (embedded)")
@@ -352,6 +366,13 @@ def main() -> None:
     )
     train_args.add_argument("--stop-at-budget", action="store_true", help="and stop there")
     args = parser.parse_args()
+    if args.data_dir is None and args.dataset is None:
+        # The shared data directory when there is one (tests, benchmarks), else the corpus
+        # embedded in gradschool (a fresh machine, `gradschool bench`).
+        shared = common.DATA_DIR / "tinyshakespeare"
+        args.data_dir, args.dataset = (
+            (str(common.DATA_DIR), None) if shared.is_dir() else (None, "shakespeare-mini")
+        )
     common.set_threads(args.threads or None)
     print(common.machine_line())
     result = speed(args) if args.mode == "speed" else train(args)
