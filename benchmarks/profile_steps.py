@@ -73,7 +73,8 @@ class Step:
     def run(self, clock: Any = time.process_time) -> list[float]:
         t, (x, y) = self.t, self.batch()
         c0 = clock()
-        loss = t.task.loss(t.backend.F, t.net(x), y)
+        with t.backend.autocast(t.config.train.precision):  # bf16: forward and loss only
+            loss = t.task.loss(t.backend.F, t.net(x), y)
         c1 = clock()
         t.optimizer.zero_grad()
         loss.backward()

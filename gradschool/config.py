@@ -215,6 +215,9 @@ class ModelConfig:
     n_embd: int = setting(128, ge=1, help="gpt: embedding width (the residual stream)")
     block_size: int = setting(64, ge=1, help="gpt: context length in tokens (the window T)")
     bias: bool = setting(True, help="gpt: biases in the Linear and LayerNorm layers")
+    gelu: Literal["tanh", "exact"] = setting(
+        "tanh", help="gpt: GELU's tanh form (GPT-2's) or the exact erf form (nanoGPT's)"
+    )
     # model.name = "cnn" (models.cnn; see docs/cnn.md):
     arch: Literal["lenet", "resnet", "dpcnn", "speedrun"] = setting(
         "lenet",

@@ -284,12 +284,13 @@ def _gpt_classes(nn: Any) -> types.SimpleNamespace:
     class MLP(nn.Module):
         """Position-wise feed-forward: C -> 4C -> GELU -> C."""
 
-        def __init__(self, n_embd: int, dropout: float, bias: bool) -> None:
+        def __init__(self, n_embd: int, dropout: float, bias: bool, gelu: str = "tanh") -> None:
             super().__init__()
             self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias=bias)
-            # NOTE: GELU's tanh form (GPT-2's) on both engines: the exact form needs erf,
-            # which the engine computes per element with math.erf (exact but ~25x slower).
-            self.gelu = nn.GELU(approximate="tanh")
+            # NOTE: GELU's tanh form (GPT-2's) by default, on both engines: the exact form
+            # needs erf, which the engine computes per element with math.erf (exact but ~25x
+            # slower). On torch the exact form (nanoGPT's) is the faster one: gelu="exact".
+            self.gelu = nn.GELU(approximate="tanh" if gelu == "tanh" else "none")
             self.c_proj = nn.Linear(4 * n_embd, n_embd, bias=bias)
             self.dropout = nn.Dropout(dropout)
 
@@ -299,12 +300,14 @@ def _gpt_classes(nn: Any) -> types.SimpleNamespace:
     class Block(nn.Module):
         """Pre-norm residual block (GPT-2): x + attn(ln(x)), then x + mlp(ln(x))."""
 
-        def __init__(self, n_embd: int, n_head: int, dropout: float, bias: bool) -> None:
+        def __init__(
+            self, n_embd: int, n_head: int, dropout: float, bias: bool, gelu: str = "tanh"
+        ) -> None:
             super().__init__()
             self.ln_1 = nn.LayerNorm(n_embd, bias=bias)
             self.attn = CausalSelfAttention(n_embd, n_head, dropout, bias)
             self.ln_2 = nn.LayerNorm(n_embd, bias=bias)
-            self.mlp = MLP(n_embd, dropout, bias)
+            self.mlp = MLP(n_embd, dropout, bias, gelu)
 
         def forward(self, x: Any) -> Any:
             x = x + self.attn(self.ln_1(x))
@@ -322,13 +325,16 @@ def _gpt_classes(nn: Any) -> types.SimpleNamespace:
             block_size: int,
             dropout: float,
             bias: bool,
+            gelu: str = "tanh",
         ) -> None:
             super().__init__()
             self.block_size = block_size
             self.wte = nn.Embedding(vocab_size, n_embd)  # token embedding
             self.wpe = nn.Embedding(block_size, n_embd)  # position embedding
             self.drop = nn.Dropout(dropout)
-            self.h = nn.ModuleList([Block(n_embd, n_head, dropout, bias) for _ in range(n_layer)])
+            self.h = nn.ModuleList(
+                [Block(n_embd, n_head, dropout, bias, gelu) for _ in range(n_layer)]
+            )
             self.ln_f = nn.LayerNorm(n_embd, bias=bias)
             self.lm_head = nn.Linear(n_embd, vocab_size, bias=False)
             # Weight tying (Press & Wolf 2017): the output layer scores token v by the dot
@@ -370,6 +376,7 @@ def gpt(
     block_size: int = 64,
     dropout: float = 0.0,
     bias: bool = True,
+    gelu: str = "tanh",
 ) -> Any:
     """A GPT (decoder-only transformer) over `vocab_size` tokens, nanoGPT's layout.
 
@@ -382,14 +389,18 @@ def gpt(
             f"model.n_embd ({n_embd}) must be divisible by model.n_head ({n_head}): each head "
             f"gets n_embd / n_head dimensions, e.g. --n-embd {n_head * max(n_embd // n_head, 1)}"
         )
-    return _gpt_classes(nn).GPT(vocab_size, n_layer, n_head, n_embd, block_size, dropout, bias)
+    if gelu not in ("tanh", "exact"):
+        raise ConfigError(f"model.gelu must be 'tanh' or 'exact', got {gelu!r}")
+    GPT = _gpt_classes(nn).GPT
+    return GPT(vocab_size, n_layer, n_head, n_embd, block_size, dropout, bias, gelu)
 
 
 def build_model(nn: Any, model_config: Any, input_shape: tuple[int, ...], num_classes: int) -> Any:
     """The model a config asks for, checked against the data it will see."""
     if model_config.name == "gpt":
         c = model_config  # input_shape is (block_size,); num_classes is the vocabulary size
-        return gpt(nn, num_classes, c.n_layer, c.n_head, c.n_embd, c.block_size, c.dropout, c.bias)
+        return gpt(nn, num_classes, c.n_layer, c.n_head, c.n_embd, c.block_size, c.dropout, c.bias,
+                   c.gelu)  # fmt: skip
     if model_config.name == "mlp":
         sizes = list(model_config.sizes)
         n_inputs = int(np.prod(input_shape))
