@@ -24,13 +24,18 @@ cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
 echo "round2: data $DATA, results in $OUT, quick=$QUICK; $(date)"
 
+FAILED=()
 step() {  # step NAME COMMAND...: run it, keep its output in OUT/NAME.log, say how long it took
     local name=$1
     shift
     local start=$SECONDS
     echo
     echo "== $name: $*"
-    "$@" 2>&1 | grep -v "^USDT\|^\[W.*CPUAllocator" | tee "$OUT/$name.log"
+    # A step that fails is reported and the others still run (the summary marks it).
+    if ! "$@" > >(grep -v "^USDT\|^\[W.*CPUAllocator" | tee "$OUT/$name.log") 2>&1; then
+        FAILED+=("$name")
+        echo "== $name FAILED"
+    fi
     echo "== $name: $((SECONDS - start)) s"
 }
 
@@ -92,3 +97,7 @@ step mlp_epoch "$PY" benchmarks/mlp_epoch.py --threads 1 --data-dir "$DATA" \
 step summary "$PY" benchmarks/round2_summary.py "$OUT" --figure "$OUT/gpt_time_to_loss.png"
 cp "$OUT/summary.log" "$OUT/summary.txt"
 echo "round2: done in $SECONDS s; $(date)"
+if [ ${#FAILED[@]} -gt 0 ]; then
+    echo "round2: failed steps: ${FAILED[*]}"
+    exit 1
+fi

@@ -84,6 +84,8 @@ def rows(out: Path) -> list[tuple[str, str, str, bool | None]]:
         hit = time_to_target(_load(out, name))
         if hit is None or not hit["reached"]:
             add(f"GPT to val loss {TARGET_LOSS} ({label}): training s", "<= 75", None, None)
+            if hit is not None:  # ran, but the target was not reached
+                table[-1] = (*table[-1][:2], f"not reached ({hit['val_loss']:.3f})", False)
             continue
         add(f"GPT to val loss {TARGET_LOSS} ({label}): training s", "<= 75", hit["train_s"],
             lambda v: v <= 75, "{:.1f}")  # fmt: skip

@@ -128,10 +128,7 @@ def accuracy(backend: Any, model: Any, X: Any, y: Any, batch: int = 2000) -> flo
 def trainer_run(config: Config, data: Any, seed: int) -> tuple[float, float]:
     """One training run through `train.fit`, the one loop (either engine)."""
     trainer = fit(with_updates(config, {"train.seed": seed}), data=data, console=False)
-    if (
-        getattr(trainer.backend, "device", None) is not None
-        and trainer.backend.device.type == "cuda"
-    ):
+    if str(getattr(trainer.backend, "device", "cpu")).startswith("cuda"):
         trainer.backend.torch.cuda.synchronize()
     return trainer.state.train_time, trainer.state.history[-1]["test_acc"]
 
