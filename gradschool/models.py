@@ -204,7 +204,7 @@ def _speedrun(
     c1, c2 = channels
     H, W = ((H - 4) // 2 - 2) // 2, ((W - 4) // 2 - 2) // 2
     if H < 1 or W < 1:
-        raise ConfigError("the speedrun arch needs images of at least 14x14 pixels")
+        raise ConfigError("the speedrun arch needs images of at least 12x12 pixels")
     return nn.Sequential(
         nn.Conv2d(c_in, c1, 5), *_act_and_pool(nn, act, activation),
         nn.Conv2d(c1, c2, 3), *_act_and_pool(nn, act, activation),
