@@ -148,6 +148,7 @@ def engine_ops(args: argparse.Namespace) -> None:
     tracemalloc.start()
     try:
         for _ in range(args.steps):
+            tracemalloc.reset_peak()  # the optimizer step before is not the first node's
             state["base"], state["last"] = tracemalloc.get_traced_memory()[0], time.process_time()
             step.run()
     finally:

@@ -20,6 +20,7 @@ DATA=${1:-../shared/data}
 OUT=${2:-reports/round2-$(date +%Y%m%d-%H%M)}
 PY=${PYTHON:-python}
 QUICK=${QUICK:-0}
+export PYTHONUNBUFFERED=1  # the logs fill as the steps run
 cd "$(dirname "$0")/.."
 mkdir -p "$OUT"
 echo "round2: data $DATA, results in $OUT, quick=$QUICK; $(date)"
@@ -89,10 +90,26 @@ step speedrun_numpy "$PY" benchmarks/gpu/speedrun_mnist.py --config configs/mnis
     --loop trainer --seeds "$SEEDS" --warmup 0 --json "$OUT/speedrun_numpy.json" \
     "${SPEEDRUN_Q[@]}"
 
-# 7. The seed MLP, one epoch at batch 1, 64 and 256 (must not regress: 0.54 / 0.71 / 0.70).
-# ~8 min.
+# 7. The seed MLP at batch 1, 64 and 256 (20,000 examples per epoch), which must not regress.
+# ~4 min.
 step mlp_epoch "$PY" benchmarks/mlp_epoch.py --threads 1 --data-dir "$DATA" \
-    --batch-sizes 1,64,256 --repeats 3 --json "$OUT/mlp_epoch.json" "${Q[@]}"
+    --batch-sizes 1,64,256 --examples 20000 --repeats 3 --json "$OUT/mlp_epoch.json" "${Q[@]}"
+
+# Before and after on the same machine: round one's engine and benchmarks (commit BASE, the
+# merge this work started from), its GPT and CNN ratios and its MLP ratios. ~7 min.
+BASE=${BASE:-3ca8d63}
+if [ "$QUICK" != 1 ] && git cat-file -e "$BASE^{commit}" 2>/dev/null; then
+    rm -rf "$OUT/base" && mkdir -p "$OUT/base"
+    git archive "$BASE" | tar -x -C "$OUT/base"
+    B=(env PYTHONPATH="$OUT/base" "$PY")
+    step base_gpt_speed "${B[@]}" "$OUT/base/benchmarks/gpt.py" speed --threads 1 \
+        --data-dir "$DATA" --steps 20 --repeats 5 --json "$OUT/base_gpt_speed.json"
+    step base_cnn_epoch "${B[@]}" "$OUT/base/benchmarks/cnn_epoch.py" --threads 1 \
+        --data-dir "$DATA" --steps 50 --repeats 5 --json "$OUT/base_cnn_epoch.json"
+    step base_mlp_epoch "${B[@]}" "$OUT/base/benchmarks/mlp_epoch.py" --threads 1 \
+        --data-dir "$DATA" --batch-sizes 1,64,256 --examples 20000 --repeats 3 \
+        --json "$OUT/base_mlp_epoch.json"
+fi
 
 step summary "$PY" benchmarks/round2_summary.py "$OUT" --figure "$OUT/gpt_time_to_loss.png"
 cp "$OUT/summary.log" "$OUT/summary.txt"
