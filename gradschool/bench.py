@@ -5,7 +5,7 @@ figures: ratios against PyTorch measured in the same run, medians over rounds). 
 only knows which to run and how: each in a fresh Python process, so that each starts with its
 own thread settings and its own memory high-water mark.
 
-    gradschool bench                  # the quick set: the seed MLP, the MNIST CNN, memory
+    gradschool bench                  # the quick set: seed MLP, MNIST CNN, baby GPT, memory
     gradschool bench --quick          # the same in tiny mode (a few batches): a smoke test
     gradschool bench mlp_epoch --threads 2
 """
@@ -22,12 +22,20 @@ from gradschool.errors import ConfigError, GradschoolError
 # arguments with `--quick` (a few batches).
 BENCHMARKS: dict[str, tuple[list[str], str]] = {
     "mlp_epoch": (
-        ["--batch-sizes", "64,256", "--examples", "20000", "--repeats", "3"],
-        "seed MLP: NumPy engine / torch eager per epoch (batch 64, 256), hand-written floor",
+        ["--batch-sizes", "1,64,256", "--examples", "20000", "--repeats", "3"],
+        "seed MLP: NumPy engine / torch eager per epoch (batch 1, 64, 256), hand-written floor",
     ),
     "cnn_epoch": (
         ["--steps", "20", "--repeats", "3"],
         "MNIST CNN through the trainer: NumPy engine / torch per step",
+    ),
+    "gpt": (
+        ["speed", "--steps", "10", "--repeats", "3", "--engines", "numpy,torch,plain"],
+        "baby GPT through the trainer: NumPy engine and torch engine / a plain torch loop",
+    ),
+    "profile_steps": (
+        ["--model", "gpt", "--steps", "5"],
+        "GPT or CNN step: phases, the engine's nodes, torch's ops, memory per step",
     ),
     "memory": (
         ["--epochs", "1"],
@@ -42,7 +50,7 @@ BENCHMARKS: dict[str, tuple[list[str], str]] = {
         "the seed recipe through gradschool (both engines) against the seed's own loop",
     ),
 }
-QUICK_SET = ["mlp_epoch", "cnn_epoch", "memory"]
+QUICK_SET = ["mlp_epoch", "cnn_epoch", "gpt", "memory"]
 
 
 def benchmark_dir() -> Path:

@@ -180,10 +180,14 @@ class ModelConfig:
     n_embd: int = setting(128, ge=1, help="gpt: embedding width (the residual stream)")
     block_size: int = setting(64, ge=1, help="gpt: context length in tokens (the window T)")
     bias: bool = setting(True, help="gpt: biases in the Linear and LayerNorm layers")
+    gelu: Literal["tanh", "exact"] = setting(
+        "tanh", help="gpt: GELU's tanh form (GPT-2's) or the exact erf form (nanoGPT's)"
+    )
     # model.name = "cnn" (models.cnn; see docs/cnn.md):
-    arch: Literal["lenet", "resnet", "dpcnn"] = setting(
+    arch: Literal["lenet", "resnet", "dpcnn", "speedrun"] = setting(
         "lenet",
-        help="cnn: lenet = conv-pool stages + an MLP head; resnet = a ResNet-9; dpcnn = DP-SGD's",
+        help="cnn: lenet = conv-pool stages + an MLP head; resnet = a ResNet-9; dpcnn = DP-SGD's;"
+        " speedrun = the MNIST speedrun's (5x5 and 3x3 unpadded convs)",
     )
     channels: list[int] = setting(
         [32, 64],
@@ -191,7 +195,9 @@ class ModelConfig:
         help="cnn: conv widths, one per stage (resnet: exactly 4; dpcnn: 2)",
     )
     kernel_size: int = setting(3, ge=1, help="cnn (lenet): side of the square conv kernels (odd)")
-    hidden: int = setting(128, ge=1, help="cnn (lenet): width of the fully connected hidden layer")
+    hidden: int = setting(
+        128, ge=1, help="cnn (lenet, speedrun): width of the fully connected hidden layer"
+    )
     batch_norm: bool = setting(False, help="cnn (lenet): BatchNorm2d after each conv")
 
 

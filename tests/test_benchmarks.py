@@ -9,6 +9,7 @@ each engine, a peak memory per run).
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -151,3 +152,53 @@ def test_cli_bench_names_an_unknown_benchmark(capsys):
 
     assert main(["bench", "nope"]) == 2
     assert "unknown benchmark nope" in capsys.readouterr().err
+
+
+def test_profile_steps_quick(bench, capsys):
+    bench("profile_steps").main(["--quick", "--model", "cnn"])
+    out = capsys.readouterr().out
+    assert "numpy / torch" in out and "conv2d" in out and "MB allocated per step" in out
+
+
+def test_gpt_train_judges_a_target_on_the_canonical_batches(tmp_path):
+    out = tmp_path / "ttl.json"
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/gpt.py", "train", "--quick", "--dataset", "shakespeare-mini",
+         "--target", "9", "--confirm-batches", "3", "--json", str(out)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "judged on 3 fixed validation batches" in proc.stdout
+    row = json.loads(out.read_text())["evaluations"][0]
+    assert row["confirm_batches"] == 3 and row["confirm_loss"] <= 9 and row["confirm_se"] > 0
+
+
+def test_round2_summary_reads_every_target(bench, tmp_path, capsys):
+    """The summary of benchmarks/round2.sh on made-up results: each target, met or not."""
+    files = {
+        "gpt_speed.json": {
+            "numpy": {"wall_s": [2.4, 2.6], "cpu_s": [2.4, 2.6]},
+            "torch": {"wall_s": [2.0, 2.0], "cpu_s": [2.0, 2.0]},
+            "plain": {"wall_s": [2.1, 2.1], "cpu_s": [2.1, 2.1]},
+        },
+        "cnn_epoch.json": {"ratio_wall": 1.7, "ratio_cpu": 1.6},
+        "ttl_fast.json": {"evaluations": [
+            {"step": 100, "val_loss": 2.5, "train_s": 6.0, "wall_s": 7.0},
+            {"step": 200, "val_loss": 1.9, "confirm_loss": 1.87, "confirm_se": 0.004,
+             "train_s": 60.0, "wall_s": 64.0},
+        ]},
+        "speedrun_torch.json": {"trainer": {"seconds": [3.0, 3.2], "test_acc": [0.991, 0.990]}},
+        "mlp_epoch.json": {"batches": [{"batch_size": 64, "ratio_wall": {"numpy": 0.70}}]},
+    }  # fmt: skip
+    for name, data in files.items():
+        (tmp_path / name).write_text(json.dumps(data))
+    summary = bench("round2_summary")
+    summary.main([str(tmp_path)])
+    out = {line.split("  ")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+    assert out["GPT: torch engine / plain torch loop (CPU)"].endswith("0.95  yes")
+    assert out["GPT: NumPy engine / torch engine (CPU)"].endswith("1.25  yes")
+    assert out["CNN step: NumPy engine / torch (wall)"].endswith("1.70  NO")
+    assert out["GPT to val loss 1.88 (fast recipe): training s"].endswith("60.0  yes")
+    assert "not measured" in out["GPT to val loss 1.88 (bundled config): training s"]
+    assert out["MNIST speedrun, torch: mean test accuracy %"].endswith("99.05  yes")
+    assert out["seed MLP batch 64: NumPy engine / torch (wall)"].endswith("0.70  yes")

@@ -19,6 +19,7 @@ from gradschool import engine as E
 from gradschool.engine import functional as F
 from gradschool.engine import nn
 from gradschool.engine.conv import sliding_windows
+from gradschool.errors import ConfigError
 
 TF = torch.nn.functional if HAS_TORCH else None
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="compares against torch")
@@ -361,8 +362,9 @@ def test_clear_errors():
         ("lenet", (1, 28, 28), {"channels": [8, 16], "batch_norm": True, "dropout": 0.5}),
         ("lenet", (3, 32, 32), {"channels": [4, 8, 8], "kernel_size": 5}),
         ("resnet", (3, 32, 32), {"channels": [4, 8, 8, 16]}),
+        ("speedrun", (1, 28, 28), {"channels": [6, 8], "hidden": 16}),
     ],
-    ids=["lenet_bn", "lenet_5x5_colour", "resnet"],
+    ids=["lenet_bn", "lenet_5x5_colour", "resnet", "speedrun"],
 )
 def test_cnn_models_match_torch_forward_and_backward(arch, shape, kwargs):
     from gradschool.models import cnn
@@ -390,6 +392,52 @@ def test_cnn_models_match_torch_forward_and_backward(arch, shape, kwargs):
         np.testing.assert_allclose(
             first.grad.data, next(iter(theirs.parameters())).grad.numpy(), atol=1e-8
         )
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_relu_after_the_pool_is_the_same_function_and_gradient(activation):
+    """lenet and speedrun pool before a ReLU (a quarter of the values to activate): on images
+    full of ties (a constant background, zeros after the conv), the same outputs and input,
+    weight and bias gradients as activating first. Other activations keep their place."""
+    from op_check import tie_heavy
+
+    from gradschool.models import cnn
+
+    model = cnn(nn, "lenet", (1, 8, 8), 3, [4, 4], 3, 8, False, 0.0, activation).double()
+    kinds = [type(m).__name__ for m in model]
+    expected = ["MaxPool2d", "ReLU"] if activation == "relu" else ["Tanh", "MaxPool2d"]
+    assert kinds[1:3] == expected
+    if activation != "relu":
+        return
+    swapped = nn.Sequential(*(model[i] for i in (0, 2, 1, 3, 5, 4, 6, 7, 8, 9)))  # ReLU first
+    x = tie_heavy((5, 1, 8, 8), seed=1)
+    grads = []
+    for net in (model, swapped):
+        net.zero_grad()
+        xe = E.Tensor(x.copy(), requires_grad=True)
+        out = net(xe)
+        (out * out).sum().backward()
+        grads.append((out.data, xe.grad.data, [p.grad.data.copy() for p in net.parameters()]))
+    (o1, gx1, gp1), (o2, gx2, gp2) = grads
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(gx1, gx2)
+    for a, b in zip(gp1, gp2):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_speedrun_arch_shapes_and_errors():
+    from gradschool.models import cnn, count_parameters
+
+    model = cnn(nn, "speedrun", (1, 28, 28), 10, [24, 32], hidden=256)
+    assert model(E.Tensor(np.zeros((2, 1, 28, 28), dtype=np.float32))).shape == (2, 10)
+    assert count_parameters(model) == 215_194  # tuomaso/train_mnist_fast's network
+    with pytest.raises(ConfigError, match="2 widths"):
+        cnn(nn, "speedrun", (1, 28, 28), 10, [8, 8, 8])
+    assert cnn(nn, "speedrun", (1, 12, 12), 3, [2, 2], hidden=4)(
+        E.Tensor(np.zeros((1, 1, 12, 12)))
+    ).shape == (1, 3)  # the smallest image it takes
+    with pytest.raises(ConfigError, match="12x12"):
+        cnn(nn, "speedrun", (1, 11, 11), 10, [8, 8])
 
 
 def test_build_model_checks_the_data_shape():

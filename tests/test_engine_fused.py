@@ -208,3 +208,177 @@ def test_a_weight_gradient_is_kept_without_a_copy_and_accumulates():
     F.linear(x, w).sum().backward()  # accumulates: 2 + 2
     np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 4.0))
     np.testing.assert_array_equal(first, np.full((3, 4), 2.0))  # not changed in place
+
+
+# ---- the transformer's fused nodes and the fused convolution, against their composites ----------
+#
+# Each fused node must compute its composite: the same forward (to the last bit where the
+# fused forward performs the composite's operations in its order) and the same gradients, in
+# float64, on random inputs and on inputs full of ties (small integers, a constant patch:
+# equal scores in attention, constant rows in layer norm, zeros in GELU and convolution).
+
+
+def _both_paths(fn, arrays, seed=0):
+    """(forward, gradients, grad_fn) of fn on float64 copies of `arrays`, fused and composite."""
+    results = []
+    for mode in (True, False):
+        xs = [E.tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
+        with set_fused_enabled(mode):
+            out = fn(*xs)
+            w = np.random.default_rng(seed).standard_normal(out.shape)
+            (out * E.tensor(w)).sum().backward()
+        results.append((out.data, [x.grad.data for x in xs], out.grad_fn))
+    return results
+
+
+def _inputs(shapes, kind, seed=0):
+    from op_check import tie_heavy
+
+    rng = np.random.default_rng(seed)
+    if kind == "ties":
+        return [tie_heavy(s, seed + i) for i, s in enumerate(shapes)]
+    return [rng.uniform(-2, 2, s) for s in shapes]
+
+
+def _assert_paths_equal(fn, shapes, kind, op, bitwise=True, seed=0):
+    (f_out, f_grads, f_op), (c_out, c_grads, c_op) = _both_paths(fn, _inputs(shapes, kind, seed))
+    assert f_op == op and c_op != op
+    if bitwise:
+        np.testing.assert_array_equal(f_out, c_out)
+    else:
+        np.testing.assert_allclose(f_out, c_out, rtol=1e-12, atol=1e-12)
+    for f, c in zip(f_grads, c_grads):
+        np.testing.assert_allclose(f, c, rtol=1e-10, atol=1e-10)
+
+
+KINDS = ["random", "ties"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("affine", ["weight+bias", "weight", "none"])
+def test_fused_layer_norm_equals_its_composite(kind, affine):
+    shapes = [(3, 5, 8), (8,), (8,)][: {"weight+bias": 3, "weight": 2, "none": 1}[affine]]
+    _assert_paths_equal(lambda x, *wb: F.layer_norm(x, (8,), *wb), shapes, kind, "layer_norm")
+
+
+def test_fused_layer_norm_over_two_dimensions_and_a_constant_row():
+    x = _inputs([(2, 3, 4)], "random")[0]
+    x[0, :, :] = 1.5  # variance 0: eps keeps it finite
+    (f_out, f_grads, _), (c_out, c_grads, _) = _both_paths(
+        lambda t, w: F.layer_norm(t, (3, 4), w), [x, np.full((3, 4), 0.5)]
+    )
+    np.testing.assert_array_equal(f_out, c_out)
+    for f, c in zip(f_grads, c_grads):
+        np.testing.assert_allclose(f, c, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fused_gelu_equals_its_composite(kind):
+    _assert_paths_equal(lambda x: F.gelu(x, approximate="tanh"), [(4, 7, 9)], kind, "gelu")
+
+
+def test_fused_gelu_of_large_values_and_zero():
+    x = np.array([[-30.0, -5.0, -0.0, 0.0, 1e-8, 5.0, 30.0]])
+    (f_out, f_grads, _), (c_out, c_grads, _) = _both_paths(
+        lambda t: F.gelu(t, approximate="tanh"), [x]
+    )
+    np.testing.assert_array_equal(f_out, c_out)
+    np.testing.assert_allclose(f_grads[0], c_grads[0], rtol=1e-10, atol=1e-12)
+
+
+_MASKS = {
+    "causal": dict(is_causal=True),
+    "none": dict(),
+    "bool": dict(attn_mask=np.tril(np.ones((5, 5), dtype=bool)) | np.eye(5, k=2, dtype=bool)),
+    "float": dict(attn_mask=np.random.default_rng(3).standard_normal((5, 5))),
+    "scale": dict(is_causal=True, scale=0.3),
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mask", list(_MASKS))
+def test_fused_attention_equals_its_composite(kind, mask):
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, **_MASKS[mask])
+
+    _assert_paths_equal(fn, [(2, 3, 5, 4), (2, 3, 5, 4), (2, 3, 5, 6)], kind, "attention")
+
+
+def test_attention_with_dropout_or_broadcast_heads_takes_the_composite_path():
+    q = E.tensor(np.ones((2, 3, 4, 2)), requires_grad=True)
+    k = E.tensor(np.ones((1, 3, 4, 2)), requires_grad=True)  # broadcast over the batch
+    assert F.scaled_dot_product_attention(q, k, k, is_causal=True).grad_fn == "matmul"
+    E.manual_seed(0)
+    out = F.scaled_dot_product_attention(q, q, q, dropout_p=0.5, is_causal=True)
+    assert out.grad_fn == "matmul"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, padding",
+    [
+        ((2, 3, 7, 6), (4, 3, 3, 3), 1, 1),
+        ((2, 1, 8, 8), (5, 1, 3, 3), 2, 0),
+        ((3, 2, 9, 9), (3, 2, 5, 5), 2, 2),
+        ((1, 4, 5, 5), (2, 4, 1, 1), 1, 0),
+    ],
+)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+def test_fused_conv2d_equals_its_composite(kind, x_shape, w_shape, stride, padding, bias):
+    shapes = [x_shape, w_shape] + ([(w_shape[0],)] if bias else [])
+
+    def fn(x, w, *b):
+        return F.conv2d(x, w, *b, stride=stride, padding=padding)
+
+    _assert_paths_equal(fn, shapes, kind, "conv2d", bitwise=False)
+
+
+def test_fused_conv2d_in_blocks_of_images_equals_one_block(monkeypatch):
+    """The blocks are an implementation detail: one image per block gives the same numbers."""
+    arrays = _inputs([(5, 3, 6, 6), (4, 3, 3, 3), (4,)], "random")
+    whole = _both_paths(lambda x, w, b: F.conv2d(x, w, b, padding=1), arrays)[0]
+    monkeypatch.setattr(fused, "_CONV_BLOCK_BYTES", 1)  # one image per block
+    blocks = _both_paths(lambda x, w, b: F.conv2d(x, w, b, padding=1), arrays)[0]
+    np.testing.assert_allclose(whole[0], blocks[0], rtol=1e-13, atol=1e-13)
+    for a, b in zip(whole[1], blocks[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_conv2d_both_paths_equal_torch_on_tied_images(mode):
+    with set_fused_enabled(mode):
+        check_op(
+            [(2, 3, 6, 6), (4, 3, 3, 3), (4,)],
+            lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1),
+            lambda x, w, b: TF.conv2d(x, w, b, stride=1, padding=1),
+            ties=True,
+        )
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("op", ["layer_norm", "gelu", "attention"])
+def test_transformer_ops_both_paths_equal_torch_on_ties(mode, op):
+    cases = {
+        "layer_norm": ([(3, 4, 6), (6,), (6,)], lambda x, w, b: F.layer_norm(x, (6,), w, b),
+                       lambda x, w, b: TF.layer_norm(x, (6,), w, b)),
+        "gelu": ([(5, 6)], lambda x: F.gelu(x, approximate="tanh"),
+                 lambda x: TF.gelu(x, approximate="tanh")),
+        "attention": ([(2, 2, 5, 3)] * 3,
+                      lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                      lambda q, k, v: TF.scaled_dot_product_attention(q, k, v, is_causal=True)),
+    }  # fmt: skip
+    shapes, ours, theirs = cases[op]
+    with set_fused_enabled(mode):
+        check_op(shapes, ours, theirs, ties=True)
+
+
+def test_split_equals_torch():
+    x = np.random.default_rng(0).standard_normal((2, 7, 3))
+    for sizes, dim in ((3, 1), ([2, 5], 1), (7, 1), (2, -1), (10, 0)):
+
+        def split(t, sizes=sizes, dim=dim):
+            return t.split(sizes, dim)
+
+        check_op([x], split)
+    with pytest.raises(RuntimeError, match="sum exactly to 7"):
+        E.tensor(x).split([2, 2], 1)

@@ -822,9 +822,14 @@ def test_gradcheck_catches_a_deliberately_wrong_backward(monkeypatch, capsys):
         return E.Tensor._make(out, (self,), lambda g: (g * (1 - out),), "tanh")
 
     monkeypatch.setattr(E.Tensor, "tanh", wrong_tanh)
-    rows = gc.run_gradcheck(["tanh", "add", "gelu_tanh"])
+    from gradschool.engine.fused import set_fused_enabled
+
+    with set_fused_enabled(False):  # the taught composite path: gelu_tanh is built on tanh
+        rows = gc.run_gradcheck(["tanh", "add", "gelu_tanh"])
     verdict = {r.op: r.ok for r in rows}
     assert verdict == {"tanh": False, "add": True, "gelu_tanh": False}  # composites inherit it
+    # The fused path runs gelu_tanh as one node with its own backward, which tanh's bug misses.
+    assert {r.op: r.ok for r in gc.run_gradcheck(["gelu_tanh"])} == {"gelu_tanh": True}
     assert "FAIL" in gc.format_table(rows) and "2 FAILED" in gc.format_table(rows)
     assert gc.main(["tanh"]) == 1
     assert "FAIL" in capsys.readouterr().out

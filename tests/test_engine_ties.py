@@ -285,6 +285,29 @@ def test_max_pool2d_keeps_float32_and_the_memory_order():
     assert t.grad.dtype == np.float32 and t.grad.data.sum() == out.numel()
 
 
+def test_max_pool2d_gradient_is_exactly_zero_off_the_winners_and_laid_out_like_the_input():
+    # An upstream gradient holding inf, nan and negative values: the winners get it as it
+    # is; every other pixel gets exactly +0.0 (not nan from 0 * inf, nor -0.0), as in torch.
+    x = np.arange(2 * 3 * 5 * 5, dtype=np.float32).reshape(2, 5, 5, 3).transpose(0, 3, 1, 2)
+    t = E.Tensor(x, requires_grad=True)  # channels-last, 5x5: the last row and column unused
+    out = F.max_pool2d(t, 2)
+    g = np.full(out.shape, -2.0, dtype=np.float32)  # plain (N, C, H, W), as after a Flatten
+    g[0, 0, 0, 0], g[1, 2, 1, 1] = np.inf, np.nan
+    out.backward(g)
+    grad = t.grad.data
+    winners = np.zeros(x.shape, dtype=bool)
+    winners[:, :, 1:4:2, 1:4:2] = True  # each 2x2 window's largest value: its bottom right
+    assert np.isinf(grad[0, 0, 1, 1]) and np.isnan(grad[1, 2, 3, 3])
+    np.testing.assert_array_equal(grad[winners & np.isfinite(grad)], -2.0)
+    assert (grad[~winners] == 0).all() and not np.signbit(grad[~winners]).any()
+    # the gradient is produced in the input's (channels-last) memory order
+    y = np.zeros((1, 4, 4, 2), dtype=np.float32).transpose(0, 3, 1, 2)
+    ty = E.Tensor(y, requires_grad=True)
+    pooled = F.max_pool2d(ty, 2)
+    grad_fn_output = pooled._backward(np.ones(pooled.shape, dtype=np.float32))[0]
+    assert grad_fn_output.strides[1] < grad_fn_output.strides[3]
+
+
 def test_the_elementwise_conventions_at_ties_and_kinks():
     # maximum / minimum: half each at a tie; all to both where one input is NaN (torch).
     a, b = np.array([1.0, 2.0, 3.0, np.nan]), np.array([1.0, 0.0, 5.0, 1.0])

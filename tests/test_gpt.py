@@ -256,10 +256,11 @@ def test_gpt_is_written_once_for_both_engines(bias):
 
 
 @needs_torch
-@pytest.mark.parametrize("bias", [True, False])
-def test_gpt_same_logits_and_gradients_as_torch_in_float64(bias):
-    ours = gpt(nn, **TINY, bias=bias).double()
-    twin = gpt(torch.nn, **TINY, bias=bias).double()
+@pytest.mark.parametrize("bias,gelu", [(True, "tanh"), (False, "tanh"), (False, "exact")])
+def test_gpt_same_logits_and_gradients_as_torch_in_float64(bias, gelu):
+    ours = gpt(nn, **TINY, bias=bias, gelu=gelu).double()
+    twin = gpt(torch.nn, **TINY, bias=bias, gelu=gelu).double()
+    assert ours.h[0].mlp.gelu.approximate == ("tanh" if gelu == "tanh" else "none")
     ours.load_state_dict({k: v.detach().numpy().copy() for k, v in twin.state_dict().items()})
     rng = np.random.default_rng(0)
     idx, y = rng.integers(0, 11, (3, 6)), rng.integers(0, 11, (3, 6))

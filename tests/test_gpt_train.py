@@ -184,6 +184,18 @@ def test_a_tiny_training_run_lowers_the_validation_loss(engine):
     assert rows[-1]["val_loss"] < rows[0]["val_loss"] < math.log(76) + 0.5
     assert rows[-1]["val_ppl"] == pytest.approx(math.exp(rows[-1]["val_loss"]))
     assert rows[-1]["train_eval_loss"] < rows[0]["train_eval_loss"]
+    # Each estimate comes with its standard error: std of the batch losses / sqrt(batches).
+    se = rows[-1]["val_loss_se"]
+    assert 0 < se < 0.5 and rows[-1]["train_eval_loss_se"] > 0
+    X, Y = trainer.task._batches(trainer.backend, "val")
+    losses = [
+        float(trainer.backend.to_numpy(trainer.task.loss(
+            trainer.backend.F, trainer.model(trainer.backend.tensor(x)), trainer.backend.tensor(y)
+        )))
+        for x, y in zip(X, Y)
+    ]  # fmt: skip
+    assert se == pytest.approx(np.std(losses, ddof=1) / np.sqrt(len(losses)), rel=1e-4)
+    assert f"± {se:.4f}" in LanguageModelTask.format_row(rows[-1])
 
 
 class GradNorms(Callback):
@@ -328,6 +340,13 @@ def test_bundled_gpt_configs_hold_the_issue_numbers():
     assert (cpu.schedule.name, cpu.schedule.warmup_steps, cpu.schedule.min_lr) == (
         "cosine", 100, 2e-4,
     )  # fmt: skip
+    # The fast CPU recipe: the same model family and size (no biases: 0.7% fewer weights).
+    fast = load_config("gpt_shakespeare_fast")
+    assert (fast.model.n_layer, fast.model.n_head, fast.model.n_embd, fast.model.block_size) == (
+        4, 4, 128, 64,
+    )  # fmt: skip
+    assert (fast.data.batch_size, fast.model.bias, fast.model.gelu) == (12, False, "exact")
+    assert fast.data.eval_interval * fast.train.epochs == fast.train.max_steps == 1400
     gpu = load_config("gpt_shakespeare_gpu")
     assert (gpu.model.n_layer, gpu.model.n_head, gpu.model.n_embd, gpu.model.block_size) == (
         6, 6, 384, 256,

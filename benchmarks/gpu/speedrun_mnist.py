@@ -126,9 +126,9 @@ def accuracy(backend: Any, model: Any, X: Any, y: Any, batch: int = 2000) -> flo
 
 
 def trainer_run(config: Config, data: Any, seed: int) -> tuple[float, float]:
-    """One training run through `train.fit`, the one loop."""
+    """One training run through `train.fit`, the one loop (either engine)."""
     trainer = fit(with_updates(config, {"train.seed": seed}), data=data, console=False)
-    if trainer.backend.device.type == "cuda":
+    if str(getattr(trainer.backend, "device", "cpu")).startswith("cuda"):
         trainer.backend.torch.cuda.synchronize()
     return trainer.state.train_time, trainer.state.history[-1]["test_acc"]
 
@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="timed runs, seeds 0..N-1")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     parser.add_argument("--quick", action="store_true", help="CPU smoke test: 2048 images")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
     args, overrides = parser.parse_known_args()
     if args.quick:
         overrides = ["--train-subset", "2048", "--device", "cpu", *overrides]
@@ -151,16 +152,21 @@ def main() -> None:
     # Seed 0's split and normalisation for every run (the data set is the same for all seeds).
     data = prepare_data(config.data, 0)
     backend = backend_for(config.train)
-    if backend.device.type == "cuda":
+    if config.train.engine == "numpy":
+        name, version = "cpu", "the NumPy engine"
+        if args.loop != "trainer":
+            parser.error("the NumPy engine runs through the trainer only: --loop trainer")
+    elif backend.device.type == "cuda":
         torch = backend.torch
         torch.backends.cudnn.benchmark = True  # pick the fastest conv kernels for these shapes
-        name = torch.cuda.get_device_name(backend.device)
+        name, version = torch.cuda.get_device_name(backend.device), f"torch {torch.__version__}"
     else:
-        name = f"{backend.device} (not a GPU: times are not the benchmark's)"
+        name = f"{backend.device} (not a GPU: times are not the GPU benchmark's)"
+        version = f"torch {backend.torch.__version__}"
     model = build_model(backend.nn, config.model, data.input_shape, data.num_classes)
     t = config.train
     print(
-        f"device: {name}; torch {backend.torch.__version__}\n"
+        f"device: {name}; {version}; threads {t.threads or 'default'}\n"
         f"recipe: {args.config} + {' '.join(overrides) or 'no overrides'}\n"
         f"  {config.model.name} {config.model.arch} {config.model.channels} "
         f"({count_parameters(model):,} parameters), batch {config.data.batch_size}, "
@@ -171,6 +177,7 @@ def main() -> None:
     )
     loops = {"trainer": trainer_run, "lean": lean_run}
     chosen = ["trainer", "lean"] if args.loop == "both" else [args.loop]
+    results: dict[str, Any] = {"config": args.config, "overrides": overrides}
     for loop in chosen:
         run = loops[loop]
         for w in range(args.warmup):  # compilation, cuDNN autotuning, allocator warm-up
@@ -189,6 +196,11 @@ def main() -> None:
             f"{100 * min(accs):.2f}%)",
             flush=True,
         )
+        results[loop] = {"seconds": times, "test_acc": accs}
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

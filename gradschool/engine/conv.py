@@ -42,7 +42,9 @@ from typing import Any
 
 import numpy as np
 
+from gradschool.engine import fused
 from gradschool.engine.tensor import Tensor, no_grad
+from gradschool.engine.windows import window_view
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -79,77 +81,30 @@ def _channels_last(a: np.ndarray) -> bool:
     return a.ndim >= 4 and a.shape[1] > 1 and a.strides[1] < a.strides[3]
 
 
+# The integer of each float's size: max pooling's backward masks a float's bits.
+_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
 def _empty_like_layout(
-    like: np.ndarray, shape: tuple[int, int, int, int], dtype: Any = None
+    like: np.ndarray | bool,
+    shape: tuple[int, int, int, int],
+    dtype: Any = None,
+    alloc: Any = np.zeros,
 ) -> np.ndarray:
-    """Zeros of logical shape (N, C, H, W), stored channels-last when `like` is.
+    """Zeros (or `alloc`'s array) of logical shape (N, C, H, W), stored channels-last when
+    `like` is (or when `like` is True).
 
     NOTE: only the memory order differs, never the values. Keeping one order through a
     network matters for speed: a `+=` or a copy that reads one order and writes the other
     strides through memory and runs several times slower than one that does not.
     """
     N, C, H, W = shape
-    dtype = like.dtype if dtype is None else dtype
-    if _channels_last(like):
-        return np.zeros((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
-    return np.zeros(shape, dtype=dtype)
-
-
-def _pad(
-    x: np.ndarray, ph: int, pw: int, value: float, extra: tuple[int, int] = (0, 0)
-) -> np.ndarray:
-    """x (N, C, H, W) with ph rows and pw columns of `value` on each side, and `extra` more
-    rows / columns at the bottom / right, stored channels-last: the copy is made anyway, and
-    conv2d's patches read fastest from that order."""
-    N, C, H, W = x.shape
-    Hp, Wp = H + 2 * ph + extra[0], W + 2 * pw + extra[1]
-    out = np.zeros((N, Hp, Wp, C), dtype=x.dtype).transpose(0, 3, 1, 2)
-    if value != 0:
-        out[...] = value
-    out[:, :, ph : ph + H, pw : pw + W] = x
-    return out
-
-
-def _windows_of(
-    x: np.ndarray,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int],
-    pad_value: float,
-    ceil_mode: bool = False,
-) -> tuple[np.ndarray, tuple[int, int]]:
-    """The forward of `sliding_windows`, on an array: (the windows, a view
-    (N, C, OH, OW, kh, kw); the padded size (Hp, Wp) they were cut from).
-
-    ceil_mode (pooling only): OH = ceil((H + 2 ph - kh) / sh) + 1 rather than floor, so the
-    last window may hang over the bottom edge into extra padding, as in torch; and, torch's
-    rule, a window that would start beyond the input and its top padding is dropped. W alike.
-    """
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    N, C, H, W = x.shape
-    Hp, Wp = H + 2 * ph, W + 2 * pw
-    if min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0:
-        raise ValueError(
-            f"kernel_size and stride must be >= 1 and padding >= 0, got kernel_size "
-            f"{(kh, kw)}, stride {(sh, sw)}, padding {(ph, pw)}"
-        )
-    if kh > Hp or kw > Wp:
-        raise RuntimeError(
-            f"kernel size {(kh, kw)} is larger than the padded input {(Hp, Wp)} (input "
-            f"{(H, W)} plus padding {(ph, pw)} on each side): use a smaller kernel or more "
-            f"padding, or remove a pooling layer that shrank the image too much"
-        )
-    OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-    if ceil_mode:
-        OH, OW = -(-(Hp - kh) // sh) + 1, -(-(Wp - kw) // sw) + 1
-        OH -= int((OH - 1) * sh >= H + ph)
-        OW -= int((OW - 1) * sw >= W + pw)
-    extra = (max((OH - 1) * sh + kh - Hp, 0), max((OW - 1) * sw + kw - Wp, 0))  # ceil_mode
-    padded = ph or pw or extra != (0, 0)
-    xp = _pad(x, ph, pw, pad_value, extra) if padded else x  # (N, C, Hp (+1), Wp (+1))
-    # (N, C, Hp-kh+1, Wp-kw+1, kh, kw): every window at stride 1; keep every sh-th / sw-th.
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
-    return windows[:, :, ::sh, ::sw][:, :, :OH, :OW], xp.shape[2:]
+    if dtype is None:
+        assert isinstance(like, np.ndarray), "give dtype when `like` is a bool"
+        dtype = like.dtype
+    if like is True or (like is not False and _channels_last(like)):
+        return alloc((N, H, W, C), dtype=dtype).transpose(0, 3, 1, 2)
+    return alloc(shape, dtype=dtype)
 
 
 # ============================================================================================
@@ -178,7 +133,7 @@ def sliding_windows(
     (kh, kw), (sh, sw) = as_pair(kernel_size, "kernel_size"), as_pair(stride, "stride")
     ph, pw = as_pair(padding, "padding")
     N, C, H, W = x.shape
-    windows, (Hp, Wp) = _windows_of(x.data, (kh, kw), (sh, sw), (ph, pw), pad_value)
+    windows, (Hp, Wp) = window_view(x.data, (kh, kw), (sh, sw), (ph, pw), pad_value)
     OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
 
     def backward(g: np.ndarray) -> tuple:
@@ -285,6 +240,10 @@ def conv2d(
         )
     stride = as_pair(stride, "stride")
     pad = _conv_padding(padding, (kh, kw), stride)
+    if fused.is_fused_enabled() and groups == 1:
+        # NOTE: fused mode (the default) runs the lines below as one node with the backward
+        # written out (fused.conv2d); they are the taught composite.
+        return fused.conv2d(input, weight, bias, stride, as_pair(pad, "padding"))
     windows = sliding_windows(input, (kh, kw), stride, pad)  # (N, C, OH, OW, kh, kw)
     OH, OW = windows.shape[2:4]
     if groups == 1:
@@ -351,21 +310,48 @@ def max_pool2d(
     stride = kernel if stride is None else as_pair(stride, "stride")
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, as_pair(padding, "padding")
     N, C, H, W = input.shape
-    windows, (Hp, Wp) = _windows_of(input.data, kernel, stride, (ph, pw), -np.inf, ceil_mode)
+    windows, (Hp, Wp) = window_view(input.data, kernel, stride, (ph, pw), -np.inf, ceil_mode)
     OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
-    out = windows.max(axis=(4, 5))  # (N, C, OH, OW), in the input's memory order
-    first = _first_max(windows, out, (ph, pw), stride)  # the winner's offset a * kw + b
+    # Element (a, b) of every window at once: (N, C, OH, OW) strided views, k = a * kw + b.
+    offsets = [windows[:, :, :, :, a, b] for a in range(kh) for b in range(kw)]
+    # NOTE: the max as a chain of elementwise maxima over the kh * kw offsets: the same values
+    # as windows.max(axis=(4, 5)), which NumPy runs as a slow reduction over a 6-D view.
+    out = offsets[0].copy() if len(offsets) == 1 else np.maximum(offsets[0], offsets[1])
+    for element in offsets[2:]:
+        np.maximum(out, element, out=out)  # (N, C, OH, OW), in the input's memory order
+    first = _first_max(offsets, out, (kh, kw), (ph, pw), stride)  # the winner's offset k
+    tiled = (sh, sw) == (kh, kw)  # windows that tile the image: each pixel in at most one
+    x_channels_last = _channels_last(input.data)  # the input's memory order, for grad
 
     def backward(g: np.ndarray) -> tuple:
-        # Each window's gradient goes to its winner only. One strided `+=` per kernel offset
-        # (a, b), as in col2im: the windows whose winner sits at (a, b) add their g there.
-        # NOTE: np.where, not g * (first == k): an inf in g must not leave 0 * inf = nan on
-        # the elements that did not win. And `+=`, because overlapping windows may share a
-        # winner, which then gets the sum of their gradients (as torch's kernel adds them).
-        grad = _empty_like_layout(g, (N, C, Hp, Wp))  # zeros, in the memory order of g
+        # Each window's gradient goes to its winner only. One strided write per kernel offset
+        # (a, b), as in col2im: the windows whose winner sits at (a, b) put their g there.
+        # NOTE: g's bits ANDed with a mask of all-ones (winner) or all-zeros (not): exactly g
+        # or exactly +0.0, even where g is inf or nan (g * (first == k) would leave
+        # 0 * inf = nan, and -0.0 for a negative g), in one pass and no temporary.
+        # Tiling windows cover each pixel once, so the writes go straight into the gradient;
+        # overlapping ones `+=`, because windows may share a winner, which then gets the sum
+        # of their gradients (as torch's kernel adds them).
+        # NOTE: in the memory order of the input, not of g: the ReLU and convolution before
+        # this pool then run their backward on arrays laid out as in their forward (g may
+        # come back through a Flatten as plain (N, C, H, W) while the conv's output is
+        # channels-last; mixing the two orders makes every elementwise pass stride).
+        alloc = np.empty if tiled else np.zeros
+        grad = _empty_like_layout(x_channels_last, (N, C, Hp, Wp), g.dtype, alloc=alloc)
+        if x_channels_last and not _channels_last(g):  # g in the same order, K times smaller
+            g = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        if tiled:  # pixels no window covers (the edge floor mode drops) get no gradient
+            grad[:, :, OH * kh :] = 0
+            grad[:, :, : OH * kh, OW * kw :] = 0
+        bits = g.view(_INT[g.itemsize])
         for k in range(kh * kw):
             a, b = divmod(k, kw)
-            grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw] += np.where(first == k, g, 0)
+            where = grad[:, :, a : a + sh * OH : sh, b : b + sw * OW : sw]
+            keep = np.negative((first == k).view(np.int8), dtype=_INT[g.itemsize])  # 0 or ~0
+            if tiled:
+                np.bitwise_and(bits, keep, out=where.view(bits.dtype))
+            else:
+                where += np.bitwise_and(bits, keep).view(g.dtype)
         return (grad[:, :, ph : ph + H, pw : pw + W],)  # drop the padding's (zero) gradient
 
     result = Tensor._make(out, (input,), backward, "max_pool2d")
@@ -378,27 +364,36 @@ def max_pool2d(
 
 
 def _first_max(
-    windows: np.ndarray, out: np.ndarray, padding: tuple[int, int], stride: tuple[int, int]
+    offsets: list[np.ndarray],
+    out: np.ndarray,
+    kernel: tuple[int, int],
+    padding: tuple[int, int],
+    stride: tuple[int, int],
 ) -> np.ndarray:
     """Which element of each window torch's max pooling picks, as the offset k = a * kw + b
     of row a, column b in the window: the first maximum in row-major order. (N, C, OH, OW).
 
+    `offsets[k]` is element k of every window, (N, C, OH, OW); `out` the windows' maxima.
     torch's kernel, per window: best = -inf, pick = the window's first real (unpadded) pixel;
     then for each element v in row-major order: if v > best or v is NaN: best, pick = v, k.
-    Here it runs on all windows at once, one vectorised step per offset k (kh * kw steps, no
-    loop over pixels), in reverse: wherever element k equals the window's max, k becomes the
-    pick, so the pick left at the end is the first maximum. Two cases that rule meets:
+    Here it runs on all windows at once, one vectorised step per offset k (no loop over
+    pixels). With miss_k = (element k != max), 0 or 1, the first maximum is
+
+        pick = miss_0 (1 + miss_1 (1 + miss_2 (... (1 + miss_{K-2}))))
+
+    (0 if element 0 is a maximum, else 1 if element 1 is, ...; K - 1 if none of the first
+    K - 1 is), evaluated from the inside out. Two cases that rule meets:
     NOTE: a window whose real pixels are all -inf keeps torch's starting pick, its first real
     pixel, never a padded one (which would lose the gradient).
     NOTE: a window holding NaN has max NaN and picks its LAST NaN (torch's `or v is NaN`).
     """
-    N, C, OH, OW, kh, kw = windows.shape
-    K = kh * kw
-    pick = _empty_like_layout(out, out.shape, np.min_scalar_type(K))
-    pick += np.asarray(K, dtype=pick.dtype)  # K = not found yet
-    for k in range(K - 1, -1, -1):
-        hit = windows[:, :, :, :, k // kw, k % kw] == out  # (N, C, OH, OW)
-        pick -= hit * (pick - k)  # pick := k where hit (branch-free; pick > k, no wrap-around)
+    kw, K = kernel[1], len(offsets)
+    OH, OW = out.shape[2:]
+    dtype = np.min_scalar_type(K)
+    pick = np.zeros(out.shape, dtype) if K == 1 else (offsets[K - 2] != out).astype(dtype)
+    for k in range(K - 3, -1, -1):
+        pick += np.asarray(1, dtype=dtype)
+        pick *= offsets[k] != out
     (ph, pw), (sh, sw) = padding, stride
     if (ph or pw) and np.isneginf(out).any():
         a0 = np.maximum(ph - sh * np.arange(OH), 0)[:, None]  # the first real row, column
@@ -407,7 +402,7 @@ def _first_max(
     nan = np.isnan(out)
     if nan.any():
         for k in range(K):  # forward: the last NaN wins
-            pick[nan & np.isnan(windows[:, :, :, :, k // kw, k % kw])] = k
+            pick[nan & np.isnan(offsets[k])] = k
     return pick
 
 

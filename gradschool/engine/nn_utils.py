@@ -44,6 +44,10 @@ def clip_grad_norm_(
     if math.isinf(norm_type):
         norms = [np.abs(g.data).max(initial=0.0) for g in grads]
         total = max(norms)
+    elif norm_type == 2.0:
+        # sqrt(sum of g . g): a dot product per parameter reads each gradient once and makes
+        # no temporary array (|g| ** 2 would make two).
+        total = np.sqrt(sum(float(np.dot(g.data.ravel(), g.data.ravel())) for g in grads))
     else:
         # The norm of the per-parameter norms equals the norm of the concatenation.
         norms = [np.sum(np.abs(g.data) ** norm_type) ** (1 / norm_type) for g in grads]
@@ -56,7 +60,8 @@ def clip_grad_norm_(
             f"gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
         )
     coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
-    for g in grads:
-        # A new array, never in place: a .grad array may be shared (see tensor._accumulate).
-        g.data = g.data * np.asarray(coef, dtype=g.data.dtype)
+    if coef < 1.0:  # NOTE: torch multiplies by 1.0 too; x * 1.0 is x, so that pass is skipped
+        for g in grads:
+            # A new array, never in place: a .grad array may be shared (see tensor._accumulate).
+            g.data = g.data * np.asarray(coef, dtype=g.data.dtype)
     return Tensor(total)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import namedtuple
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -660,6 +661,23 @@ class Tensor:
             return (grad,)
 
         return Tensor._make(out, (self,), backward, "index")
+
+    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        """Cut along `dim` into pieces of `split_size` (the last may be shorter) or of the
+        listed sizes, as `torch.split`. Each piece is a slice (a view in the forward)."""
+        n = self.shape[dim]
+        if isinstance(split_size, int):
+            sizes = [min(split_size, n - i) for i in range(0, n, split_size)] or [0]
+        else:
+            sizes = list(split_size)
+            if sum(sizes) != n:
+                raise RuntimeError(
+                    f"split_with_sizes expects split_sizes to sum exactly to {n} (input "
+                    f"tensor's size at dimension {dim}), but got split_sizes={sizes}"
+                )
+        lead = (slice(None),) * (dim % self.ndim)
+        starts = [0, *np.cumsum(sizes).tolist()]
+        return tuple(self[lead + (slice(a, b),)] for a, b in zip(starts[:-1], starts[1:]))
 
     def gather(self, dim: int, index: Tensor) -> Tensor:
         """out[i][j] = x[i][index[i][j]] along `dim` (torch.gather); the gradient scatters back."""

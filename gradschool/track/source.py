@@ -14,11 +14,11 @@ and replaced line by line in the text, so comments and layout elsewhere are kept
 Three of the engine's backwards are lambdas (`exp`, `log`): in the workspace they become a
 named `def backward(g)`, so that the learner has a body to fill in.
 
-NOTE: the workspace leaves out `engine/fused.py`, the fast path that runs `linear` and
-`cross_entropy` as one node each with a hand-written backward. With it, training would run
-those two through gradschool's code instead of the learner's matmul, softmax and
-cross-entropy; without it, `functional.linear` and `functional.cross_entropy` are the
-composites they are tested equal to.
+NOTE: the workspace leaves out `engine/fused.py`, the fast path that runs `linear`,
+`cross_entropy`, `layer_norm`, the tanh GELU, attention and `conv2d` as one node each with a
+hand-written backward. With it, training would run those through gradschool's code instead of
+the learner's matmul, softmax, cross-entropy, convolution and attention; without it, each is
+the composite it is tested equal to.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ MODULES: dict[str, str] = {
     "rng.py": "gradschool.engine.rng",
     "optim.py": "gradschool.engine.optim",
     "lr_scheduler.py": "gradschool.engine.lr_scheduler",
+    "windows.py": "gradschool.engine.windows",
     "conv.py": "gradschool.engine.conv",
     "conv_layers.py": "gradschool.engine.conv_layers",
     "transformer.py": "gradschool.engine.transformer",

@@ -68,6 +68,15 @@ def optimizer_arguments(optim_config: Any) -> tuple[str, dict[str, Any]]:
 def build_optimizer(backend: Any, params: Any, optim_config: Any) -> Any:
     """The optimizer `optim_config.name` over `params`, on `backend`."""
     name, kwargs = optimizer_arguments(optim_config)
+    if backend.name == "torch" and name in ("Adam", "AdamW"):
+        # torch's fused Adam kernel: one pass over each weight instead of ~10 kernel calls
+        # per tensor (a GPT's 52 tensors: 0.8 ms a step against 2.8 ms on one CPU thread),
+        # the same numbers (equal to the last bit in float64). Not in torch < 2.4 on a CPU.
+        params = list(params)
+        try:
+            return getattr(backend.optim, name)(params, **kwargs, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            pass
     return getattr(backend.optim, name)(params, **kwargs)
 
 

@@ -209,24 +209,37 @@ class LanguageModelTask(SupervisedTask):
     def mean_loss(self, trainer: Trainer, split: str) -> float:
         """Mean cross-entropy over the fixed batches of `split` ("val" or "train"), in eval
         mode (no dropout) and without a graph."""
+        return self.loss_and_error(trainer, split)[0]
+
+    def loss_and_error(self, trainer: Trainer, split: str) -> tuple[float, float]:
+        """(mean loss, its standard error) over the fixed batches of `split`.
+
+        The batches are independent random windows, so their losses are independent draws
+        and the mean's standard error is std(batch losses) / sqrt(batches): the spread of
+        the estimate around the loss over all windows of the split (nan for one batch).
+        """
         backend, model = trainer.backend, trainer.model
         X, Y = self._batches(backend, split)
         was_training = getattr(model, "training", True)
         model.eval()
-        total = None
+        losses = []
         with backend.no_grad():
             for i in range(len(X)):
-                loss = self.loss(backend.F, model(backend.tensor(X[i])), backend.tensor(Y[i]))
-                total = loss if total is None else total + loss  # summed on the engine
+                logits = model(backend.tensor(X[i]))
+                losses.append(self.loss(backend.F, logits, backend.tensor(Y[i])))
         model.train(was_training)
-        return float(backend.to_numpy(total)) / len(X)
+        # Read back at the end: on a GPU, one wait for the device, not one per batch.
+        values = np.array([float(backend.to_numpy(loss)) for loss in losses])
+        se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        return float(values.mean()), float(se)
 
     def metrics(self, trainer: Trainer) -> dict[str, Any]:
         row: dict[str, Any] = {}
         if trainer.config.train.eval_train:
-            row["train_eval_loss"] = self.mean_loss(trainer, "train")
-        val_loss = self.mean_loss(trainer, "val")
-        row.update(val_loss=val_loss, val_ppl=float(np.exp(min(val_loss, 700.0))))
+            loss, se = self.loss_and_error(trainer, "train")
+            row.update(train_eval_loss=loss, train_eval_loss_se=se)
+        val_loss, se = self.loss_and_error(trainer, "val")
+        row.update(val_loss=val_loss, val_loss_se=se, val_ppl=float(np.exp(min(val_loss, 700.0))))
         return row
 
     def evaluate(self, trainer: Trainer, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -248,7 +261,10 @@ class LanguageModelTask(SupervisedTask):
         text = f"step {row['step']}: train loss {row['train_loss']:.4f}"
         if row.get("train_eval_loss") is not None:
             text += f" (eval {row['train_eval_loss']:.4f})"
-        text += f", val loss {row['val_loss']:.4f}, val ppl {row['val_ppl']:.2f}"
+        text += f", val loss {row['val_loss']:.4f}"
+        if np.isfinite(row.get("val_loss_se", float("nan"))):
+            text += f" ± {row['val_loss_se']:.4f}"  # the standard error of the estimate
+        text += f", val ppl {row['val_ppl']:.2f}"
         return text + f" ({row['epoch_time']:.1f}s)"
 
 
