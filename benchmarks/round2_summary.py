@@ -132,9 +132,10 @@ def rows(out: Path) -> list[tuple[str, str, str, bool | None]]:
 
 def figure(out: Path, path: Path) -> None:
     """Validation loss against seconds of training: the bundled config and the fast recipe."""
-    from gradschool.plots import plt
+    from matplotlib.figure import Figure  # no pyplot: the backend stays the caller's
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for name, label in (("ttl_current.json", "bundled config (gpt_shakespeare)"),
                         ("ttl_fast.json", "fast recipe (gpt_shakespeare_fast)")):  # fmt: skip
         run = _load(out, name)
@@ -147,7 +148,7 @@ def figure(out: Path, path: Path) -> None:
     ax.axhline(TARGET_LOSS, color="grey", lw=0.8, ls="--")
     ax.axvline(75, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("seconds (one thread)")
-    ax.set_ylabel("validation loss (200 fixed batches)")
+    ax.set_ylabel("validation loss (each config's own estimate)")
     ax.set_ylim(1.6, 2.6)
     ax.legend(fontsize=7)
     ax.set_title("baby GPT on tiny Shakespeare: time to a validation loss of 1.88")
