@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Speed, round two (issue 22): every figure the issue asks for, in one go, on a quiet machine.
 #
-#   bash benchmarks/round2.sh [DATA_DIR] [OUT_DIR]        # about 25 minutes on dev-cpu
-#   QUICK=1 bash benchmarks/round2.sh                      # a smoke test (~3 min; no figures)
+#   bash benchmarks/round2.sh [DATA_DIR] [OUT_DIR]        # about 14 minutes on a quiet dev-cpu
+#   QUICK=1 bash benchmarks/round2.sh                      # a smoke test (a few minutes; no figures)
 #
 # DATA_DIR holds mnist/ and tinyshakespeare/ (default ../shared/data); OUT_DIR (default
 # reports/round2-<time>) receives one log and one JSON file per step, the profiles, and

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from gradschool.errors import ConfigError, GradschoolError
+from gradschool.text import plural
 from gradschool.version import __version__
 
 
@@ -853,8 +854,8 @@ def _lecture(args: argparse.Namespace, overrides: list[str]) -> int:
             build=False,
         )  # fmt: skip
         for lang_, folder in run.reports.items():
-            figures = run.figures[lang_]
-            print(f"  report: {folder / 'report.html'} (and report.md, {figures} figures)")
+            figures = plural(run.figures[lang_], "figure")
+            print(f"  report: {folder / 'report.html'} (and report.md, {figures})")
         print(f"  {'done' if run.ok else 'FAILED'} in {run.seconds:.1f} s", flush=True)
         if not run.ok:
             failed.append(f"lecture {lecture.number} ({run.error})")
@@ -884,7 +885,7 @@ def _lecture_export(args: argparse.Namespace) -> int:
             )
             how = "not run"
             if done.executed:
-                how = f"run in {done.seconds:.1f} s, {done.figures} figures"
+                how = f"run in {done.seconds:.1f} s, {plural(done.figures, 'figure')}"
                 how += f", FAILED: {done.error}" if done.error else ""
             print(f"Lecture {lecture.number} ({language}): {done.path} ({how})", flush=True)
             if done.error:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["display_width", "format_text", "pad"]
+__all__ = ["display_width", "format_text", "pad", "plural"]
 
 
 def display_width(text: str) -> int:
@@ -66,3 +66,8 @@ def format_text(text: str, spec: str) -> str:
         return text
     fill = m["fill"] or ("0" if m["zero"] and not m["align"] else " ")
     return pad(text, int(m["width"]), m["align"] or "<", fill)
+
+
+def plural(count: int, word: str) -> str:
+    """'1 figure', '3 figures', '0 figures': an English count with its noun."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

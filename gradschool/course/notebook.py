@@ -54,6 +54,8 @@ WORDS = {
         "setup": "Setup: the language and mode of this notebook (`gradschool lecture export`). "
         "Run it first.",
         "quick_flag": '"1": quick mode (smaller runs), "0": full mode',
+        "threads": "THREADS for NumPy's BLAS and torch: 1 as `gradschool lecture run` uses "
+        "(small matrices: more threads only wait for each other); 0: one per core",
         "full": "*Full mode:*",
         "quick": "*Quick mode (`GRADSCHOOL_QUICK=1`):*",
         "fields": "> Numbers the text quotes from the run appear as `{{ expression }}`: "
@@ -63,6 +65,8 @@ WORDS = {
     "zh": {
         "setup": "设置：这个笔记本的语言和模式（`gradschool lecture export` 生成），请先运行它。",
         "quick_flag": '"1"：快速模式（规模小的运行），"0"：完整模式',
+        "threads": "THREADS：NumPy 的 BLAS 和 torch 用几个线程；1 和 `gradschool lecture run` "
+        "一样（矩阵小，线程多了只会互相等）；0：每个核一个",
         "full": "*完整模式：*",
         "quick": "*快速模式（`GRADSCHOOL_QUICK=1`）：*",
         "fields": "> 正文引用的运行结果写成 `{{ 表达式 }}`：`gradschool lecture run {n}` 和 "
@@ -134,6 +138,13 @@ def lecture_notebook(
         "import os\n\n"
         f'os.environ["GRADSCHOOL_LANG"] = "{language}"\n'
         f'os.environ["GRADSCHOOL_QUICK"] = "{1 if quick else 0}"  # {words["quick_flag"]}\n'
+        f"# {words['threads']}\n"
+        "THREADS = 1\n"
+        "if THREADS:  # before NumPy and torch load, which read these once\n"
+        '    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):\n'
+        "        os.environ[name] = str(THREADS)\n"
+        "from gradschool.threads import set_threads\n\n"
+        "set_threads(THREADS)  # and for what has loaded already\n"
         "%matplotlib inline"
     )
     cells = [nbf.v4.new_code_cell(setup, metadata={"tags": ["setup"]})]

@@ -32,8 +32,9 @@ def clip_grad_norm_(
     sqrt(sum over parameters of sum(g^2)). Returns it (before clipping), as torch does, so it
     can be logged. `foreach` is accepted for torch's signature and ignored.
 
-    NOTE: like torch, the gradients are multiplied even when no clipping is needed (by 1.0),
-    and 1e-6 keeps the division finite for an all-zero gradient.
+    NOTE: torch multiplies the gradients by min(max_norm / (total_norm + 1e-6), 1) every time,
+    also by 1.0 when no clipping is needed; here that pass is skipped, since g * 1.0 is g
+    exactly. The 1e-6 keeps the division finite for an all-zero gradient.
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad for p in params if p.grad is not None]

@@ -506,7 +506,9 @@ show()
 # autograd. PyTorch's `torch.nn.functional.scaled_dot_product_attention` is a fused kernel. On a
 # tiny input in float64 — 2 heads, 5 positions, 4 dimensions — both must give the same output
 # and the same gradients with respect to $Q$, $K$ and $V$. (Without torch, a finite difference
-# stands in, as in lecture 3.)
+# stands in, as in lecture 3.) When it trains, the engine runs these same lines as one *fused*
+# node with its backward derived by hand (`engine/fused.py`: fewer temporary arrays and passes over
+# memory); the last line checks that node against the composite.
 
 # %% [markdown] tags=["zh"]
 # ## 4. 引擎的注意力，和 PyTorch 对一对
@@ -514,19 +516,30 @@ show()
 # 在 NumPy 引擎上，`scaled_dot_product_attention` 就是上面那个公式，用基本运算写成（矩阵乘法、用 $-\infty$
 # 做掩码填充、softmax），梯度由自动求导给出。PyTorch 的 `torch.nn.functional.scaled_dot_product_attention`
 # 则是一个融合算子。在一个 float64 的小输入上——2 个头、5 个位置、4 维——两者的输出、以及对 $Q$、$K$、$V$ 的
-# 梯度都必须一样。（没装 torch 的话，就像第 3 讲那样用有限差分代替。）
+# 梯度都必须一样。（没装 torch 的话，就像第 3 讲那样用有限差分代替。）真正训练的时候，引擎把这几行合成一个
+# **融合**节点来跑，反向传播是手工推出来的（`engine/fused.py`：临时数组更少，读写内存的遍数也更少）；最后一行检查
+# 这个节点和组合写法是否一致。
 
 # %%
+from gradschool.engine.fused import set_fused_enabled
 from gradschool.gradcheck import numeric_grad
 
 rng = np.random.default_rng(0)
 q_np, k_np, v_np = (rng.standard_normal((1, 2, 5, 4)) for _ in range(3))  # (B, heads, T, d)
 g_np = rng.standard_normal((1, 2, 5, 4))  # a made-up upstream gradient: loss = sum(out * g)
 
-qkv_e = [E.tensor(a.copy(), requires_grad=True) for a in (q_np, k_np, v_np)]
-out_e = F.scaled_dot_product_attention(*qkv_e, is_causal=True)
-(out_e * E.tensor(g_np)).sum().backward()
-grads_e = [a.grad.numpy() for a in qkv_e]
+
+def engine_attention(fused: bool) -> tuple:
+    """The engine's output and dLoss/dQ, dK, dV: the composite (fused=False) or the fused node."""
+    with set_fused_enabled(fused):
+        qkv = [E.tensor(a.copy(), requires_grad=True) for a in (q_np, k_np, v_np)]
+        out = F.scaled_dot_product_attention(*qkv, is_causal=True)
+        (out * E.tensor(g_np)).sum().backward()
+    return out, [a.grad.numpy() for a in qkv]
+
+
+out_e, grads_e = engine_attention(fused=False)  # the composite: the formula, autograd's gradient
+out_f, grads_f = engine_attention(fused=True)  # the fused node training runs
 
 # The formula in plain NumPy, forward only.
 scores = q_np @ k_np.swapaxes(-1, -2) / math.sqrt(4) + np.where(
@@ -570,6 +583,11 @@ for name, ge, gr in zip("QKV", grads_e, grads_ref):
         t(f"engine vs {who}, dLoss/d{name}: ", f"引擎 vs {who}，dLoss/d{name}："),
         f"{np.abs(ge - gr).max():.1e}",
     )
+fused_gap = max(np.abs(a - b).max() for a, b in zip([out_f.detach().numpy(), *grads_f],
+                                                   [out_e.detach().numpy(), *grads_e]))  # fmt: skip
+print(
+    t("fused node vs composite, largest gap:", "融合节点 vs 组合写法，最大差："), f"{fused_gap:.1e}"
+)
 
 # %% [markdown] tags=["en"]
 # ## 5. Training through the one loop
@@ -1187,17 +1205,20 @@ exercise(
         """
         The curves are close, not identical: each engine draws its own initial weights and
         its own data order unless they are copied (lecture 6 copies them and gets the same
-        losses to float32 rounding). PyTorch is faster per step — its attention is one fused
-        kernel and its matrix products are tuned — by a factor that depends on the machine
-        and the threads (docs/benchmarks.md measures the ratios). `gradschool train --config
+        losses to float32 rounding). PyTorch is faster per step — its kernels are compiled
+        C++ (oneDNN for the matrix products), the engine's are NumPy calls — by a factor that
+        depends on the machine and the threads: with attention, layer norm and GELU each one
+        fused node, the engine's step took 1.26x torch's on one thread of a 2-core Xeon
+        (docs/benchmarks.md, round two, measures it). `gradschool train --config
         gpt_shakespeare` runs the same loop from the command line and writes a run directory;
         `gradschool generate` reloads it and streams text. Lower temperatures give safer,
         more repetitive text; 0.8 is a usual compromise.
         """,
         """
         曲线很接近，但不完全相同：除非把权重复制过去，两个引擎各自抽取初始权重和数据顺序（第 6 讲复制了权重，损失在
-        float32 的舍入范围内一致）。PyTorch 每一步更快——它的注意力是一个融合好的算子，矩阵乘法也经过调优——快多少取决于
-        机器和线程数（docs/benchmarks.md 里有测量的比值）。`gradschool train --config gpt_shakespeare` 在命令行里跑的是
+        float32 的舍入范围内一致）。PyTorch 每一步更快——它的算子是编译好的 C++（矩阵乘法用 oneDNN），引擎的则是一次次
+        NumPy 调用——快多少取决于机器和线程数：注意力、层归一化和 GELU 各自融合成一个节点之后，在一台 2 核 Xeon 上单线程，
+        引擎每步的时间是 torch 的 1.26 倍（见 docs/benchmarks.md 的第二轮测量）。`gradschool train --config gpt_shakespeare` 在命令行里跑的是
         同一个训练循环，会写出一个运行目录；`gradschool generate` 读回它，一边生成一边输出文字。温度越低，文字越保险、
         越爱重复；0.8 是常用的折中。
         """,

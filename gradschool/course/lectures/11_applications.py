@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 50 s
-#     full: 300 s
+#     quick: 40 s
+#     full: 230 s
 # ---
 
 # %% [markdown] tags=["en"]

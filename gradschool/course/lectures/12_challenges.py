@@ -3,8 +3,8 @@
 #   jupytext:
 #     formats: py:percent
 #   gradschool:
-#     quick: 60 s
-#     full: 190 s
+#     quick: 30 s
+#     full: 80 s
 # ---
 
 # %% [markdown] tags=["en"]
