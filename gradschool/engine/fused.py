@@ -390,7 +390,7 @@ def conv2d(
             return windows[i:j].transpose(0, 2, 3, 4, 5, 1).reshape((j - i) * P, K)
         # NOTE: a copy runs one loop over its last axis per element of the others. In patch
         # order that axis holds a pixel's C channels: with C = 1 (the MNIST CNN's first layer)
-        # the copy walked 3 values at a time and took 4x longer than its product. Offset-major,
+        # the copy walked 3 values at a time and took longer than its product. Offset-major,
         # (kh, kw, C, j-i, OH, OW), it copies whole image rows; the same matrix, transposed
         # view (the products read either layout at full speed).
         by_offset = np.ascontiguousarray(windows[i:j].transpose(4, 5, 1, 0, 2, 3))
@@ -415,7 +415,7 @@ def conv2d(
             # pixel (r + a, c + b) of each patch (r, c): (j-i, OH, OW, C) added to a shifted
             # slice of the gradient. NOTE: not g W at once, whose (a, b) slice, (j-i, OH, OW,
             # C) with OW strided by kh*kw*C, made each add a loop per pixel over its C values
-            # (half the backward of the MNIST CNN's second convolution); a contiguous slice
+            # (a third of the backward of the MNIST CNN's second convolution); a contiguous slice
             # adds whole rows of OW * C values. The same products, in the same order.
             per_offset = np.ascontiguousarray(kernels.reshape(O, kh * kw, C).transpose(1, 0, 2))
             part = np.empty((per_block * P, C), dtype=np.result_type(g, kernels))
