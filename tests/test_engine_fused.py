@@ -345,14 +345,32 @@ def test_fused_conv2d_in_blocks_of_images_equals_one_block(monkeypatch):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_conv2d_both_paths_equal_torch_on_tied_images(mode):
+@pytest.mark.parametrize("channels", [1, 3, 5])  # the fused patch matrix: offset-major below 4
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv2d_both_paths_equal_torch_on_tied_images(mode, channels, stride):
     with set_fused_enabled(mode):
         check_op(
-            [(2, 3, 6, 6), (4, 3, 3, 3), (4,)],
-            lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1),
-            lambda x, w, b: TF.conv2d(x, w, b, stride=1, padding=1),
+            [(3, channels, 7, 6), (4, channels, 3, 3), (4,)],
+            lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=1),
+            lambda x, w, b: TF.conv2d(x, w, b, stride=stride, padding=1),
             ties=True,
         )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("channels", [1, 2, 4, 6])
+def test_fused_conv2d_patch_layouts_equal_the_composite(kind, channels, monkeypatch):
+    """Both layouts of the patch matrix (offset-major for few channels, patch order for many)
+    and the col2im by kernel offsets, over several blocks of images, on random and tied
+    inputs: the same numbers as the composite."""
+    assert 1 < fused._FEW_CHANNELS <= 6  # the channels above fall on both sides of it
+    monkeypatch.setattr(fused, "_CONV_BLOCK_BYTES", 15000)  # 1 to 5 images per block
+
+    def fn(x, w, b):
+        return F.conv2d(x, w, b, stride=1, padding=1)
+
+    _assert_paths_equal(fn, [(7, channels, 6, 5), (3, channels, 3, 3), (3,)], kind, "conv2d",
+                        bitwise=False)  # fmt: skip
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -164,6 +164,26 @@ def test_relu_at_exactly_zero_has_gradient_zero_like_torch():
     check_op([x], F.relu, TF and TF.relu, smooth=False)
 
 
+def test_relu_backward_across_memory_orders_keeps_the_values_and_x_order():
+    """A channels-last x with a plain (N, C, H, W) gradient (a CNN's last ReLU, g through a
+    Flatten): the same gradient as g * (x > 0), bit for bit, on ties (zeros, small integers,
+    -0.0), returned in x's memory order."""
+    rng = np.random.default_rng(0)
+    x_nhwc = rng.integers(-2, 3, (3, 4, 5, 6)).astype(np.float64)
+    x_nhwc[0] = 0.0
+    x_nhwc[1, :2] = -0.0
+    x = E.tensor(x_nhwc.transpose(0, 3, 1, 2), requires_grad=True)  # (3, 6, 4, 5), channels-last
+    assert not x.data.flags.c_contiguous  # the case under test: x and g in different orders
+    g = rng.integers(-3, 4, (3, 6, 4, 5)).astype(np.float64)  # C order
+    (grad,) = x.relu()._backward(g)  # the node's own gradient, before x.grad collects it
+    np.testing.assert_array_equal(grad, g * (x.data > 0))
+    assert grad.strides == x.data.strides
+    if HAS_TORCH:
+        xt = torch.from_numpy(x.data.copy()).requires_grad_(True)
+        xt.relu().backward(torch.from_numpy(g))
+        np.testing.assert_array_equal(grad, xt.grad.numpy())
+
+
 def test_relu_of_a_negative_is_positive_zero_like_torch():
     out = E.tensor(np.array([-3.0, -0.0, 2.0], dtype=np.float32)).relu().data
     np.testing.assert_array_equal(np.signbit(out), [False, False, False])

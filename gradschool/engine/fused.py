@@ -339,8 +339,15 @@ def attention(q: Tensor, k: Tensor, v: Tensor, keep: np.ndarray | None, add: np.
 
 # ---- conv2d: im2col, one matrix product and col2im as one node, a few images at a time --------
 
-# Bytes of patch matrix per block of images (see conv2d): about what the core's L2 cache holds.
-_CONV_BLOCK_BYTES = 2 * 1024 * 1024
+# Bytes of patch matrix and output rows per block of images (see conv2d): well inside the core's
+# L2 cache. NOTE: measured, and smaller than the cache needs: the MNIST CNN's products are
+# thin (32 or 64 kernels), and OpenBLAS runs a product of under a million multiply-adds on
+# its small-matrix kernels, without packing its operands, faster than in bigger blocks. 600 KB
+# is 4 images of the first convolution (2 MB was 16: 1.1 ms a step slower) and 2 of the second.
+_CONV_BLOCK_BYTES = 600 * 1024
+
+# With fewer input channels than this, conv2d lays its patch matrix out kernel-offset-major.
+_FEW_CHANNELS = 4
 
 
 def conv2d(
@@ -360,11 +367,11 @@ def conv2d(
     at once: for the MNIST CNN's second convolution at batch 128 that is 25,088 x 288 floats,
     29 MB written, then read back by the matrix product, kept until the backward and read
     again there, and its gradient (29 MB more) is written and read by col2im. Here each block
-    of images gets its own patch matrix of about 2 MB, which stays in the cache while its
-    product, its col2im and its share of dL/dW use it, and the backward makes it again from
-    the input instead of keeping it: the same products, about a third less time, and the node
-    keeps only the (padded) input. Same numbers as the composite up to float rounding (dL/dW
-    is summed block by block).
+    of images gets its own patch matrix (under 1 MB with its rows of out), which stays in the
+    cache while its product, its col2im and its share of dL/dW use it, and the backward makes
+    it again from the input instead of keeping it: the same products, about a third less time,
+    and the node keeps only the (padded) input. Same numbers as the composite up to float
+    rounding (dL/dW is summed block by block).
     """
     N, C, H, W = input.shape
     O, _, kh, kw = weight.shape
@@ -373,11 +380,21 @@ def conv2d(
     OH, OW = windows.shape[2:4]  # windows: (N, C, OH, OW, kh, kw), a view
     P, K = OH * OW, kh * kw * C  # patches per image, values per patch
     kernels = weight.data.transpose(0, 2, 3, 1).reshape(O, K)  # (O, kh*kw*C), patch order
-    per_block = max(1, _CONV_BLOCK_BYTES // max(P * K * windows.itemsize, 1))
+    per_image = P * (K + O) * windows.itemsize  # its patch matrix and its rows of out
+    per_block = max(1, _CONV_BLOCK_BYTES // max(per_image, 1))
     blocks = [(i, min(i + per_block, N)) for i in range(0, N, per_block)]
+    few_channels = C < _FEW_CHANNELS
 
     def cols(i: int, j: int) -> np.ndarray:  # the patch matrix of images i..j-1: (P*(j-i), K)
-        return windows[i:j].transpose(0, 2, 3, 4, 5, 1).reshape((j - i) * P, K)
+        if not few_channels:  # a copy in patch order, (j-i, OH, OW, kh, kw, C)
+            return windows[i:j].transpose(0, 2, 3, 4, 5, 1).reshape((j - i) * P, K)
+        # NOTE: a copy runs one loop over its last axis per element of the others. In patch
+        # order that axis holds a pixel's C channels: with C = 1 (the MNIST CNN's first layer)
+        # the copy walked 3 values at a time and took longer than its product. Offset-major,
+        # (kh, kw, C, j-i, OH, OW), it copies whole image rows; the same matrix, transposed
+        # view (the products read either layout at full speed).
+        by_offset = np.ascontiguousarray(windows[i:j].transpose(4, 5, 1, 0, 2, 3))
+        return by_offset.reshape(K, (j - i) * P).T
 
     out = np.empty((N * P, O), dtype=np.result_type(input.data, weight.data))
     for i, j in blocks:
@@ -392,16 +409,27 @@ def conv2d(
         gwt = np.zeros((K, O), dtype=g.dtype) if weight.requires_grad else None  # dL/dW^T
         gb = _column_sums(g2) if bias is not None and bias.requires_grad else None
         grad = np.zeros((N, Hp, Wp, C), dtype=g.dtype) if input.requires_grad else None
+        if grad is not None:
+            # col2im one kernel offset (a, b) at a time: dL/d(element (a, b) of every patch)
+            # = g (rows, O) @ W[:, :, a, b] (O, C) is a block of rows of g W, and lands on
+            # pixel (r + a, c + b) of each patch (r, c): (j-i, OH, OW, C) added to a shifted
+            # slice of the gradient. NOTE: not g W at once, whose (a, b) slice, (j-i, OH, OW,
+            # C) with OW strided by kh*kw*C, made each add a loop per pixel over its C values
+            # (a third of the backward of the MNIST CNN's second convolution); a contiguous slice
+            # adds whole rows of OW * C values. The same products, in the same order.
+            per_offset = np.ascontiguousarray(kernels.reshape(O, kh * kw, C).transpose(1, 0, 2))
+            part = np.empty((per_block * P, C), dtype=np.result_type(g, kernels))
         for i, j in blocks:
             gi = g2[i * P : j * P]  # (P*(j-i), O)
             if gwt is not None:
                 gwt += cols(i, j).T @ gi  # (K, O)
             if grad is not None:
-                gcols = (gi @ kernels).reshape(j - i, OH, OW, kh, kw, C)  # patch gradients
-                block = grad[i:j]  # col2im: patch element (a, b) goes back to pixel (r+a, c+b)
-                for a in range(kh):
-                    for b in range(kw):
-                        block[:, a : a + sh * OH : sh, b : b + sw * OW : sw] += gcols[:, :, :, a, b]
+                block, rows = grad[i:j], part[: (j - i) * P]  # block: (j-i, Hp, Wp, C)
+                for k in range(kh * kw):
+                    a, b = divmod(k, kw)
+                    np.matmul(gi, per_offset[k], out=rows)  # (P*(j-i), C)
+                    where = block[:, a : a + sh * OH : sh, b : b + sw * OW : sw]
+                    where += rows.reshape(j - i, OH, OW, C)
         gx = None
         if grad is not None:  # drop the padding; (N, C, H, W), channels-last
             gx = grad[:, ph : ph + H, pw : pw + W].transpose(0, 3, 1, 2)

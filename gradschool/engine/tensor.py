@@ -439,7 +439,21 @@ class Tensor:
         # its gradient in torch. The forward is np.maximum, not data * mask: -3.0 * False is
         # -0.0, which prints as "-0." (torch: 0.).
         mask = ~(self.data <= 0)
-        return Tensor._make(np.maximum(self.data, 0), (self,), lambda g: (g * mask,), "relu")
+
+        def backward(g: np.ndarray) -> tuple:
+            # NOTE: g first in the memory order of x (a copy) when the two differ: a CNN's
+            # ReLU after its last pooling gets g through a Flatten as plain (N, C, H, W) while
+            # x is channels-last, and NumPy runs an elementwise pass over two orders several
+            # times slower than the copy and a straight pass (1.7 ms against 0.3 ms for the
+            # MNIST CNN's (128, 64, 7, 7)). The values are the same; the gradient then reaches
+            # the max-pool before it in that pool's order, as its backward wants it.
+            if g.ndim > 1 and g.flags.c_contiguous != mask.flags.c_contiguous:
+                g_in_order = np.empty_like(mask, dtype=g.dtype)  # the strides of mask (and x)
+                g_in_order[...] = g
+                g = g_in_order
+            return (g * mask,)
+
+        return Tensor._make(np.maximum(self.data, 0), (self,), backward, "relu")
 
     def abs(self) -> Tensor:
         """|x|, with d|x|/dx = sign(x). NOTE: at x = 0, where |x| has no derivative, the
