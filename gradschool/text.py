@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
-__all__ = ["display_width", "format_text", "pad", "plural"]
+__all__ = ["display_width", "format_text", "pad", "plural", "top_level"]
 
 
 def display_width(text: str) -> int:
@@ -71,3 +72,21 @@ def format_text(text: str, spec: str) -> str:
 def plural(count: int, word: str) -> str:
     """'1 figure', '3 figures', '0 figures': an English count with its noun."""
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def top_level(text: str, opening: str = "([{", closing: str = ")]}") -> Iterator[tuple[int, str]]:
+    """Each (index, character) of `text` outside quotes and brackets: where a separator of a
+    list of values, or of an expression from its format spec, can stand. Quote and bracket
+    characters themselves are never yielded. `opening` / `closing` say which brackets nest."""
+    depth, quote = 0, ""
+    for i, char in enumerate(text):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in opening:
+            depth += 1
+        elif char in closing:
+            depth -= 1
+        elif depth == 0:
+            yield i, char

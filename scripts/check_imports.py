@@ -35,7 +35,19 @@ PACKAGE = "gradschool"
 # Bottom to top. A module belongs to the first layer whose prefix names it or a package above
 # it (the longest prefix wins).
 LAYERS: list[tuple[str, list[str]]] = [
-    ("base", ["gradschool", "version", "errors", "threads", "settings", "checkpoint", "precision"]),
+    (
+        "base",
+        [
+            "gradschool",
+            "version",
+            "errors",
+            "text",
+            "threads",
+            "settings",
+            "checkpoint",
+            "precision",
+        ],
+    ),
     ("engine", ["engine", "gradcheck"]),
     (
         "data/models/backends",

@@ -435,3 +435,13 @@ def test_a_chinese_table_lines_up_in_the_browser(tmp_path):
     assert len(xs) == 6, xs
     firsts, seconds = xs[0::2], xs[1::2]
     assert max(firsts) - min(firsts) < 0.5 and max(seconds) - min(seconds) < 0.5, xs
+
+
+def test_top_level_skips_quotes_and_brackets():
+    from gradschool.text import top_level
+
+    text = 'a,"b,c",[d,(e,f)],g'
+    assert [i for i, ch in top_level(text) if ch == ","] == [1, 7, 17]
+    # parentheses nest only when asked: settings' value lists leave them out
+    assert [ch for _, ch in top_level("(x,y)", "[{", "]}") if ch == ","] == [","]
+    assert list(top_level("")) == [] and list(top_level("'unclosed, quote")) == []

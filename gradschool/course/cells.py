@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from gradschool.errors import GradschoolError
+from gradschool.text import top_level
 
 LANGS = ("en", "zh")
 MODES = ("quick", "full")
@@ -222,21 +223,12 @@ _CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": as
 def _split_field(field: str) -> tuple[str, str, str]:
     """ "expr!r:spec" -> (expr, "r", "spec"), the parts of an f-string replacement field. A `:`
     or `!` inside brackets or quotes belongs to the expression."""
-    depth, quote = 0, ""
-    for i, ch in enumerate(field):
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch == "!" and field[i + 1 : i + 2] in _CONVERSIONS:
+    for i, ch in top_level(field):
+        if ch == "!" and field[i + 1 : i + 2] in _CONVERSIONS:
             rest = field[i + 2 :]
             if not rest.strip() or rest.startswith(":"):
                 return field[:i].strip(), field[i + 1], rest[1:].rstrip()
-        elif depth == 0 and ch == ":":
+        elif ch == ":":
             return field[:i].strip(), "", field[i + 1 :].rstrip()  # "{{ x:.1f }}" reads ".1f"
     return field.strip(), "", ""
 

@@ -33,6 +33,7 @@ from gradschool.settings.fields import (
     toml_inline,
 )
 from gradschool.settings.validate import validate
+from gradschool.text import top_level
 
 
 def resolve_key(cls: type, key: str, flag: bool) -> str | None:
@@ -206,20 +207,10 @@ def split_values(text: str, separator: str = ",") -> list[str]:
     """Split "v1,v2,[1,2]" on the commas outside brackets and quotes (a list of values
     written on the command line: `--vary batch_size=full,64`, `step:gamma=0.5,step_size=10`).
     `separator=" "` splits on any whitespace instead ("lr=0.1 sizes=[2, 4]": two settings)."""
-    values, depth, quote, current = [], 0, "", ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-        elif depth == 0 and (char.isspace() if separator == " " else char == separator):
-            values.append(current.strip())
-            current = ""
-            continue
-        current += char
-    values.append(current.strip())
+    values, start = [], 0
+    for i, char in top_level(text, "[{", "]}"):  # NOTE: parentheses do not nest here
+        if char.isspace() if separator == " " else char == separator:
+            values.append(text[start:i].strip())
+            start = i + 1
+    values.append(text[start:].strip())
     return [v for v in values if v]
